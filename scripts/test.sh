@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The project's one test command (see README): checks that the package matches the notebooks and the README
+# matches nbs/index.ipynb, then runs every notebook as a test file with nbdev-test.
+# Prints one line per check and notebook, then a closing line "N passed, M failed"; exits non-zero on any failure.
+set -u
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+BIN="$VENV/bin"
+passed=0; failed=0; failures=()
+ok()   { echo "PASS $1"; passed=$((passed+1)); }
+bad()  { echo "FAIL $1"; failed=$((failed+1)); failures+=("$1"); }
+export MPLBACKEND=Agg PYTHONWARNINGS="ignore::FutureWarning"
+
+# 1. exported package == notebooks (nbdev-export must not change any tracked or untracked file of the package)
+before=$(git status --porcelain -- gnn_image_classification 2>/dev/null)
+if "$BIN/nbdev-export" && [ "$(git status --porcelain -- gnn_image_classification 2>/dev/null)" == "$before" ] \
+   && git diff --quiet -- gnn_image_classification; then ok "export: package matches notebooks"
+else bad "export: nbdev-export changed gnn_image_classification/ (run nbdev-export and commit)"; git status --short -- gnn_image_classification; fi
+
+# 2. README generated from index.ipynb
+if "$BIN/python" scripts/readme.py --check; then ok "readme: README.md matches nbs/index.ipynb"; else bad "readme"; fi
+
+# 3. every notebook, run as a test by nbdev-test (2 workers); nbdev-test names the failing notebooks
+nbs=$(cd nbs && ls *.ipynb | sort)
+log=$(mktemp)
+"$BIN/nbdev-test" --n-workers "${NBDEV_WORKERS:-2}" --timing 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+for nb in $nbs; do
+  if grep -q "^[[:space:]]*$nb\$" "$log" || { [ "$rc" -ne 0 ] && ! grep -q "Tests Failed On The Following Notebooks" "$log"; }; then bad "notebook $nb"
+  else ok "notebook $nb"; fi
+done
+rm -f "$log"
+
+[ ${#failures[@]} -gt 0 ] && printf 'failed: %s\n' "${failures[@]}"
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
