@@ -13,8 +13,9 @@ def render(nb_path=root / 'nbs' / 'index.ipynb'):
     for c in cells:
         src = ''.join(c['source']).rstrip()
         if c['cell_type'] == 'markdown':
-            # the "> summary" line after the H1 stays a blockquote, as nbdev renders it
-            out.append(src)
+            # the "> summary" line after the H1 stays a blockquote, as nbdev renders it; relative links and images
+            # point into nbs/ (where index.ipynb lives), so they work from the repository root too
+            out.append(re.sub(r'\]\((?!https?:|#|/|mailto:)([^)\s]+)\)', r'](nbs/\1)', src))
         elif c['cell_type'] == 'code':
             if re.search(r'^#\|\s*(hide|export|default_exp)', src, re.M) or not src: continue
             out.append(f"```python\n{src}\n```")
