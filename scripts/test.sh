@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's one test command (see README): checks that the package matches the notebooks and the README
-# matches nbs/index.ipynb, then runs every notebook as a test file and renders it as a docs page (scripts/docs_check.py).
+# matches nbs/index.ipynb, runs every notebook as a test file with nbdev-test, then renders each as a docs page (scripts/docs_check.py).
 # Prints one line per check and notebook, then a closing line "N passed, M failed"; exits non-zero on any failure.
 set -u
 cd "$(dirname "$0")/.."
@@ -22,15 +22,25 @@ else bad "export: nbdev-export changed gnn_image_classification/ (run nbdev-expo
 # 2. README generated from index.ipynb
 if "$BIN/python" scripts/readme.py --check; then ok "readme: README.md matches nbs/index.ipynb"; else bad "readme"; fi
 
-# 3. every notebook (tutorials/ too) run as a test, as nbdev-test runs it (its folder as working directory, `#| slow` cells
-#    skipped, any error fails), then processed with nbdev's docs processors and rendered to HTML in _docs/, its page checked
-#    for a show_doc section per public export and for its figures: one line per notebook (scripts/docs_check.py, 2 workers).
-#    Each notebook runs once, so this replaces a separate nbdev-test pass; `.venv/bin/nbdev-test` still runs them alone.
+# 3. every notebook (tutorials/ too) run as a test file by nbdev-test (2 workers); nbdev-test names the failing notebooks
+nbs=$(cd nbs && find . -name '*.ipynb' -not -path '*/.*' -not -name '_*' | sed 's#^\./##' | sort)
+log=$(mktemp)
+"$BIN/nbdev-test" --n-workers "${NBDEV_WORKERS:-2}" --timing 2>&1 | tee "$log"
+rc=${PIPESTATUS[0]}
+for nb in $nbs; do
+  if grep -q "^[[:space:]]*\(.*/\)\?$(basename "$nb")\$" "$log" || { [ "$rc" -ne 0 ] && ! grep -q "Tests Failed On The Following Notebooks" "$log"; }; then bad "notebook $nb"
+  else ok "notebook $nb"; fi
+done
+rm -f "$log"
+
+# 4. offline docs check (Quarto is not installable here): each notebook run again, processed with nbdev's docs processors,
+#    rendered to HTML in _docs/, its page checked for a show_doc section per public export and for its figures
+#    (scripts/docs_check.py, 2 workers; where `quarto` is on PATH it runs nbdev-docs instead). One line per page.
 f0=$failed
 while IFS= read -r line; do
-  case "$line" in "PASS "*) ok "${line#PASS }";; "FAIL "*) bad "${line#FAIL }";; "__rc="*) drc=${line#__rc=};; *) echo "$line";; esac
+  case "$line" in "PASS "*) ok "docs ${line#PASS }";; "FAIL "*) bad "docs ${line#FAIL }";; "__rc="*) drc=${line#__rc=};; *) echo "$line";; esac
 done < <("$BIN/python" scripts/docs_check.py --workers "${NBDEV_WORKERS:-2}" 2>&1; echo "__rc=$?")
-[ "${drc:-1}" -ne 0 ] && [ "$failed" -eq "$f0" ] && bad "notebooks: scripts/docs_check.py exited with status ${drc:-unknown}"
+[ "${drc:-1}" -ne 0 ] && [ "$failed" -eq "$f0" ] && bad "docs: scripts/docs_check.py exited with status ${drc:-unknown}"
 
 [ ${#failures[@]} -gt 0 ] && printf 'failed: %s\n' "${failures[@]}"
 echo "$passed passed, $failed failed"
