@@ -8,7 +8,7 @@ that baseline too. Children run with OMP_WAIT_POLICY=PASSIVE unless it is set: o
 threads that spin while waiting make small parallel torch ops up to 100× slower (a 40k-element sort took 200 ms instead
 of 1 ms here). Wall and CPU seconds are both reported; CPU seconds are less sensitive to other load.
 
-    python bench/graph_build.py                          # N = 2,000, 20,000, 100,000 (about half an hour on 2 cores)
+    python bench/graph_build.py                          # N = 2,000, 20,000, 100,000 (about 45 minutes on 2 cores)
     python bench/graph_build.py --sizes 2000 20000       # quicker
     python bench/graph_build.py --sizes 2000 --no-reference
 
