@@ -7,10 +7,9 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/baseli
 # %% ../nbs/05_baseline.ipynb #dacfa50a
 from __future__ import annotations
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
-from .gnn import seed_everything, default_device, fit_and_select, split_tensors
 
 # %% auto #0
-__all__ = ['MLP', 'train_mlp']
+__all__ = ['MLP']
 
 # %% ../nbs/05_baseline.ipynb #c3d376ae
 class MLP(nn.Module):
@@ -22,27 +21,3 @@ class MLP(nn.Module):
         for a, b in zip(dims[:-1], dims[1:]): layers += [nn.Linear(a, b), nn.ReLU(), nn.Dropout(dropout)]
         self.net = nn.Sequential(*layers, nn.Linear(dims[-1], n_classes))
     def forward(self, x, *args): return F.log_softmax(self.net(x), dim=-1)
-
-# %% ../nbs/05_baseline.ipynb #a9c6e14e
-def train_mlp(x, y, # (N, d) features and (N,) labels, numpy or tensors
-              split:dict, # train/val/test indices
-              seed:int=0, lr:float=1e-3, momentum:float=0.9, weight_decay:float=0.,
-              epochs:int=100, eval_every:int=10, batch_size:int=32, device=None, **model_kw):
-    "Train the reference `MLP` with Nesterov SGD on mini-batches and select on validation."
-    device = device or default_device()
-    seed_everything(seed)
-    x = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x, dtype=torch.float32, device=device)
-    y = torch.as_tensor(np.asarray(y) if not isinstance(y, torch.Tensor) else y, dtype=torch.long, device=device)
-    model = MLP(x.shape[1], int(y.max()) + 1, **model_kw).to(device)
-    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum, nesterov=True, weight_decay=weight_decay)
-    sp = split_tensors(split, device); tr = sp['train']
-    gen = torch.Generator().manual_seed(seed)
-    def step(ep):
-        model.train()
-        for b in torch.randperm(len(tr), generator=gen).split(batch_size):
-            idx = tr[b.to(device)]
-            opt.zero_grad(); F.nll_loss(model(x[idx]), y[idx]).backward(); opt.step()
-    def predict(): model.eval(); return model(x)
-    res = fit_and_select(step, predict, y, sp, epochs, eval_every, model)
-    res.model = model  # with the weights of the selected checkpoint
-    return res

@@ -6,15 +6,12 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/gnn.ht
 
 # %% ../nbs/04_gnn.ipynb #3ec19673
 from __future__ import annotations
-import copy, random, time
-from dataclasses import dataclass, field
+import random
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
-from torch_geometric.data import Data
 from torch_geometric.nn import SAGEConv, GCNConv, GINConv
 
 # %% auto #0
-__all__ = ['GNN_KINDS', 'REFERENCE_LR', 'seed_everything', 'default_device', 'GNN', 'RunResult', 'accuracy', 'fit_and_select',
-           'split_tensors', 'train_gnn']
+__all__ = ['GNN_KINDS', 'seed_everything', 'default_device', 'GNN']
 
 # %% ../nbs/04_gnn.ipynb #abf4e7ee
 def seed_everything(seed:int):
@@ -28,7 +25,6 @@ def default_device():
 
 # %% ../nbs/04_gnn.ipynb #045c8205
 GNN_KINDS = ('sage', 'gcn', 'gin')
-REFERENCE_LR = dict(sage=5e-4, gcn=0.05, gin=0.1)  # the reference repo's learning rates
 
 def _conv(kind, i, o):
     if kind == 'sage': return SAGEConv(i, o)
@@ -56,67 +52,3 @@ class GNN(nn.Module):
             if i < len(self.convs) - 1: h = F.dropout(F.relu(h), self.dropout, self.training)
         if self.res is not None: h = h + self.res(x)
         return F.log_softmax(h, dim=-1)
-
-# %% ../nbs/04_gnn.ipynb #60f61b6b
-@dataclass
-class RunResult:
-    "What one training run produced: accuracies at the selected checkpoint and the curves."
-    val_acc: float # best validation accuracy over checkpoints
-    test_acc: float # test accuracy at that checkpoint
-    train_acc: float
-    best_epoch: int # epoch of the selected checkpoint
-    epochs: list = field(default_factory=list) # checkpoint epochs
-    curves: dict = field(default_factory=dict) # split -> accuracy at each checkpoint
-    seconds: float = 0.
-
-def accuracy(logp, y, idx):
-    "Fraction of `idx` whose arg-max prediction equals `y`."
-    return float((logp[idx].argmax(-1) == y[idx]).float().mean())
-
-def fit_and_select(step, # step(epoch): one epoch of parameter updates
-                   predict, # predict(): log-probabilities for all nodes, (N, C)
-                   y, split:dict, # labels and {'train','val','test'} index tensors
-                   epochs:int=100, eval_every:int=10,
-                   model:nn.Module=None): # if given, its weights are restored to the selected checkpoint at the end
-    "Train with `step`, checkpoint every `eval_every` epochs, select the checkpoint with the best validation accuracy."
-    t0, res = time.perf_counter(), dict(epochs=[], curves={k: [] for k in ('train', 'val', 'test')})
-    best, state = -1., None
-    for ep in range(1, epochs + 1):
-        step(ep)
-        if ep % eval_every == 0 or ep == epochs:
-            with torch.no_grad(): logp = predict()
-            res['epochs'].append(ep)
-            for k in res['curves']: res['curves'][k].append(accuracy(logp, y, split[k]))
-            if model is not None and res['curves']['val'][-1] > best:
-                best, state = res['curves']['val'][-1], copy.deepcopy(model.state_dict())
-    if state is not None: model.load_state_dict(state)
-    v = res['curves']['val']; b = int(np.argmax(v))
-    return RunResult(v[b], res['curves']['test'][b], res['curves']['train'][b], res['epochs'][b],
-                     res['epochs'], res['curves'], time.perf_counter() - t0)
-
-# %% ../nbs/04_gnn.ipynb #332ca281
-def split_tensors(split:dict, device=None):
-    "Index arrays of a split as long tensors on `device`."
-    return {k: torch.as_tensor(np.asarray(v), dtype=torch.long, device=device) for k, v in split.items()}
-
-def train_gnn(data:Data, # graph with `x`, `y`, `edge_index` (and `edge_weight`)
-              split:dict, # train/val/test indices; only train labels enter the loss
-              kind:str='sage', seed:int=0, lr:float=None, # default: the reference's rate for `kind`
-              weight_decay:float=5e-4, epochs:int=100, eval_every:int=10, device=None, **model_kw):
-    "Train a `GNN` full-batch, transductively, and select on validation (reference protocol defaults)."
-    device = device or default_device()
-    seed_everything(seed)
-    model = GNN(data.x.shape[1], int(data.y.max()) + 1, kind, **model_kw).to(device)
-    lr = REFERENCE_LR[kind] if lr is None else lr
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    x, y, ei = data.x.to(device), data.y.to(device), data.edge_index.to(device)
-    ew = data.edge_weight.to(device) if getattr(data, 'edge_weight', None) is not None else None
-    sp = split_tensors(split, device)
-    def step(ep):
-        model.train(); opt.zero_grad()
-        loss = F.nll_loss(model(x, ei, ew)[sp['train']], y[sp['train']])
-        loss.backward(); opt.step()
-    def predict(): model.eval(); return model(x, ei, ew)
-    res = fit_and_select(step, predict, y, sp, epochs, eval_every, model)
-    res.model = model  # with the weights of the selected checkpoint
-    return res

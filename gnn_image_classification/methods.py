@@ -1,4 +1,4 @@
-"""Every classifier of the label-rate study behind one call: six PyG GNNs, label propagation and Correct & Smooth, and three non-graph baselines, each fitted on a labelled subset and early-stopped on validation, with the test labels out of reach.
+"""Every classifier behind one call: six PyG GNNs, label propagation, Correct & Smooth, three non-graph baselines and the reference repo's two fixed-epoch models, with one trainer and three ways of choosing hyperparameters, none of which can see a test label.
 
 Docs: https://gnn-image-classification.github.io/gnn_image_classification/methods.html.md"""
 
@@ -6,53 +6,77 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/method
 
 # %% ../nbs/11_methods.ipynb #2ac4f772
 from __future__ import annotations
-import hashlib, json, time
+import copy, hashlib, itertools, json, time
 from dataclasses import dataclass, field
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch_geometric.data import Data
 from torch_geometric.nn import GATConv, SGConv, APPNP
 from torch_geometric.nn.models import LabelPropagation, CorrectAndSmooth
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
-from .data import EmbeddingSet
-from .gnn import GNN, GNN_KINDS, RunResult, seed_everything, default_device
+from .gnn import GNN, GNN_KINDS, seed_everything, default_device
 from .baseline import MLP
 
 # %% auto #0
-__all__ = ['GRAPH_METHODS', 'BASELINES', 'METHODS', 'TRAINED', 'DEFAULTS', 'TRAIN_DEFAULTS', 'family', 'GAT', 'SGC', 'APPNPNet',
-           'Task', 'make_task', 'train_early_stopping', 'knn_vote', 'MethodResult', 'fit_task', 'evaluate_test',
+__all__ = ['GRAPH_METHODS', 'BASELINES', 'METHODS', 'DEFAULTS', 'GRIDS', 'PROTOCOLS', 'trained', 'family', 'expand_grid', 'GAT',
+           'SGC', 'APPNPNet', 'Task', 'make_task', 'train', 'knn_vote', 'MethodResult', 'fit_tasks', 'evaluate_test',
            'fit_method']
 
 # %% ../nbs/11_methods.ipynb #749c2698
-GRAPH_METHODS = ('gcn', 'sage', 'gin', 'gat', 'sgc', 'appnp', 'labelprop', 'cs')
-BASELINES = ('mlp', 'logreg', 'knn')
+GRAPH_METHODS = ('gcn', 'sage', 'gin', 'gat', 'sgc', 'appnp', 'labelprop', 'cs', 'sage_ref')
+BASELINES = ('mlp', 'logreg', 'knn', 'mlp_ref')
 METHODS = GRAPH_METHODS + BASELINES
-TRAINED = ('gcn', 'sage', 'gin', 'gat', 'sgc', 'appnp', 'mlp')  # fitted by gradient descent with early stopping
-
-DEFAULTS = {  # hyperparameters used when `fit_method` is not given them
-    **{k: dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=None) for k in GNN_KINDS},
-    'gat': dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=8, heads=8),
-    'sgc': dict(lr=0.2, weight_decay=5e-5, K=2),
-    'appnp': dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=64, K=10, alpha=0.1),
+_TRAIN = dict(epochs=200, patience=30, eval_every=1, optimizer='adam', batch_size=None)
+DEFAULTS = {  # every setting a method reads; `fit_method` keywords and grids override them
+    **{k: dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=None, **_TRAIN) for k in GNN_KINDS},
+    'gat': dict(lr=0.005, weight_decay=5e-4, dropout=0.6, hidden=8, heads=8, **_TRAIN),
+    'sgc': dict(lr=0.2, weight_decay=5e-5, K=2, **{**_TRAIN, 'epochs': 100}),
+    'appnp': dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=64, K=10, alpha=0.1, **_TRAIN),
     'labelprop': dict(num_layers=50, alpha=0.9),
-    'cs': dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=(128, 64), correction_alpha=1.0, smoothing_alpha=0.8, num_layers=50),
-    'mlp': dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=(128, 64)),
-    'logreg': dict(C=10.),
+    'cs': dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=(128, 64), correction_alpha=1.0, smoothing_alpha=0.8, num_layers=50, **_TRAIN),
+    'sage_ref': dict(lr=5e-4, weight_decay=5e-4, dropout=0., hidden=None, **{**_TRAIN, 'epochs': 100, 'patience': None, 'eval_every': 10}),
+    'mlp': dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=(128, 64), **_TRAIN),
+    'logreg': dict(C=1.),
     'knn': dict(k=20, temperature=0.07),
+    'mlp_ref': dict(lr=1e-3, weight_decay=0., dropout=0., hidden=(128, 64), momentum=0.9,
+                    **{**_TRAIN, 'epochs': 100, 'patience': None, 'eval_every': 10, 'optimizer': 'sgd', 'batch_size': 32}),
 }
-TRAIN_DEFAULTS = dict(max_epochs=200, patience=30)  # early stopping of every trained model
+
+# %% ../nbs/11_methods.ipynb #3bffd56e
+def trained(name:str) -> bool:
+    "Whether `name` is fitted by gradient descent (so has epochs to choose)."
+    return 'epochs' in DEFAULTS[_check_method(name)]
 
 def family(name:str) -> str:
     "'graph' or 'non-graph'."
-    _check_method(name)
-    return 'graph' if name in GRAPH_METHODS else 'non-graph'
+    return 'graph' if _check_method(name) in GRAPH_METHODS else 'non-graph'
 
 def _check_method(name):
     if name not in METHODS: raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(METHODS)}")
+    return name
 
 # %% ../nbs/11_methods.ipynb #d2ba1107
+GRIDS = {
+    **{k: dict(dropout=[0., 0.5]) for k in GNN_KINDS},
+    'gat': dict(dropout=[0.2, 0.6]),
+    'sgc': dict(K=[1, 2, 3], weight_decay=[5e-5, 5e-4]),
+    'appnp': dict(alpha=[0.1, 0.2]),
+    'labelprop': dict(alpha=[0.5, 0.7, 0.9, 0.99]),
+    'cs': dict(dropout=[0., 0.5], weight_decay=[5e-4, 5e-3], correction_alpha=[0.5, 1.0], smoothing_alpha=[0.5, 0.8]),
+    'sage_ref': {}, 'mlp_ref': {},
+    'mlp': dict(dropout=[0., 0.5], weight_decay=[5e-4, 5e-3]),
+    'logreg': dict(C=[1., 10., 100., 1000., 10000.]),
+    'knn': dict(k=[1, 3, 5, 10, 20, 50], temperature=[0.01, 0.02, 0.07, 0.2]),
+}
+
+def expand_grid(grid:dict) -> list:
+    "All configurations of `grid` (name → list of values), in grid order."
+    grid = grid or {}
+    return [dict(zip(grid, vals)) for vals in itertools.product(*grid.values())]
+
+# %% ../nbs/11_methods.ipynb #77cb32c4
 class GAT(nn.Module):
     "Two `GATConv` layers: `heads` × `hidden` units with ELU, then one head to the classes."
-    def __init__(self, in_dim:int, n_classes:int, hidden:int=8, heads:int=8, dropout:float=0.5):
+    def __init__(self, in_dim:int, n_classes:int, hidden:int=8, heads:int=8, dropout:float=0.6):
         super().__init__()
         self.dropout = dropout
         self.conv1 = GATConv(in_dim, hidden, heads=heads, dropout=dropout)
@@ -62,6 +86,7 @@ class GAT(nn.Module):
         h = F.dropout(F.elu(self.conv1(h, edge_index)), self.dropout, self.training)
         return F.log_softmax(self.conv2(h, edge_index), dim=-1)
 
+# %% ../nbs/11_methods.ipynb #736c9cc7
 class SGC(nn.Module):
     "Simplified graph convolution: `K` propagation steps (computed once and cached), then a linear classifier."
     def __init__(self, in_dim:int, n_classes:int, K:int=2):
@@ -70,6 +95,7 @@ class SGC(nn.Module):
     def forward(self, x, edge_index, edge_weight=None):
         return F.log_softmax(self.conv(x, edge_index, edge_weight), dim=-1)
 
+# %% ../nbs/11_methods.ipynb #42b24450
 class APPNPNet(nn.Module):
     "Predict then propagate: a two-layer MLP, then `K` steps of personalised PageRank with teleport `alpha`."
     def __init__(self, in_dim:int, n_classes:int, hidden:int=64, K:int=10, alpha:float=0.1, dropout:float=0.5):
@@ -82,77 +108,112 @@ class APPNPNet(nn.Module):
         h = F.dropout(F.relu(self.lin1(h)), self.dropout, self.training)
         return F.log_softmax(self.prop(self.lin2(h), edge_index, edge_weight), dim=-1)
 
-# %% ../nbs/11_methods.ipynb #643179d4
+# %% ../nbs/11_methods.ipynb #63844b5d
 @dataclass
 class Task:
-    "Everything a method may use to fit: features, graph, and labels of the labelled and validation nodes only."
+    "Everything a method may use to fit: features, graph, and labels of the labelled and `val` nodes only."
     x: torch.Tensor # (N, d) features
-    y: torch.Tensor # (N,) labels of labelled and validation nodes, -1 elsewhere
+    y: torch.Tensor # (N,) labels of labelled and `val` nodes, -1 elsewhere
     labelled: torch.Tensor # indices whose labels enter fitting
-    val: torch.Tensor # indices used for early stopping and selection
+    val: torch.Tensor # indices that measure progress (early stopping, selection); may be empty
     n_classes: int
     edge_index: torch.Tensor = None
     edge_weight: torch.Tensor = None # similarity weights, clamped ≥ 0
     norm_weight: torch.Tensor = None # D^-1/2 A D^-1/2 weights of `edge_index`, for propagation
-    key: str = '' # fingerprint of the features and the visible labels, for caching fits that use no graph
+    key: str = '' # fingerprint of the features and the visible labels, for caching fits
 
 def _as_np(v): return v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v)
+def _idx(v): return np.unique(_as_np(v).astype(np.int64)) if v is not None else np.zeros(0, np.int64)
 
+# %% ../nbs/11_methods.ipynb #a1f80af8
+def _graph_of(data, n):
+    "Edge index, clamped weights and normalised weights of `data` (all None without a graph)."
+    if not isinstance(data, Data) or getattr(data, 'edge_index', None) is None: return None, None, None
+    ei = data.edge_index.long().cpu()
+    ew = data.edge_weight.float().clamp_min(0).cpu() if getattr(data, 'edge_weight', None) is not None else torch.ones(ei.shape[1])
+    return ei, ew, gcn_norm(ei, ew, n, add_self_loops=False)[1]
+
+# %% ../nbs/11_methods.ipynb #9832948e
 def make_task(data, # PyG `Data` with x, y, edge_index (edge_weight optional), or an `EmbeddingSet` (non-graph methods only)
-              split:dict, # {'train','val','test'} index arrays
-              labelled_idx, # the training nodes whose labels may be used
-              device=None):
-    "The `Task` of fitting on `labelled_idx`: test (and unlabelled) labels are replaced by -1 here."
+              labelled_idx, # the nodes whose labels may be used for fitting
+              val_idx=None, # the nodes whose labels measure progress; None or empty: none
+              test_idx=None, # test nodes, only to check nothing above overlaps them
+              n_classes:int=None, device=None):
+    "The `Task` of fitting on `labelled_idx`: every label outside `labelled_idx` ∪ `val_idx` is replaced by -1 here."
     device = device or default_device()
-    x, y = data.x, _as_np(data.y).astype(np.int64); n = len(y)
-    lab, val, test = (np.unique(_as_np(v).astype(np.int64)) for v in (labelled_idx, split['val'], split['test']))
+    y = _as_np(data.y).astype(np.int64); n = len(y)
+    lab, val, test = _idx(labelled_idx), _idx(val_idx), _idx(test_idx)
     if len(lab) == 0: raise ValueError("no labelled nodes: labelled_idx is empty")
-    for name, other in (('validation', val), ('test', test)):
-        both = np.intersect1d(lab, other)
-        if len(both): raise ValueError(f"labelled_idx overlaps the {name} split at {len(both)} node(s), e.g. {both[:5].tolist()}; labelled nodes must come from the training split")
-    if len(val) == 0: raise ValueError("the validation split is empty; early stopping and selection need validation nodes")
+    for name, a, b in (('validation', lab, val), ('test', lab, test), ('test', val, test)):
+        both = np.intersect1d(a, b)
+        if len(both): raise ValueError(f"the nodes whose labels are read overlap the {name} nodes at {len(both)} node(s), e.g. {both[:5].tolist()}")
     known = np.full(n, -1, dtype=np.int64); known[lab] = y[lab]; known[val] = y[val]
-    xt = torch.as_tensor(_as_np(x), dtype=torch.float32)
+    xt = torch.as_tensor(_as_np(data.x), dtype=torch.float32)
     h = hashlib.sha1(xt.numpy().tobytes())
     for a in (known, lab, val): h.update(a.tobytes())
-    ei = ew = nw = None
-    if isinstance(data, Data) and getattr(data, 'edge_index', None) is not None:
-        ei = data.edge_index.long().cpu()
-        ew = data.edge_weight.float().clamp_min(0).cpu() if getattr(data, 'edge_weight', None) is not None else torch.ones(ei.shape[1])
-        nw = gcn_norm(ei, ew, n, add_self_loops=False)[1]
     t = lambda v: None if v is None else torch.as_tensor(v).to(device)
-    return Task(xt.to(device), t(known), t(lab), t(val), int(y.max()) + 1, t(ei), t(ew), t(nw), h.hexdigest()[:16])
+    return Task(xt.to(device), t(known), t(lab), t(val), int(n_classes or y.max() + 1), *map(t, _graph_of(data, n)), h.hexdigest()[:16])
 
-# %% ../nbs/11_methods.ipynb #5176aab6
+# %% ../nbs/11_methods.ipynb #643179d4
 def _acc(probs, y, idx): return float((probs[idx].argmax(-1) == y[idx]).float().mean())
 
-def train_early_stopping(model:nn.Module, task:Task, lr:float=0.01, weight_decay:float=5e-4,
-                         max_epochs:int=200, # hard limit on epochs
-                         patience:int=30, # stop after this many epochs without a better validation accuracy
-                         features=None): # model input; default `task.x`
-    "Full-batch Adam on the labelled nodes; return (probabilities at the best validation epoch, that epoch, validation curve)."
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    x = task.x if features is None else features
-    fwd = (lambda: model(x, task.edge_index, task.edge_weight)) if task.edge_index is not None else (lambda: model(x))
-    y_lab, best, best_ep, best_p, curve = task.y[task.labelled], -1., 0, None, []
-    for ep in range(1, max_epochs + 1):
-        model.train(); opt.zero_grad()
-        F.nll_loss(fwd()[task.labelled], y_lab).backward(); opt.step()
-        model.eval()
-        with torch.no_grad(): p = fwd().exp()
-        v = _acc(p, task.y, task.val); curve.append(v)
-        if v > best: best, best_ep, best_p = v, ep, p
-        elif ep - best_ep >= patience: break
-    return best_p, best_ep, curve
+def _forward(model, task, idx=None):
+    "Log-probabilities of `model` on `task` (all nodes, or the rows `idx` for a non-graph model)."
+    if task.edge_index is not None: return model(task.x, task.edge_index, task.edge_weight)
+    return model(task.x if idx is None else task.x[idx])
 
-# %% ../nbs/11_methods.ipynb #e783a79a
+def _optimizer(model, hp):
+    if hp['optimizer'] == 'sgd':
+        return torch.optim.SGD(model.parameters(), lr=hp['lr'], momentum=hp['momentum'], nesterov=True, weight_decay=hp['weight_decay'])
+    return torch.optim.Adam(model.parameters(), lr=hp['lr'], weight_decay=hp['weight_decay'])
+
+# %% ../nbs/11_methods.ipynb #b0cad46c
+def _step(model, task, opt, batch_size, gen):
+    "One epoch: a full-batch step, or a pass over seeded mini-batches of the labelled nodes (non-graph models)."
+    model.train(); lab = task.labelled
+    batches = [lab] if not batch_size else [lab[b.to(lab.device)] for b in torch.randperm(len(lab), generator=gen).split(batch_size)]
+    for b in batches:
+        opt.zero_grad()
+        out = _forward(model, task, b) if task.edge_index is None else _forward(model, task)[b]
+        F.nll_loss(out, task.y[b]).backward(); opt.step()
+
+def _probs(model, task):
+    model.eval()
+    with torch.no_grad(): return _forward(model, task).exp()
+
+def _val_acc(model, task):
+    "Accuracy on `task.val` (a non-graph model computes only those rows)."
+    if task.edge_index is not None: return _acc(_probs(model, task), task.y, task.val)
+    model.eval()
+    with torch.no_grad(): return float((_forward(model, task, task.val).argmax(-1) == task.y[task.val]).float().mean())
+
+# %% ../nbs/11_methods.ipynb #505afcb1
+def train(models:list, tasks:list, # trained in lockstep, `models[i]` on `tasks[i]`
+          hp:dict, # lr, weight_decay, epochs, patience, eval_every, optimizer, batch_size (momentum for sgd)
+          seed:int=0, fixed_epochs:int=None): # run exactly this many epochs without selecting (default: select if the tasks have `val` nodes)
+    "Train; return (epoch whose weights the models now hold, checkpoint epochs, mean validation accuracy at each)."
+    if hp.get('batch_size') and tasks[0].edge_index is not None: raise ValueError("mini-batches are for non-graph models only")
+    select = fixed_epochs is None and all(t.val.numel() for t in tasks)
+    n_ep = fixed_epochs or hp['epochs']; opts = [_optimizer(m, hp) for m in models]
+    gen = torch.Generator().manual_seed(seed)
+    best, best_ep, states, eps, curve = -1., n_ep, None, [], []
+    for ep in range(1, n_ep + 1):
+        for m, t, o in zip(models, tasks, opts): _step(m, t, o, hp.get('batch_size'), gen)
+        if not select or (ep % hp['eval_every'] and ep != n_ep): continue
+        v = float(np.mean([_val_acc(m, t) for m, t in zip(models, tasks)]))
+        eps.append(ep); curve.append(v)
+        if v > best: best, best_ep, states = v, ep, [copy.deepcopy(m.state_dict()) for m in models]
+        elif hp['patience'] is not None and ep - best_ep >= hp['patience']: break
+    for m, s in zip(models, states or []): m.load_state_dict(s)
+    return best_ep, eps, curve
+
+# %% ../nbs/11_methods.ipynb #5176aab6
 def knn_vote(x, # (N, d) features
              labelled, y_lab, # indices of the labelled nodes and their labels
              n_classes:int, k:int=20, temperature:float=0.07):
-    "DINO-style kNN: each node's class probabilities from temperature-weighted votes of its top-k cosine neighbours among the labelled nodes."
+    "DINO-style kNN: class probabilities from temperature-weighted votes of each node's top-k cosine neighbours among the labelled nodes."
     z = F.normalize(x, dim=1); s = z @ z[labelled].T  # (N, L) cosine similarities
-    k = min(int(k), len(labelled))
-    top, idx = s.topk(k, dim=1)
+    top, idx = s.topk(min(int(k), len(labelled)), dim=1)
     votes = torch.zeros(len(x), n_classes, device=x.device).scatter_add_(1, y_lab[idx], (top / temperature).exp())
     return votes / votes.sum(1, keepdim=True)
 
@@ -164,81 +225,128 @@ def _onehot_known(task):
 def _normalise_rows(p):
     s = p.sum(1, keepdim=True); return torch.where(s > 0, p / s.clamp_min(1e-12), torch.full_like(p, 1. / p.shape[1]))
 
-# %% ../nbs/11_methods.ipynb #b75d7f07
-@dataclass
-class MethodResult(RunResult):
-    "A `RunResult` with the method, its hyperparameters and its class probabilities for every node."
-    method: str = ''
-    hparams: dict = field(default_factory=dict)
-    probs: torch.Tensor = None # (N, n_classes)
+# %% ../nbs/11_methods.ipynb #9d8d66a3
+def _model(name, task, hp, seed):
+    "A freshly initialised model of method `name` (seeded)."
+    seed_everything(seed); d, c = task.x.shape[1], task.n_classes
+    if name in (*GNN_KINDS, 'sage_ref'):
+        m = GNN(d, c, name.removesuffix('_ref'), hidden=tuple(hp['hidden']) if hp.get('hidden') else None, dropout=hp['dropout'])
+        for conv in m.convs:  # the graph is fixed during a fit: normalise GCN's adjacency once, not every epoch
+            if hasattr(conv, 'cached'): conv.cached = True
+    elif name == 'gat': m = GAT(d, c, hp['hidden'], hp['heads'], hp['dropout'])
+    elif name == 'sgc': m = SGC(d, c, hp['K'])
+    elif name == 'appnp': m = APPNPNet(d, c, hp['hidden'], hp['K'], hp['alpha'], hp['dropout'])
+    else: m = MLP(d, c, tuple(hp['hidden']), hp['dropout'])  # mlp, mlp_ref, and the base of cs
+    return m.to(task.x.device)
 
+# %% ../nbs/11_methods.ipynb #0af2bbbf
+_BASE_CACHE = {}
+
+def _fit_trained(name, tasks, hp, seed, fixed_epochs):
+    "Train one model per task in lockstep; (models, probabilities, epoch, checkpoint epochs, curve)."
+    if name in ('mlp', 'mlp_ref', 'cs'): tasks = [Task(**{**t.__dict__, 'edge_index': None, 'edge_weight': None}) for t in tasks]
+    models = [_model(name, t, hp, seed) for t in tasks]
+    ep, eps, curve = train(models, tasks, hp, seed, fixed_epochs)
+    return models, [_probs(m, t) for m, t in zip(models, tasks)], ep, eps, curve
+
+def _mlp_base(tasks, hp, seed, fixed_epochs):
+    "The MLP fit behind C&S: the `mlp` method's fit with the same settings, cached, so a C&S grid trains each MLP once."
+    hp = {k: hp[k] for k in DEFAULTS['mlp']}
+    key = (tuple(t.key for t in tasks), seed, json.dumps(hp, sort_keys=True, default=list), fixed_epochs)
+    if key not in _BASE_CACHE:
+        if len(_BASE_CACHE) >= 64: _BASE_CACHE.pop(next(iter(_BASE_CACHE)))
+        _BASE_CACHE[key] = _fit_trained('mlp', tasks, hp, seed, fixed_epochs)
+    return _BASE_CACHE[key]
+
+# %% ../nbs/11_methods.ipynb #7a5bc01e
+def _fit_untrained(name, task, hp):
+    "Class probabilities of logistic regression, the kNN vote or label propagation on `task`."
+    if name == 'knn': return knn_vote(task.x, task.labelled, task.y[task.labelled], task.n_classes, hp['k'], hp['temperature'])
+    if name == 'labelprop':
+        lp = LabelPropagation(hp['num_layers'], hp['alpha'])
+        return _normalise_rows(lp(_onehot_known(task), task.edge_index, mask=task.labelled, edge_weight=task.norm_weight))
+    from sklearn.linear_model import LogisticRegression
+    ylab = task.y[task.labelled].cpu().numpy()
+    if len(np.unique(ylab)) < 2: raise ValueError("logistic regression needs labelled nodes of at least two classes")
+    clf = LogisticRegression(C=hp['C'], max_iter=2000).fit(task.x[task.labelled].cpu().numpy(), ylab)
+    p = torch.zeros(len(task.y), task.n_classes)
+    p[:, torch.as_tensor(clf.classes_)] = torch.as_tensor(clf.predict_proba(task.x.cpu().numpy()), dtype=torch.float32)
+    return p.to(task.x.device)
+
+def _correct_and_smooth(task, base, hp):
+    cs = CorrectAndSmooth(hp['num_layers'], hp['correction_alpha'], hp['num_layers'], hp['smoothing_alpha'], autoscale=True)
+    yl = task.y[task.labelled]
+    p = cs.correct(base, yl, task.labelled, task.edge_index, task.norm_weight)
+    return _normalise_rows(cs.smooth(p, yl, task.labelled, task.edge_index, task.norm_weight).clamp_min(0))
+
+# %% ../nbs/11_methods.ipynb #ec6e3962
+@dataclass
+class MethodResult:
+    "One fitted method: its class probabilities for every node, how it was chosen, and (once evaluated) its test accuracy."
+    method: str
+    probs: torch.Tensor # (N, n_classes)
+    hparams: dict # every setting used (defaults, grid choice and overrides)
+    val_acc: float = float('nan') # the selection score: validation accuracy, or mean cross-validation accuracy (nan: nothing selected)
+    train_acc: float = float('nan') # accuracy on the labelled nodes
+    best_epoch: int = 0 # epochs of the returned weights (0: not trained)
+    curve: list = field(default_factory=list) # mean validation accuracy at each checkpoint of the selected configuration
+    scores: list = field(default_factory=list) # selection score of every configuration searched, in grid order
+    cv_folds: int = 0 # folds of the cross-validation that chose, 0 if none
+    test_acc: float = float('nan')
+    seconds: float = 0.
+    model: nn.Module = None # the trained model (single fits of trained methods)
     def predict(self, idx=None):
         "Predicted class of the nodes `idx` (all nodes by default)."
         p = self.probs.argmax(1).cpu().numpy(); return p if idx is None else p[np.asarray(idx)]
 
-_BASE_CACHE = {}
-
-def _model(name, task, hp):
-    d, c = task.x.shape[1], task.n_classes
-    if name in GNN_KINDS:
-        m = GNN(d, c, name, hidden=tuple(hp['hidden']) if hp.get('hidden') else None, dropout=hp['dropout'])
-        for conv in m.convs:  # the graph is fixed during a fit: normalise GCN's adjacency once, not every epoch
-            if hasattr(conv, 'cached'): conv.cached = True
-        return m
-    if name == 'gat': return GAT(d, c, hp['hidden'], hp['heads'], hp['dropout'])
-    if name == 'sgc': return SGC(d, c, hp['K'])
-    if name == 'appnp': return APPNPNet(d, c, hp['hidden'], hp['K'], hp['alpha'], hp['dropout'])
-    if name == 'mlp': return MLP(d, c, tuple(hp['hidden']), hp['dropout'])
-
-def _trained(name, task, seed, hp, train_kw):
-    seed_everything(seed)
-    model = _model(name, task, hp).to(task.x.device)
-    t = task if name != 'mlp' else Task(**{**task.__dict__, 'edge_index': None, 'edge_weight': None})
-    return train_early_stopping(model, t, hp['lr'], hp['weight_decay'], **train_kw)
-
-def _mlp(task, seed, hp, train_kw):
-    "The MLP fit behind both `mlp` and `cs`, cached: C&S's grid and the `mlp` method share each MLP."
-    hp = {k: hp[k] for k in DEFAULTS['mlp']}
-    key = (task.key, seed, json.dumps(hp, sort_keys=True, default=list), json.dumps(train_kw, sort_keys=True))
-    if key not in _BASE_CACHE:
-        if len(_BASE_CACHE) >= 64: _BASE_CACHE.pop(next(iter(_BASE_CACHE)))
-        _BASE_CACHE[key] = _trained('mlp', task, seed, hp, train_kw)
-    return _BASE_CACHE[key]
-
-def fit_task(name:str, task:Task, seed:int=0, train_kw:dict=None, **hparams):
-    "Fit method `name` on `task` (never sees test labels); a `MethodResult` with validation accuracy and predictions, no test accuracy."
-    _check_method(name)
-    unknown = set(hparams) - set(DEFAULTS[name])
+# %% ../nbs/11_methods.ipynb #680dd4d5
+def fit_tasks(name:str, tasks:list, seed:int=0,
+              fixed_epochs:int=None, # trained methods: run exactly this many epochs instead of selecting on `val`
+              **hparams) -> list: # settings overriding `DEFAULTS[name]`
+    "Fit one configuration of `name` on each task (one per cross-validation fold); one `MethodResult` per task, no test accuracy."
+    unknown = set(hparams) - set(DEFAULTS[_check_method(name)])
     if unknown: raise ValueError(f"unknown hyperparameter(s) {sorted(unknown)} for {name!r}; valid: {', '.join(DEFAULTS[name])}")
-    if name in GRAPH_METHODS and task.edge_index is None:
+    if name in GRAPH_METHODS and tasks[0].edge_index is None:
         raise ValueError(f"method {name!r} needs a graph: pass a PyG Data with edge_index, not an EmbeddingSet")
-    hp = {**DEFAULTS[name], **hparams}; train_kw = {**TRAIN_DEFAULTS, **(train_kw or {})}
-    t0, best_ep, curve = time.perf_counter(), 0, []
-    if name == 'mlp': p, best_ep, curve = _mlp(task, seed, hp, train_kw)
-    elif name in TRAINED: p, best_ep, curve = _trained(name, task, seed, hp, train_kw)
-    elif name == 'logreg':
-        from sklearn.linear_model import LogisticRegression
-        ylab = task.y[task.labelled].cpu().numpy()
-        if len(np.unique(ylab)) < 2: raise ValueError("logistic regression needs labelled nodes of at least two classes")
-        clf = LogisticRegression(C=hp['C'], max_iter=2000).fit(task.x[task.labelled].cpu().numpy(), ylab)
-        p = torch.zeros(len(task.y), task.n_classes)
-        p[:, torch.as_tensor(clf.classes_)] = torch.as_tensor(clf.predict_proba(task.x.cpu().numpy()), dtype=torch.float32)
-        p = p.to(task.x.device)
-    elif name == 'knn': p = knn_vote(task.x, task.labelled, task.y[task.labelled], task.n_classes, hp['k'], hp['temperature'])
-    elif name == 'labelprop':
-        lp = LabelPropagation(hp['num_layers'], hp['alpha'])
-        p = _normalise_rows(lp(_onehot_known(task), task.edge_index, mask=task.labelled, edge_weight=task.norm_weight))
-    elif name == 'cs':
-        base, best_ep, curve = _mlp(task, seed, hp, train_kw)
-        cs = CorrectAndSmooth(hp['num_layers'], hp['correction_alpha'], hp['num_layers'], hp['smoothing_alpha'], autoscale=True)
-        yl = task.y[task.labelled]
-        p = cs.correct(base, yl, task.labelled, task.edge_index, task.norm_weight)
-        p = _normalise_rows(cs.smooth(p, yl, task.labelled, task.edge_index, task.norm_weight).clamp_min(0))
-    return MethodResult(_acc(p, task.y, task.val), float('nan'), _acc(p, task.y, task.labelled), best_ep,
-                        list(range(1, len(curve) + 1)), {'val': curve}, time.perf_counter() - t0,
-                        method=name, hparams=hp, probs=p.detach())
+    hp = {**DEFAULTS[name], **hparams}; t0 = time.perf_counter(); models, ep, eps, curve = [None] * len(tasks), 0, [], []
+    if name == 'cs':
+        _, base, ep, eps, curve = _mlp_base(tasks, hp, seed, fixed_epochs)
+        probs = [_correct_and_smooth(t, b, hp) for t, b in zip(tasks, base)]
+    elif trained(name): models, probs, ep, eps, curve = _fit_trained(name, tasks, hp, seed, fixed_epochs)
+    else: probs = [_fit_untrained(name, t, hp) for t in tasks]
+    dt = (time.perf_counter() - t0) / len(tasks)
+    return [MethodResult(name, p.detach(), hp, _acc(p, t.y, t.val) if t.val.numel() else float('nan'), _acc(p, t.y, t.labelled),
+                         ep, curve, seconds=dt, model=m if len(tasks) == 1 else None) for p, t, m in zip(probs, tasks, models)]
 
-# %% ../nbs/11_methods.ipynb #3d1ef222
+# %% ../nbs/11_methods.ipynb #e783a79a
+PROTOCOLS = ('budget', 'full', 'oracle')
+
+def _pick(scores):
+    "Index of the best score (first on ties); 0 when nothing was scored."
+    s = np.asarray(scores, dtype=float)
+    return 0 if np.isnan(s).all() else int(np.nanargmax(s))
+
+def _select_on_val(name, task, configs, seed, hparams):
+    fits = [fit_tasks(name, [task], seed, **{**c, **hparams})[0] for c in configs]
+    r = fits[_pick([f.val_acc for f in fits])]; r.scores = [f.val_acc for f in fits]
+    return r
+
+# %% ../nbs/11_methods.ipynb #48b99999
+def _select_by_cv(name, data, lab, configs, seed, hparams, test_idx, n_classes, device):
+    "The `budget` protocol: k-fold cross-validation inside the labelled nodes, then a refit on all of them."
+    from sklearn.model_selection import StratifiedKFold
+    y_lab = _as_np(data.y)[lab]; k = min(5, int(np.bincount(y_lab)[np.unique(y_lab)].min()))
+    full = make_task(data, lab, None, test_idx, n_classes, device)
+    if k < 2: return fit_tasks(name, [full], seed, fixed_epochs={**DEFAULTS[name], **hparams}.get('epochs'), **hparams)[0]
+    folds = StratifiedKFold(k, shuffle=True, random_state=seed).split(lab, y_lab)
+    tasks = [make_task(data, lab[a], lab[b], test_idx, n_classes, device) for a, b in folds]
+    cv = [fit_tasks(name, tasks, seed, **{**c, **hparams}) for c in configs]
+    scores = [float(np.mean([f.val_acc for f in fs])) for fs in cv]; b = _pick(scores)
+    r = fit_tasks(name, [full], seed, fixed_epochs=cv[b][0].best_epoch or None, **{**configs[b], **hparams})[0]
+    r.val_acc, r.scores, r.cv_folds, r.curve = scores[b], scores, k, cv[b][0].curve
+    return r
+
+# %% ../nbs/11_methods.ipynb #37835276
 def evaluate_test(result:MethodResult, y, test_idx) -> float:
     "Accuracy of `result`'s predictions on `test_idx`: the only place the test labels are read."
     return float((result.predict(test_idx) == _as_np(y)[np.asarray(test_idx)]).mean())
@@ -246,12 +354,19 @@ def evaluate_test(result:MethodResult, y, test_idx) -> float:
 def fit_method(name:str, # one of `METHODS`
                data, # PyG `Data` (x, y, edge_index[, edge_weight]) or `EmbeddingSet` for non-graph methods
                split:dict, # {'train','val','test'} index arrays
-               labelled_idx, # training nodes whose labels are used
-               seed:int=0, device=None,
-               train_kw:dict=None, # early stopping: max_epochs, patience
-               **hparams): # method hyperparameters; missing ones come from `DEFAULTS`
-    "Fit one method on the labelled nodes, early-stopped on validation; a `MethodResult` with val and test accuracy."
-    _check_method(name)
-    r = fit_task(name, make_task(data, split, labelled_idx, device), seed, train_kw, **hparams)
+               labelled_idx=None, # training nodes whose labels are used (default: the whole training split)
+               seed:int=0,
+               protocol:str=None, # 'budget', 'full' or 'oracle'; default 'full' with every training label, else 'budget'
+               grid:dict=None, # name → values to search (see `GRIDS`); default: no search
+               device=None, n_classes:int=None,
+               **hparams): # fixed settings overriding `DEFAULTS[name]`
+    "Fit one method under a protocol, choose its configuration without test labels, then read them once; a `MethodResult`."
+    lab = _idx(split['train'] if labelled_idx is None else labelled_idx)
+    protocol = protocol or ('full' if len(lab) == len(_idx(split['train'])) else 'budget')
+    if protocol not in PROTOCOLS: raise ValueError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(PROTOCOLS)}")
+    _check_method(name); configs = expand_grid(grid); t0 = time.perf_counter()
+    if protocol == 'budget': r = _select_by_cv(name, data, lab, configs, seed, hparams, split['test'], n_classes, device)
+    else: r = _select_on_val(name, make_task(data, lab, split['val'], split['test'], n_classes, device), configs, seed, hparams)
+    r.seconds = time.perf_counter() - t0
     r.test_acc = evaluate_test(r, data.y, split['test'])
     return r
