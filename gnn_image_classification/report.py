@@ -1,4 +1,4 @@
-"""Which method should you use, at which label rate, and how sure is that answer? Means with 95% intervals, paired tests of every graph method against the best non-graph baseline, figures, and a markdown report.
+"""Does the graph help, at which label rate, by how much, and how sure is that? Paired comparisons of every graph method with every non-graph baseline, Holm-adjusted within each protocol, figures, and a markdown report.
 
 Docs: https://gnn-image-classification.github.io/gnn_image_classification/report.html.md"""
 
@@ -6,43 +6,33 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/report
 
 # %% ../nbs/13_report.ipynb #e7bf1106
 from __future__ import annotations
-import json, time
+import itertools, json
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from scipy import stats
 import matplotlib
 import matplotlib.pyplot as plt
 from matplotlib.collections import LineCollection
-from .analysis import ci95, _save
+from .analysis import ci95, _save, summarise, method_label
 from .data import EmbeddingSet, split_indices, atomic_write_text
-from .methods import METHODS, GRAPH_METHODS, BASELINES
-from .labelrate import GRIDS, sweep_graph, read_sweep
+from .methods import METHODS, GRAPH_METHODS, BASELINES, GRIDS
+from .experiments import FRACS, build_graph
 
 # %% auto #0
-__all__ = ['HOMOPHILY_BINS', 'summarise_sweep', 'rate_table', 'holm', 'paired_stats', 'compare_to_baseline', 'plot_label_rate',
-           'local_homophily', 'plot_homophily', 'best_method', 'plot_confusion', 'embed_2d', 'plot_embedding_map',
-           'verdicts', 'comparison_table', 'write_report']
+__all__ = ['HOMOPHILY_BINS', 'rate_table', 'holm', 'sign_flip_p', 'paired_stats', 'compare', 'plot_label_rate', 'local_homophily',
+           'plot_homophily', 'best_method', 'plot_confusion', 'embed_2d', 'plot_embedding_map', 'verdicts',
+           'comparison_table', 'report_graph', 'write_report']
 
 # %% ../nbs/13_report.ipynb #43602124
-def _order(methods): return [m for m in METHODS if m in set(methods)] + sorted(set(methods) - set(METHODS))
-
-def summarise_sweep(df:pd.DataFrame, value:str='test_acc') -> pd.DataFrame:
-    "Mean, std, n and 95% CI half-width of `value` per (method, rate), plus the mean validation accuracy."
-    g = df.groupby(['method', 'rate'])
-    out = g[value].agg(n='count', mean='mean', std='std').reset_index()
-    out['ci95'] = g[value].apply(ci95).values
-    out['val_mean'] = g['val_acc'].mean().values
-    out['family'] = np.where(out.method.isin(GRAPH_METHODS), 'graph', 'non-graph')
-    out['_o'] = out.method.map({m: i for i, m in enumerate(_order(out.method.unique()))})
-    return out.sort_values(['_o', 'rate']).drop(columns='_o').reset_index(drop=True)
-
+def _order(labels): return sorted(labels, key=lambda l: (METHODS.index(l.split(' ')[0]) if l.split(' ')[0] in METHODS else 99, l))
 def _pct(r): return f"{r * 100:g}%"
 
-def rate_table(df:pd.DataFrame, digits:int=3) -> pd.DataFrame:
-    "Method × label-rate table of 'mean ± CI' strings of the test accuracy."
-    s = summarise_sweep(df)
+def rate_table(df:pd.DataFrame, protocol:str=None, digits:int=3) -> pd.DataFrame:
+    "Method × label-rate table of 'mean ± 95% CI' strings (rate 1.0 is the `full` protocol; below it `protocol`, default the first present)."
+    protocol = protocol or next((p for p in ('budget', 'oracle') if (df.protocol == p).any()), 'full')
+    s = summarise(df[df.protocol.isin([protocol, 'full'])])
     s['cell'] = [f"{m:.{digits}f} ± {c:.{digits}f}" if not np.isnan(c) else f"{m:.{digits}f}" for m, c in zip(s['mean'], s.ci95)]
-    t = s.pivot(index='method', columns='rate', values='cell')
+    t = s.pivot(index='label', columns='rate', values='cell')
     t = t.loc[_order(t.index)]; t.columns = [_pct(c) for c in t.columns]; t.index.name = 'method'
     return t
 
@@ -56,66 +46,73 @@ def holm(p) -> np.ndarray:
     res = np.empty(m); res[o] = np.minimum(adj, 1.); out[ok] = res
     return out
 
-def paired_stats(diff, n_boot:int=10_000, seed:int=0) -> dict:
-    "Mean paired difference with its t 95% CI, percentile-bootstrap 95% CI, paired-t and exact Wilcoxon p-values."
-    d = np.asarray(diff, dtype=float); n = len(d); m = float(d.mean()) if n else np.nan
-    h = ci95(d) if n > 1 else np.nan
-    p_w = float(stats.wilcoxon(d).pvalue) if (d != 0).any() else 1.
-    if n > 1 and d.std(ddof=1) > 0: p_t = float(stats.ttest_1samp(d, 0.).pvalue)
-    else: p_t = np.nan if n < 2 else p_w  # all differences equal: t is undefined, fall back on the exact Wilcoxon p
-    if n > 1:
-        b = d[np.random.default_rng(seed).integers(0, n, (n_boot, n))].mean(1)
-        lo_b, hi_b = (float(v) for v in np.percentile(b, [2.5, 97.5]))
-    else: lo_b = hi_b = np.nan
-    return dict(n=n, diff=m, ci_lo=m - h, ci_hi=m + h, boot_lo=lo_b, boot_hi=hi_b, p_t=p_t, p_wilcoxon=p_w)
+# %% ../nbs/13_report.ipynb #e9c1b071
+def sign_flip_p(d) -> float:
+    "Exact two-sided p-value of the paired sign-flip permutation test of mean(d) = 0."
+    d = np.asarray(d, dtype=float); n = len(d)
+    if n == 0 or not d.any(): return 1.
+    signs = np.array(list(itertools.product([1, -1], repeat=n)))
+    return float((np.abs(signs @ d) >= abs(d.sum()) - 1e-12).mean())
+
+# %% ../nbs/13_report.ipynb #86c6c49c
+def paired_stats(diff, n_test:int=None, # accuracies are multiples of 1/n_test: differences are rounded to that grid
+                 n_boot:int=10_000, seed:int=0) -> dict:
+    "Mean paired difference, its t 95% CI and p-value (nan without spread), bootstrap 95% CI, exact sign-flip p, and the p the verdict uses."
+    d = np.asarray(diff, dtype=float)
+    if n_test: d = np.round(d * n_test) / n_test
+    n = len(d); m = float(d.mean()) if n else np.nan
+    spread = n > 1 and np.ptp(d) > 1e-12
+    h = ci95(d) if spread else np.nan
+    p_t = float(stats.ttest_1samp(d, 0.).pvalue) if spread else np.nan
+    b = stats.bootstrap((d,), np.mean, n_resamples=n_boot, method='percentile', random_state=seed).confidence_interval if spread else None
+    p_exact = sign_flip_p(d)
+    return dict(n=n, diff=m, ci_lo=m - h, ci_hi=m + h, boot_lo=b.low if b else np.nan, boot_hi=b.high if b else np.nan,
+                p_t=p_t, p_exact=p_exact, p=p_t if spread else p_exact)
 
 # %% ../nbs/13_report.ipynb #f88f6bcd
-def compare_to_baseline(df:pd.DataFrame, baselines=BASELINES, n_boot:int=10_000, seed:int=0) -> pd.DataFrame:
-    "Per label rate, each graph method against the best non-graph baseline (highest mean test accuracy), paired by seed."
-    rows = []
-    for rate, d in df.groupby('rate'):
-        base = d[d.method.isin(baselines)]
-        if base.empty: continue
-        best = base.groupby('method').test_acc.mean().idxmax()
-        b = base[base.method == best].set_index('seed').test_acc
-        for m in _order(d.method[d.method.isin(GRAPH_METHODS)].unique()):
-            a = d[d.method == m].set_index('seed').test_acc
-            common = a.index.intersection(b.index)
-            rows.append(dict(rate=rate, method=m, baseline=best, method_acc=a[common].mean(), baseline_acc=b[common].mean(),
-                             **paired_stats((a[common] - b[common]).values, n_boot, seed)))
+def compare(df:pd.DataFrame, n_boot:int=10_000, seed:int=0) -> pd.DataFrame:
+    "Every graph configuration against every non-graph baseline, paired by seed, per protocol and rate; Holm-adjusted per (dataset, protocol)."
+    rows = []; lab = df.assign(label=df.apply(method_label, axis=1))
+    for (ds, proto, rate), d in lab.groupby(['dataset', 'protocol', 'rate'], sort=True):
+        n_test = len(json.loads(d.test_pred.iloc[0])) if 'test_pred' in d else None
+        base = [m for m in BASELINES if (d.method == m).any()]
+        for g in _order(d.label[d.method.isin(GRAPH_METHODS)].unique()):
+            a = d[d.label == g].set_index('seed').test_acc
+            for bm in base:
+                b = d[d.method == bm].set_index('seed').test_acc; common = a.index.intersection(b.index)
+                rows.append(dict(dataset=ds, protocol=proto, rate=rate, method=g, baseline=bm, method_acc=a[common].mean(),
+                                 baseline_acc=b[common].mean(), **paired_stats((a[common] - b[common]).values, n_test, n_boot, seed)))
     out = pd.DataFrame(rows)
     if out.empty: return out
-    out['p_holm'] = holm(out.p_t)
-    sig = out.p_t < 0.05
-    out['verdict'] = np.select([sig & (out['diff'] > 0), sig & (out['diff'] < 0)], ['better', 'worse'], 'n.s.')
-    out['holm_verdict'] = np.where(out.p_holm < 0.05, out.verdict, 'n.s.')
-    return out
+    out['p_holm'] = out.groupby(['dataset', 'protocol']).p.transform(lambda p: holm(p.values))
+    verdict = lambda p: np.select([(p < 0.05) & (out['diff'] > 0), (p < 0.05) & (out['diff'] < 0)], ['better', 'worse'], 'n.s.')
+    return out.assign(verdict=verdict(out.p_holm), verdict_unadjusted=verdict(out.p))
 
-# %% ../nbs/13_report.ipynb #7e75d45b
+# %% ../nbs/13_report.ipynb #b0ebc061
 _STYLE = {m: c for m, c in zip(METHODS, plt.get_cmap('tab20').colors[::2] + plt.get_cmap('tab20').colors[1::2])}
 
 def plot_label_rate(df:pd.DataFrame, path=None):
-    "Mean test accuracy against label rate, 95% CI bands, one line per method."
-    s = summarise_sweep(df)
-    fig, ax = plt.subplots(figsize=(7.5, 4.5))
-    for m in _order(s.method.unique()):
-        g = s[s.method == m]; c = _STYLE.get(m)
-        ax.plot(g.rate, g['mean'], marker='o', ms=3, color=c, ls='-' if m in GRAPH_METHODS else '--', label=m)
-        ax.fill_between(g.rate, g['mean'] - g.ci95.fillna(0), g['mean'] + g.ci95.fillna(0), color=c, alpha=.12)
-    ax.set_xscale('log'); rates = sorted(s.rate.unique())
-    ax.set_xticks(rates); ax.set_xticklabels([_pct(r) for r in rates]); ax.minorticks_off()
-    ax.set_xlabel('labelled fraction of the training split'); ax.set_ylabel('test accuracy')
-    ax.set_title('Accuracy vs label rate (mean, 95% CI over seeds)')
-    ax.legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.01, 1)); ax.grid(alpha=.3)
-    fig.tight_layout()
+    "Mean test accuracy against label rate with 95% CI bands, one line per method, one panel per tuning protocol."
+    protos = [p for p in ('budget', 'oracle') if (df.protocol == p).any()] or ['full']
+    fig, axes = plt.subplots(1, len(protos), figsize=(6.5 * len(protos) + 1.5, 4.5), squeeze=False, sharey=True)
+    for ax, proto in zip(axes[0], protos):
+        s = summarise(df[df.protocol.isin([proto, 'full'])])
+        for lab in _order(s.label.unique()):
+            g = s[s.label == lab].sort_values('rate'); m = lab.split(' ')[0]; c = _STYLE.get(m)
+            ax.plot(g.rate, g['mean'], marker='o', ms=3, color=c, ls='-' if m in GRAPH_METHODS else '--', label=lab)
+            ax.fill_between(g.rate, g['mean'] - g.ci95.fillna(0), g['mean'] + g.ci95.fillna(0), color=c, alpha=.12)
+        rates = sorted(s.rate.unique()); ax.set_xscale('log'); ax.set_xticks(rates); ax.set_xticklabels([_pct(r) for r in rates]); ax.minorticks_off()
+        ax.set_xlabel('labelled fraction of the training split'); ax.set_title(f'protocol: {proto}'); ax.grid(alpha=.3)
+    axes[0][0].set_ylabel('test accuracy (mean, 95% CI over seeds)')
+    axes[0][-1].legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.01, 1)); fig.tight_layout()
     return _save(fig, path)
 
-# %% ../nbs/13_report.ipynb #ac4d5780
+# %% ../nbs/13_report.ipynb #7e75d45b
 def _predictions(df, es):
     "Long table of (method, rate, seed, node, y, pred) over every row's test nodes."
     out = []
     for _, r in df.iterrows():
-        te = split_indices(es.y, tuple(json.loads(r.fracs)), seed=int(r.seed))['test']
+        te = split_indices(es.y, FRACS, seed=int(r.seed))['test']
         out.append(pd.DataFrame(dict(method=r.method, rate=r.rate, seed=r.seed, node=te, y=es.y[te], pred=json.loads(r.test_pred))))
     return pd.concat(out, ignore_index=True)
 
@@ -127,6 +124,7 @@ def local_homophily(graph, y) -> np.ndarray:
 
 HOMOPHILY_BINS = (0, 0.5, 0.8, 0.9999, 1.0001)
 
+# %% ../nbs/13_report.ipynb #fb9fabb6
 def plot_homophily(df:pd.DataFrame, es:EmbeddingSet, graph, path=None, rate:float=None):
     "Test accuracy per bin of local homophily, one line per method, pooled over seeds at label rate `rate` (default: the lowest)."
     rate = min(df.rate) if rate is None else rate
@@ -145,29 +143,28 @@ def plot_homophily(df:pd.DataFrame, es:EmbeddingSet, graph, path=None, rate:floa
     ax.legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.01, 1)); ax.grid(alpha=.3); fig.tight_layout()
     return _save(fig, path)
 
-# %% ../nbs/13_report.ipynb #65100d83
+# %% ../nbs/13_report.ipynb #ac4d5780
 def best_method(df:pd.DataFrame, rate:float) -> str:
-    "Method with the highest mean test accuracy at `rate` (descriptive, for the figures)."
+    "Method with the highest mean test accuracy at `rate` (descriptive, for the figures only)."
     return df[df.rate == rate].groupby('method').test_acc.mean().idxmax()
 
 def plot_confusion(df:pd.DataFrame, es:EmbeddingSet, path=None, rate:float=None, method:str=None):
-    "Row-normalised confusion matrix of `method` (default: the best at `rate`), test nodes of all seeds pooled."
+    "Row-normalised confusion matrix of `method` (default: the best at `rate`), test nodes of all seeds pooled; (figure, counts)."
+    from sklearn.metrics import confusion_matrix
     rate = min(df.rate) if rate is None else rate; method = method or best_method(df, rate)
     p = _predictions(df[(df.rate == rate) & (df.method == method)], es)
-    k = es.n_classes; cm = np.zeros((k, k), int); np.add.at(cm, (p.y.values, p.pred.values), 1)
+    k = es.n_classes; cm = confusion_matrix(p.y.values, p.pred.values, labels=range(k))
     norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
     fig, ax = plt.subplots(figsize=(0.5 * k + 2.5, 0.5 * k + 2))
     im = ax.imshow(norm, cmap='Blues', vmin=0, vmax=1)
-    for i in range(k):
-        for j in range(k):
-            if cm[i, j]: ax.text(j, i, cm[i, j], ha='center', va='center', fontsize=7, color='white' if norm[i, j] > .6 else 'black')
+    for i, j in zip(*np.nonzero(cm)): ax.text(j, i, cm[i, j], ha='center', va='center', fontsize=7, color='white' if norm[i, j] > .6 else 'black')
     ax.set_xticks(range(k)); ax.set_yticks(range(k)); ax.set_xticklabels(es.classes, rotation=90 if k > 10 else 0); ax.set_yticklabels(es.classes)
     ax.set_xlabel('predicted'); ax.set_ylabel('true')
     ax.set_title(f'{method} at {_pct(rate)} labels: {np.trace(cm) / cm.sum():.3f} accuracy\n(test nodes of {p.seed.nunique()} seeds)')
     fig.colorbar(im, ax=ax, fraction=.046); fig.tight_layout()
     return _save(fig, path), cm
 
-# %% ../nbs/13_report.ipynb #1a6804a5
+# %% ../nbs/13_report.ipynb #e1d7436a
 def embed_2d(x, method:str='tsne', seed:int=0) -> np.ndarray:
     "2-D coordinates of `x` by scikit-learn's t-SNE or PCA."
     if method == 'pca':
@@ -178,6 +175,7 @@ def embed_2d(x, method:str='tsne', seed:int=0) -> np.ndarray:
         return TSNE(2, init='pca', perplexity=min(30., (len(x) - 1) / 3), random_state=seed).fit_transform(x)
     raise ValueError(f"unknown 2-D map {method!r}; valid: tsne, pca")
 
+# %% ../nbs/13_report.ipynb #7c08f988
 def plot_embedding_map(es:EmbeddingSet, graph, path=None, method:str='tsne', seed:int=0):
     "Embeddings in 2-D coloured by class, with the graph's edges (grey within a class, red across classes)."
     xy = embed_2d(es.x, method, seed)
@@ -195,7 +193,7 @@ def plot_embedding_map(es:EmbeddingSet, graph, path=None, method:str='tsne', see
     ax.legend(markerscale=3, fontsize=7, ncol=2, loc='best'); ax.set_xticks([]); ax.set_yticks([]); fig.tight_layout()
     return _save(fig, path)
 
-# %% ../nbs/13_report.ipynb #0ae434d3
+# %% ../nbs/13_report.ipynb #65100d83
 def _md(df:pd.DataFrame, index:bool=True) -> str:
     "A pandas table as a GitHub markdown table."
     d = df.reset_index() if index else df
@@ -204,68 +202,86 @@ def _md(df:pd.DataFrame, index:bool=True) -> str:
     lines += ['| ' + ' | '.join('' if (isinstance(v, float) and np.isnan(v)) else str(v) for v in row) + ' |' for row in d.itertuples(index=False)]
     return '\n'.join(lines)
 
+def _pts(v): return '' if np.isnan(v) else (lambda t: '0.0' if t in ('+0.0', '-0.0') else t)(f"{v * 100:+.1f}")
+
+# %% ../nbs/13_report.ipynb #32a97a7e
 def verdicts(cmp:pd.DataFrame) -> list:
-    "One sentence per label rate: which graph methods beat (or lose to) the best baseline significantly."
+    "One sentence per protocol and rate: which graph methods beat every baseline, and which lose to one, after Holm."
     out = []
-    for rate, c in cmp.groupby('rate'):
-        better, worse = c[c.verdict == 'better'], c[c.verdict == 'worse']
-        b = ', '.join(f"{r.method} (+{r['diff'] * 100:.1f} pts{', holds after Holm' if r.holm_verdict == 'better' else ''})" for _, r in better.iterrows()) or 'none'
-        w = ', '.join(f"{r.method} ({r['diff'] * 100:.1f} pts)" for _, r in worse.iterrows()) or 'none'
-        out.append(f"- **{_pct(rate)}** (best baseline {c.baseline.iloc[0]}, {c.baseline_acc.iloc[0]:.3f}): significantly better: {b}; significantly worse: {w}.")
+    for (proto, rate), c in cmp.groupby(['protocol', 'rate']):
+        n_base = c.baseline.nunique(); wins = c[c.verdict == 'better'].groupby('method').size()
+        allb = [m for m in _order(wins.index) if wins[m] == n_base]
+        some = [f"{m} (vs {', '.join(c[(c.method == m) & (c.verdict == 'better')].baseline)})" for m in _order(wins.index) if wins[m] < n_base]
+        worse = [f"{r.method} < {r.baseline} ({_pts(r['diff'])} pts)" for _, r in c[c.verdict == 'worse'].iterrows()]
+        unadj = (c.verdict_unadjusted == 'better').sum()
+        out.append(f"- **{proto}, {_pct(rate)}**: better than every baseline ({', '.join(sorted(c.baseline.unique()))}) after Holm: {', '.join(allb) or 'none'}"
+                   + (f"; better than some: {'; '.join(some)}" if some else '') + f"; significantly worse: {', '.join(worse) or 'none'}"
+                   + f" ({unadj} of {len(c)} comparisons better before adjustment).")
     return out
 
+# %% ../nbs/13_report.ipynb #ddcc9883
 def comparison_table(cmp:pd.DataFrame) -> pd.DataFrame:
     "The paired comparisons formatted for reading (differences in accuracy points)."
-    f = lambda v: (lambda t: '0.0' if t in ('+0.0', '-0.0') else t)(f"{v * 100:+.1f}")
-    return pd.DataFrame({'rate': cmp.rate.map(_pct), 'method': cmp.method, 'vs': cmp.baseline,
-                         'diff (pts)': cmp['diff'].map(f), 't 95% CI': [f"[{f(a)}, {f(b)}]" for a, b in zip(cmp.ci_lo, cmp.ci_hi)],
-                         'bootstrap 95% CI': [f"[{f(a)}, {f(b)}]" for a, b in zip(cmp.boot_lo, cmp.boot_hi)],
-                         'p (t)': cmp.p_t.map('{:.3g}'.format), 'p (Holm)': cmp.p_holm.map('{:.3g}'.format),
-                         'p (Wilcoxon)': cmp.p_wilcoxon.map('{:.3g}'.format), 'verdict': cmp.verdict})
+    ci = lambda a, b: '—' if np.isnan(a) else f"[{_pts(a)}, {_pts(b)}]"
+    return pd.DataFrame({'protocol': cmp.protocol, 'rate': cmp.rate.map(_pct), 'method': cmp.method, 'vs': cmp.baseline,
+                         'diff (pts)': cmp['diff'].map(_pts), 't 95% CI': [ci(a, b) for a, b in zip(cmp.ci_lo, cmp.ci_hi)],
+                         'bootstrap 95% CI': [ci(a, b) for a, b in zip(cmp.boot_lo, cmp.boot_hi)],
+                         'p': cmp.p.map('{:.3g}'.format), 'p (Holm)': cmp.p_holm.map('{:.3g}'.format),
+                         'p (sign-flip)': cmp.p_exact.map('{:.3g}'.format), 'verdict (Holm)': cmp.verdict, 'unadjusted': cmp.verdict_unadjusted})
 
-def write_report(df:pd.DataFrame, # sweep rows (see `run_sweep`)
-                 es:EmbeddingSet, out_dir, # the embeddings of the sweep; folder for report.md and figures
-                 graph=None, # the sweep's graph; default: rebuilt from the rows' graph description
-                 title:str='Label-rate sweep', map_method:str='tsne', # 2-D map: 'tsne' or 'pca'
+# %% ../nbs/13_report.ipynb #cdcf0748
+def report_graph(df:pd.DataFrame, es:EmbeddingSet):
+    "The (first) numeric graph of the results, rebuilt for the figures; None if they hold none."
+    g = df[df.graph.notna() & (df.graph.astype(str) != '')]
+    g = g[pd.to_numeric(g.param, errors='coerce').notna()]
+    if g.empty: return None
+    r = g.iloc[0]; return build_graph(es.x, r.metric, r.graph, float(r.param))
+
+# %% ../nbs/13_report.ipynb #a8fc9c9c
+def _tuning_lines(df):
+    n = df.groupby('method').n_configs.max()
+    return [f"- `{m}`: {int(n[m])} configuration(s) searched" + (f", grid `{json.dumps(GRIDS[m])}`" if n[m] > 1 else ', its defaults')
+            for m in _order(n.index)]
+
+def _protocol_lines():
+    return ['- `budget`: only the labelled training nodes\' labels are read; with ≥ 2 labels per class, stratified k-fold cross-validation '
+            'inside them (k = min(5, smallest class)) chooses the configuration and the epoch count, then a refit on all of them; '
+            'with 1 label in a class, the documented defaults and fixed epochs, untuned.',
+            '- `oracle`: the same labelled nodes, but tuning and early stopping on the whole validation split: an upper bound, as in Planetoid-style papers.',
+            '- `full` (rate 100%): every training label; tuning and early stopping on the validation split.']
+
+# %% ../nbs/13_report.ipynb #c3de75ee
+def write_report(df:pd.DataFrame, # results rows (see `experiments.run_grid`)
+                 es:EmbeddingSet, out_dir, # the embeddings of the results; folder for report.md and figures
+                 graph=None, # the graph for the figures; default: rebuilt from the first numeric graph of the rows
+                 title:str='Results', map_method:str='tsne', # 2-D map: 'tsne' or 'pca'
                  meta:dict=None) -> Path: # extra lines for the protocol section (preset, timing, …)
-    "Write report.md with tables and figures for a sweep; return its path."
+    "Write report.md with tables, verdicts and figures; return its path."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    if graph is None:
-        metric, _, k = df.graph.iloc[0].split(); graph = sweep_graph(es, metric, int(k.split('=')[1]))
-    low = min(df.rate); bm = best_method(df, low)
-    figs = {'accuracy_vs_label_rate.png': lambda p: plot_label_rate(df, p),
-            'homophily_vs_accuracy.png': lambda p: plot_homophily(df, es, graph, p, low),
-            'confusion_best.png': lambda p: plot_confusion(df, es, p, low, bm)[0],
-            'embedding_map.png': lambda p: plot_embedding_map(es, graph, p, map_method)}
+    graph = graph if graph is not None else report_graph(df, es)
+    low = min(df.rate); figs = {}
+    if df.rate.nunique() > 1: figs['accuracy_vs_label_rate.png'] = lambda p: plot_label_rate(df, p)
+    if graph is not None:
+        figs['homophily_vs_accuracy.png'] = lambda p: plot_homophily(df[df.protocol != 'oracle'], es, graph, p, low)
+        figs['embedding_map.png'] = lambda p: plot_embedding_map(es, graph, p, map_method)
+    figs['confusion_best.png'] = lambda p: plot_confusion(df[df.protocol != 'oracle'], es, p, low)[0]
     for name, fn in figs.items(): plt.close(fn(out / name))
-    s = summarise_sweep(df); cmp = compare_to_baseline(df)
-    atomic_write_text(out / 'summary.csv', s.to_csv(index=False)); atomic_write_text(out / 'comparisons.csv', cmp.to_csv(index=False))
-    seeds = sorted(df.seed.unique()); hom = df.homophily.iloc[0]
-    L = [f"# {title}", '',
-         f"Dataset `{df.dataset.iloc[0]}` ({df.n_nodes.iloc[0]} nodes, {df.n_classes.iloc[0]} classes); graph: {df.graph.iloc[0]} "
-         f"(edge homophily {hom:.3f}); {len(seeds)} seeds ({', '.join(map(str, seeds))}); label rates {', '.join(_pct(r) for r in sorted(df.rate.unique()))} "
-         f"of the training split (stratified, ≥ 1 label per class, nested); {len(df)} runs.", '',
-         '## Test accuracy (mean ± 95% CI over seeds)', '',
-         'Hyperparameters selected on validation accuracy only; the test split is read once per selected configuration.', '',
-         _md(rate_table(df)), '',
-         '## Graph methods vs the best non-graph baseline (paired by seed)', '',
-         'Difference in accuracy points, graph method minus the best baseline at that rate (highest mean test accuracy among '
-         f"{', '.join(b for b in BASELINES if b in set(df.method))}). Verdict: paired t-test p < 0.05, i.e. the t 95% CI excludes 0 "
-         '(when all seeds give the same difference, the exact Wilcoxon p instead). '
-         'Holm adjusts the t p-values for all comparisons in this table. '
-         + ('With 5 seeds the exact Wilcoxon p-value cannot go below 0.0625. ' if len(seeds) == 5 else ''), '',
-         *verdicts(cmp), '', _md(comparison_table(cmp), index=False), '',
-         '## Figures', '',
-         '![accuracy vs label rate](accuracy_vs_label_rate.png)', '',
-         f"![homophily vs accuracy](homophily_vs_accuracy.png)", '',
-         f"Confusion matrix of the best method at {_pct(low)} labels ({bm}):", '', '![confusion](confusion_best.png)', '',
-         '![embedding map](embedding_map.png)', '',
-         '## Protocol', '',
-         '- Split: stratified train/val/test per seed; labelled nodes: a stratified subset of the training split; all other nodes stay in the graph unlabelled (transductive).',
-         '- Selection: each method\'s grid below, best validation accuracy (first in grid order on ties); trained models stop early on validation accuracy.',
-         *[f"- `{m}` grid: `{json.dumps(GRIDS.get(m, {}))}`" for m in _order(df.method.unique())],
-         f"- Compute: {df.seconds.sum():.0f} s of fitting in total ({df.cpu_seconds.sum():.0f} CPU s).",
-         *[f"- {k}: {v}" for k, v in (meta or {}).items()],
-         f"- Versions: {df.versions.iloc[0]}", '']
+    cmp = compare(df)
+    atomic_write_text(out / 'summary.csv', summarise(df).to_csv(index=False)); atomic_write_text(out / 'comparisons.csv', cmp.to_csv(index=False))
+    seeds = sorted(df.seed.unique())
+    L = [f"# {title}", '', f"Dataset `{df.dataset.iloc[0]}` ({df.n_nodes.iloc[0]} nodes, {df.n_classes.iloc[0]} classes); {len(seeds)} seeds; "
+         f"label rates {', '.join(_pct(r) for r in sorted(df.rate.unique()))} of the training split; {len(df)} runs.", '']
+    for proto in [p for p in ('budget', 'oracle') if (df.protocol == p).any()] or ['full']:
+        L += [f"## Protocol `{proto}`: test accuracy (mean ± 95% CI over seeds)", '', _md(rate_table(df, proto)), '']
+    L += ['## Graph methods vs every non-graph baseline (paired by seed, Holm-adjusted)', '',
+          'Each graph configuration minus each non-graph baseline, per seed, in accuracy points. Verdict: Holm-adjusted p < 0.05 '
+          '(one Holm family per protocol: all its rates, methods and baselines). p is the paired t-test\'s, or the exact sign-flip test\'s '
+          'when every seed gives the same difference (then the t interval is undefined, shown as —).'
+          + (' With 5 seeds the sign-flip p cannot go below 0.0625.' if len(seeds) == 5 else ''), '',
+          *verdicts(cmp), '', _md(comparison_table(cmp), index=False), '', '## Figures', '']
+    L += [f"![{n[:-4].replace('_', ' ')}]({n})\n" for n in figs]
+    L += ['## Protocol', '', *_protocol_lines(), '- Tuning effort per method (the same at every rate and protocol):', *_tuning_lines(df),
+          f"- Compute: {df.seconds.sum():.0f} s of fitting in total ({df.cpu_seconds.sum():.0f} CPU s).",
+          *[f"- {k}: {v}" for k, v in (meta or {}).items()], f"- Versions: {df.versions.iloc[0]}", '']
     path = out / 'report.md'; atomic_write_text(path, '\n'.join(L))
     return path
