@@ -15,7 +15,7 @@ from .metrics import get_metric, as_tensor
 from .graph import iter_score_blocks
 from .gnn import GNN, train_gnn, default_device
 from .experiments import build_graph, GRAPH_KINDS
-from .images import EmbedConfig, ImageSource, IMAGE_EXTS
+from .images import EmbedConfig, ImageSource, IMAGE_EXTS, _class_files
 from .embeddings import SkippedImagesWarning, BACKBONES
 
 # %% auto #0
@@ -258,8 +258,7 @@ def _as_source(images):
         p = Path(images).expanduser()
         if not p.exists(): raise FileNotFoundError(f"{p}: no such file or folder")
         if p.is_dir():
-            files = sorted((f for f in p.rglob('*') if f.is_file() and f.suffix.lower() in IMAGE_EXTS
-                            and not any(part.startswith('.') for part in f.relative_to(p).parts)), key=lambda f: f.as_posix())
+            files = _class_files(p, IMAGE_EXTS)  # as `image_folder` lists them: dead links too, reported when read
             if not files: raise ValueError(f"{p}: no image files in this folder (looked for {', '.join(IMAGE_EXTS)}, at any depth)")
             names = [f.relative_to(p).as_posix() for f in files]
         else: files, names = [p], [str(images)]
