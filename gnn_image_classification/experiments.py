@@ -13,7 +13,7 @@ import numpy as np, pandas as pd, torch
 from tqdm.auto import tqdm
 from .data import EmbeddingSet, split_indices
 from .metrics import get_metric, METRICS
-from .graph import knn_graph, threshold_graph, band_graph, graph_stats, reference_thresholds
+from .graph import knn_graph, threshold_graph, band_graph, graph_stats, reference_thresholds, warn_uninformative
 from .gnn import train_gnn, GNN_KINDS, REFERENCE_LR, default_device
 from .baseline import train_mlp
 
@@ -121,6 +121,7 @@ def append_row(path, row:dict, columns:list=COLUMNS):
 # %% ../nbs/06_experiments.ipynb #415f11d9
 def build_graph(es:EmbeddingSet, metric, kind, param, device=None):
     "The PyG graph of `es` for one (metric, kind, parameter), with labels attached."
+    warn_uninformative(es.x, metric)  # all-identical or 1-d cosine embeddings: say so (the sparse-graph warnings below are silenced)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')  # sparse-graph warnings are reported through the diagnostics columns
         if kind == 'knn': g = knn_graph(es.x, metric, int(param), device=device)
@@ -133,7 +134,7 @@ def build_graph(es:EmbeddingSet, metric, kind, param, device=None):
 
 def run_one(es:EmbeddingSet, spec:RunSpec, graph=None, device=None, fracs=(0.8, 0.1, 0.1)):
     "Train and evaluate one `RunSpec`; return its results row."
-    split = split_indices(es.y, fracs, seed=spec.seed)
+    split = split_indices(es.y, fracs, seed=spec.seed, classes=es.classes, where=es.source)
     if spec.model == 'mlp':
         r = train_mlp(es.x, es.y, split, seed=spec.seed, device=device, **({'lr': spec.lr} if spec.lr else {}))
         st = {}
