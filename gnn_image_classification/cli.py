@@ -6,12 +6,22 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/cli.ht
 
 # %% ../nbs/08_cli.ipynb #0b40b22c
 from __future__ import annotations
-import argparse, sys, time, warnings
+import argparse, os, sys, time, warnings
 from pathlib import Path
 import pandas as pd
 
 # %% auto #0
 __all__ = ['cmd_run', 'cmd_fit', 'cmd_predict', 'cmd_sweep', 'main']
+
+# %% ../nbs/08_cli.ipynb #e67b957a
+def _error_message(e:Exception):
+    "One line for an error: an operating-system error as its path(s) and reason (`os.strerror`), never a bare error number."
+    if isinstance(e, OSError) and e.errno is not None:
+        where = ' -> '.join(str(f) for f in (e.filename, e.filename2) if f is not None)
+        why = e.strerror or os.strerror(e.errno)
+        return f"{where}: {why}" if where else why
+    return str(e.args[0]) if e.args else repr(e)
+
 
 # %% ../nbs/08_cli.ipynb #51ddb819
 def _parser():
@@ -98,6 +108,8 @@ def cmd_fit(a):
     "Embed an image folder, train a GNN on its graph (selected on validation) and save it."
     from gnn_image_classification.images import image_folder, embed_source, EmbedConfig
     from gnn_image_classification.predict import fit_classifier
+    from gnn_image_classification.data import check_output_file
+    check_output_file(a.out, 'classifier file')  # before minutes of embedding and training
     src = image_folder(a.folder, class_names=a.class_names, n_per_class=a.n_per_class, seed=a.seed)
     cfg = EmbedConfig(a.backbone, None if str(a.weights).lower() == 'none' else a.weights, a.image_size)
     es = embed_source(src, cfg, device=a.device)
@@ -111,6 +123,8 @@ def cmd_fit(a):
 def cmd_predict(a):
     "Classify images with a saved classifier and write a CSV."
     from gnn_image_classification.predict import predict_folder_to_csv
+    from gnn_image_classification.data import check_output_file
+    check_output_file(a.out, 'predictions CSV')
     inputs = a.inputs[0] if len(a.inputs) == 1 else a.inputs
     df = predict_folder_to_csv(a.model, inputs, a.out, mode=a.mode, errors=a.errors, all_probs=a.all_probs, device=a.device)
     print(f"predicted {len(df)} images; wrote {a.out}")
@@ -158,6 +172,5 @@ def main(argv=None):
     try:
         if cmd is not None: return cmd(a)
     except (ValueError, OSError, MemoryError, KeyError, WeightsUnavailableError) as e:
-        msg = e.args[0] if e.args else repr(e)
-        print(f"gnnic: error: {msg}", file=sys.stderr); return 2
+        print(f"gnnic: error: {_error_message(e)}", file=sys.stderr); return 2
     _parser().print_help(); return 1

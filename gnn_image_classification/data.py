@@ -6,14 +6,14 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/data.h
 
 # %% ../nbs/00_data.ipynb #3886071d
 from __future__ import annotations
-import os, re, tempfile
+import math, os, re, tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
 
 # %% auto #0
 __all__ = ['EmbeddingSet', 'digits_images', 'l2_normalise', 'load_digits_embeddings', 'parse_vector', 'read_embeddings_csv',
-           'atomic_write_text', 'write_embeddings_csv', 'split_indices']
+           'atomic_write_text', 'write_embeddings_csv', 'check_output_file', 'split_indices']
 
 # %% ../nbs/00_data.ipynb #ade64006
 @dataclass
@@ -89,14 +89,26 @@ def parse_vector(s:str, # numpy-printed vector such as "[0.1 0.2\n 0.3]"
         raise ValueError(f"{where}: value {v[j]} at position {j} is not finite (NaN or inf)")
     return v
 
+# %% ../nbs/00_data.ipynb #d7790541
+def _csv_parse_error(path, e):
+    "pandas' tokenizer error as a sentence with the file and the row as `read_embeddings_csv` counts rows (header = row 1)."
+    m = re.search(r'EOF inside string starting at row (\d+)', str(e))  # pandas counts the header as row 0
+    if m: return (f"{path}, row {int(m.group(1)) + 1}: the file ends inside a quoted field that starts on this row; "
+                  "it looks truncated (cut off while being written or copied): write or copy it again")
+    return f"{path}: not a readable CSV file ({str(e).replace('Error tokenizing data. C error: ', '')})"
+
+
 # %% ../nbs/00_data.ipynb #4ec56c68
 def read_embeddings_csv(path, # CSV with columns image_name, class_name, embedding
                         classes:list=None): # class order; default: order of first appearance
     "Read the reference repo's embeddings CSV into an `EmbeddingSet`."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such embeddings file")
+    if path.is_dir(): raise IsADirectoryError(f"{path}: is a folder; expected an embeddings CSV file (columns {', '.join(_REF_COLS)})")
     try: df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError: raise ValueError(f"{path}: the file is empty; expected columns {', '.join(_REF_COLS)}") from None
+    except pd.errors.ParserError as e: raise ValueError(_csv_parse_error(path, e)) from None
+    except OSError as e: raise type(e)(f"{path}: cannot read the embeddings file: {os.strerror(e.errno) if e.errno else e}") from None
     missing = [c for c in _REF_COLS if c not in df.columns]
     if missing: raise ValueError(f"{path}: missing column(s) {missing}; found {list(df.columns)}, expected {list(_REF_COLS)}")
     if len(df) == 0: raise ValueError(f"{path}: no data rows")
@@ -123,13 +135,13 @@ def _vec_str(v, style):
 
 def atomic_write_text(path, text:str):
     "Write `text` to `path` via a temporary file and a rename, so a crash never leaves half a file."
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path = check_output_file(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
     try:
         with os.fdopen(fd, 'w', newline='') as f: f.write(text); f.flush(); os.fsync(f.fileno())
         umask = os.umask(0); os.umask(umask); os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give a normal file's mode
         os.replace(tmp, path)
+    except OSError as e: Path(tmp).unlink(missing_ok=True); raise type(e)(f"cannot write {path}: {_reason(e)}") from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True); raise
 
@@ -142,20 +154,69 @@ def write_embeddings_csv(es:EmbeddingSet, path, # destination CSV
     atomic_write_text(path, df.to_csv(index=False))
     return Path(path)
 
+# %% ../nbs/00_data.ipynb #442602f3
+def _reason(e:OSError): return os.strerror(e.errno) if e.errno else str(e)
+
+def check_output_file(path, # the file to be written
+                      what:str='output file'): # what it is, for messages
+    "`path` as a `Path`, once its folder exists (created if needed) and takes a new file; else an `OSError` naming the path and the reason."
+    path = Path(path).expanduser()
+    if path.is_dir(): raise IsADirectoryError(f"cannot write {what} {path}: it is a folder; give a file name (e.g. {path/'out'}{path.suffix})")
+    block = next((p for p in path.parents if p.exists()), None)
+    if block is not None and not block.is_dir(): raise NotADirectoryError(f"cannot write {what} {path}: {block} is a file, not a folder")
+    try: path.parent.mkdir(parents=True, exist_ok=True); fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    except OSError as e: raise type(e)(f"cannot write {what} {path}: {_reason(e)}") from None
+    os.close(fd); os.unlink(tmp)
+    return path
+
+
+# %% ../nbs/00_data.ipynb #e32b6ff9
+def _cname(c, classes): return repr(classes[c]) if classes is not None and c < len(classes) else f'class {c}'
+
+def _check_splittable(y, fracs, classes, where):
+    "Refuse labels that a stratified `fracs` split cannot divide, with the classes by name and what to do."
+    pre, pct = f"{where}: " if where else '', '/'.join(f'{f:.0%}' for f in fracs)
+    counts = np.bincount(y, minlength=len(classes) if classes is not None else 0)
+    empty = [_cname(c, classes) for c, n in enumerate(counts) if n == 0]
+    if empty and classes is not None: raise ValueError(f"{pre}class(es) {', '.join(empty)} have no images; give each class at least 3 images or leave it out")
+    if (counts > 0).sum() < 2: raise ValueError(f"{pre}need at least two classes to split and classify; got one")
+    small = [f"{_cname(c, classes)} ({n})" for c, n in enumerate(counts) if 0 < n < 3]
+    if small: raise ValueError(f"{pre}class(es) too small for a stratified train/val/test split (need ≥ 3 images each): {', '.join(small)}; add images to them or leave them out")
+    C, n = int((counts > 0).sum()), len(y)
+    sizes = lambda n: (*_split_sizes(_split_sizes(n, fracs[0])[1], fracs[1] / (fracs[1] + fracs[2])), _split_sizes(n, fracs[0])[0])
+    va, te, tr = sizes(n)
+    if min(va, te, tr) < C:
+        need = next(m for m in range(n, 100 * n + 1000) if min(sizes(m)) >= C)
+        raise ValueError(f"{pre}{n} images in {C} classes are too few for a stratified {pct} train/val/test split: the validation and test "
+                         f"parts get {va} and {te} images, but each needs one image of every class; use at least {need} images (or fewer classes)")
+
+def _check_held_out(y, y_rest, fracs, classes, where):
+    "Every class needs 2 images among those held out for validation and test; name the classes that have fewer."
+    held, counts = np.bincount(y_rest, minlength=len(np.bincount(y))), np.bincount(y)
+    thin = [f"{_cname(c, classes)} ({counts[c]} images, {held[c]} held out)" for c in range(len(counts)) if counts[c] and held[c] < 2]
+    if thin: raise ValueError(f"{'{}: '.format(where) if where else ''}class(es) too small for a stratified {'/'.join(f'{f:.0%}' for f in fracs)} split: "
+                              f"{', '.join(thin)}; validation and test need one image each, about {math.ceil(2 / (fracs[1] + fracs[2]))} images "
+                              "per class; add images to these classes or leave them out")
+
+
 # %% ../nbs/00_data.ipynb #d8a86ad7
+def _split_sizes(n, f): # sizes scikit-learn's train_test_split gives `n` items with train fraction `f`
+    a = math.floor(f * n); return a, n - a
+
 def split_indices(y:np.ndarray, # (N,) labels
                   fracs:tuple=(0.8, 0.1, 0.1), # train, validation, test fractions
-                  seed:int=0): # the split depends on this seed only
+                  seed:int=0, # the split depends on this seed only
+                  classes:list=None, # class names, to name classes in messages
+                  where:str=''): # the data's file or source, for messages
     "Seeded stratified train/val/test split: a dict of sorted index arrays."
     from sklearn.model_selection import train_test_split
     y = np.asarray(y)
     if len(fracs) != 3 or abs(sum(fracs) - 1) > 1e-6 or min(fracs) <= 0:
         raise ValueError(f"fracs must be three positive fractions summing to 1, got {fracs}")
-    counts = np.bincount(y)
-    if (counts > 0).sum() < 2: raise ValueError("need at least two classes to split and classify; got one")
-    small = [(c, int(n)) for c, n in enumerate(counts) if 0 < n < 3]
-    if small: raise ValueError(f"class(es) too small for a stratified train/val/test split (need ≥ 3 images each): class index, count = {small}")
+    _check_splittable(y, fracs, classes, where)
     idx = np.arange(len(y))
     tr, rest = train_test_split(idx, train_size=fracs[0], stratify=y, random_state=seed)
+    _check_held_out(y, y[rest], fracs, classes, where)
     va, te = train_test_split(rest, train_size=fracs[1] / (fracs[1] + fracs[2]), stratify=y[rest], random_state=seed)
     return dict(train=np.sort(tr), val=np.sort(va), test=np.sort(te))
+

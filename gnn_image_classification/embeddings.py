@@ -20,9 +20,9 @@ from .data import EmbeddingSet, l2_normalise, digits_images
 from .gnn import default_device
 
 # %% auto #0
-__all__ = ['BACKBONES', 'IMAGENET_MEAN', 'IMAGENET_STD', 'Backbone', 'resolve_weights', 'WeightsUnavailableError',
-           'weights_cache_path', 'get_backbone', 'image_transform', 'to_rgb_tensor', 'SkippedImagesWarning',
-           'embed_images', 'load_digits_cnn_embeddings']
+__all__ = ['BACKBONES', 'BACKGROUND', 'IMAGENET_MEAN', 'IMAGENET_STD', 'Backbone', 'resolve_weights', 'WeightsUnavailableError',
+           'weights_cache_path', 'get_backbone', 'to_rgb_image', 'image_transform', 'to_rgb_tensor',
+           'SkippedImagesWarning', 'embed_images', 'load_digits_cnn_embeddings']
 
 # %% ../nbs/01_embeddings.ipynb #5ff3869e
 BACKBONES = dict(vgg16=512, resnet18=512, resnet50=2048, vit_b_16=768)  # name -> feature size
@@ -102,6 +102,27 @@ def get_backbone(name:str='vgg16', # 'vgg16', 'resnet18', 'resnet50' or 'vit_b_1
     elif name.startswith('vit'): m.heads = nn.Identity(); net = m
     return Backbone(net, name, BACKBONES[name], w).eval()
 
+# %% ../nbs/01_embeddings.ipynb #31b5e9e3
+BACKGROUND = (255, 255, 255)  # what transparent pixels are composited on: white
+
+def _to_8bit(im):
+    "A high-bit-depth greyscale image (modes I;16*, I, F) as mode L, scaled by bit depth (or min..max when out of range)."
+    a = np.asarray(im).astype(np.float64)
+    if im.mode.startswith('I;16') or (im.mode == 'I' and a.size and a.min() >= 0 and a.max() <= 65535): a = a / 257
+    elif im.mode == 'F' and a.size and a.min() >= 0 and a.max() <= 1: a = a * 255
+    elif a.size: a = (a - a.min()) * (255 / max(a.max() - a.min(), 1e-12))
+    return Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8), 'L')
+
+def to_rgb_image(im:Image.Image, # any PIL image
+                 background:tuple=BACKGROUND): # RGB colour behind transparent pixels
+    "A PIL image as 8-bit RGB that keeps its meaning: high-bit-depth greyscale scaled, transparency composited on `background`."
+    if im.mode.startswith('I') or im.mode == 'F': im = _to_8bit(im)
+    if im.mode in ('RGBA', 'LA', 'PA', 'RGBa', 'La') or 'transparency' in im.info:
+        bg = Image.new('RGBA', im.size, (*background, 255))
+        return Image.alpha_composite(bg, im.convert('RGBA')).convert('RGB')
+    return im if im.mode == 'RGB' else im.convert('RGB')
+
+
 # %% ../nbs/01_embeddings.ipynb #83fa3ef4
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
@@ -118,7 +139,7 @@ def image_transform(weights=None, # a torchvision weights enum member, or None
 def to_rgb_tensor(img, # PIL image, numpy array or tensor: (H, W), (C, H, W) or (H, W, C) with C in {1, 3}
                   where:str='image'): # how to name the image in error messages
     "One image as a float32 (3, H, W) tensor in [0, 1]."
-    if isinstance(img, Image.Image): return TF.to_tensor(img.convert('RGB'))
+    if isinstance(img, Image.Image): return TF.to_tensor(to_rgb_image(img))
     t = img if isinstance(img, torch.Tensor) else torch.as_tensor(np.asarray(img))
     if t.dtype == torch.uint8: t = t.float() / 255
     elif t.is_floating_point(): t = t.float()

@@ -15,7 +15,7 @@ import numpy as np, pandas as pd, torch
 from tqdm.auto import tqdm
 from .data import EmbeddingSet, split_indices
 from .metrics import get_metric, METRICS
-from .graph import knn_graph, threshold_graph, band_graph, graph_stats, class_mean_scores
+from .graph import knn_graph, threshold_graph, band_graph, graph_stats, class_mean_scores, warn_uninformative
 from .gnn import default_device
 from fastcore.basics import patch
 from .methods import METHODS, GRAPH_METHODS, DEFAULTS, GRIDS, PROTOCOLS, family, fit_method
@@ -217,6 +217,7 @@ def build_graph(x, # (N, d) embeddings (or an `EmbeddingSet`)
                 device=None):
     "The PyG graph of `x` for one (metric, kind, numeric parameter); sparse-graph warnings are left to the diagnostics."
     x = getattr(x, 'x', x)
+    warn_uninformative(x, metric)  # all-identical or 1-d cosine embeddings: said once, before the sparse-graph warnings are silenced
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         if kind == 'knn': return knn_graph(x, metric, int(param), device=device)
@@ -255,7 +256,7 @@ def _run_unit(unit):
     "All runs of one (seed, rate) unit; returns their finished rows (also the worker processes' entry point)."
     if unit.get('threads'): torch.set_num_threads(unit['threads'])
     es, specs, device = unit['es'], [RunSpec(**d) for d in unit['specs']], unit['device']
-    split = split_indices(es.y, FRACS, seed=specs[0].seed)
+    split = split_indices(es.y, FRACS, seed=specs[0].seed, classes=es.classes, where=es.source)
     lab = subsample_labels(es.y, split['train'], specs[0].rate, specs[0].seed)
     rows, graphs = [], {}
     for spec, key in zip(specs, unit['keys']):
@@ -292,6 +293,7 @@ def run_grid(es:EmbeddingSet, specs:list, # the runs, e.g. from `make_grid` or `
              threads:int=None, # torch threads per unit (default: 1 with several workers, else torch's own)
              progress:bool=True, device=None) -> pd.DataFrame:
     "Run every spec not already in `out_csv`, appending one row per run; return the rows of `specs`, for this data only."
+    split_indices(es.y, FRACS, seed=0, classes=es.classes, where=es.source)  # data too small to split: say so before any work
     out_csv = Path(out_csv); out_csv.parent.mkdir(parents=True, exist_ok=True)
     if fresh: out_csv.unlink(missing_ok=True)
     digest = data_digest(es); keys = {s: s.key(digest) for s in dict.fromkeys(specs)}

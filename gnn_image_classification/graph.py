@@ -15,7 +15,8 @@ from .metrics import get_metric, as_tensor, Metric, _unit_rows
 
 # %% auto #0
 __all__ = ['LP_KERNEL', 'WEIGHTS', 'BACKENDS', 'block_rows', 'iter_score_blocks', 'topk_rows', 'knn_search', 'knn_recall',
-           'knn_graph', 'threshold_graph', 'band_graph', 'class_mean_scores', 'reference_thresholds', 'graph_stats']
+           'knn_graph', 'threshold_graph', 'band_graph', 'warn_uninformative', 'class_mean_scores',
+           'reference_thresholds', 'graph_stats']
 
 # %% ../nbs/03_graph.ipynb #6581fff2
 def block_rows(n:int, # number of columns (all nodes)
@@ -327,6 +328,30 @@ def band_graph(x, metric='cosine', lower:float=-math.inf, upper:float=math.inf, 
                    dict(kind='band', lower=float(lower), upper=float(upper)))
     _warn_sparse(data, f"band ({lower}, {upper}) under {m.name}")
     return data
+
+# %% ../nbs/03_graph.ipynb #6c0423e7
+def _col_spread(x, unit:bool, block:int=8192):
+    "Largest per-column range of the rows of `x` (of their unit vectors with `unit`), read in blocks."
+    lo = hi = None
+    for s in range(0, len(x), block):
+        b = np.asarray(x[s:s + block], dtype=np.float64)
+        if unit: b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-300)
+        lo = b.min(0) if lo is None else np.minimum(lo, b.min(0)); hi = b.max(0) if hi is None else np.maximum(hi, b.max(0))
+    return float((hi - lo).max()) if lo is not None else 0.
+
+def warn_uninformative(x, # (N, d) embeddings
+                       metric='cosine'): # a name from `METRICS`
+    "Warn, and return why, when every pair of rows of `x` scores alike under `metric`, so any graph of them is meaningless."
+    m = get_metric(metric); x = x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
+    if x.ndim != 2 or len(x) < 2: return None
+    angular, why = m.name in ('cosine', 'chord'), None
+    if _col_spread(x, False) == 0: why = f"all {len(x)} embeddings are identical, so every pair scores the same"
+    elif angular and x.shape[1] == 1: why = f"the embeddings are 1-dimensional, so under {m.name} every pair is +1 or -1 apart (same or opposite sign)"
+    elif angular and _col_spread(x, True) < 1e-6: why = f"all {len(x)} embeddings point the same way, so under {m.name} every pair scores the same"
+    if why: warnings.warn(f"the {m.name} graph is meaningless: {why}; which neighbours a node gets is arbitrary and a GNN learns nothing from the "
+                          "edges. Check how the embeddings were made" + (", or use a distance metric such as euclidean" if angular and 'identical' not in why else ''))
+    return why
+
 
 # %% ../nbs/03_graph.ipynb #3acd0ac8
 def class_mean_scores(x, y, metric='cosine', block_size:int=None):

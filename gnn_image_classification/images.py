@@ -6,7 +6,7 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/images
 
 # %% ../nbs/09_images.ipynb #16f414de
 from __future__ import annotations
-import hashlib, io, json, os, sys, tempfile, time, warnings
+import errno, hashlib, io, json, os, re, sys, tempfile, time, warnings
 from collections import Counter
 from dataclasses import dataclass, asdict
 from pathlib import Path
@@ -15,11 +15,12 @@ from torch.utils.data import Dataset
 from PIL import Image
 from .data import EmbeddingSet, atomic_write_text, write_embeddings_csv, digits_images
 from .embeddings import (embed_images, get_backbone, resolve_weights, image_transform,
-                                                 SkippedImagesWarning, BACKBONES)
+                                                 SkippedImagesWarning, BACKBONES, to_rgb_image)
 
 # %% auto #0
-__all__ = ['DIGIT_WORDS', 'IMAGE_EXTS', 'CACHE_STATS', 'make_digit_folder', 'ImageSource', 'read_class_names', 'image_folder',
-           'dataset_source', 'EmbedConfig', 'default_cache_dir', 'embed_source', 'folder_to_csv']
+__all__ = ['DIGIT_WORDS', 'MAX_PIXELS', 'IMAGE_EXTS', 'CACHE_STATS', 'make_digit_folder', 'open_image', 'ImageSource',
+           'read_class_names', 'image_folder', 'dataset_source', 'EmbedConfig', 'default_cache_dir', 'embed_source',
+           'folder_to_csv']
 
 # %% ../nbs/09_images.ipynb #7f6a8248
 DIGIT_WORDS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine')
@@ -47,6 +48,42 @@ def make_digit_folder(root, # folder to create (or fill)
     (root/'words.txt').write_text('\n'.join(words) + '\n')
     return root
 
+# %% ../nbs/09_images.ipynb #40443b48
+MAX_PIXELS = 89_478_485  # images with more pixels are refused before decoding; None: no limit (Pillow's default warning threshold)
+_DEFAULT_MAX_PIXELS = MAX_PIXELS
+
+def _link_error(path:Path):
+    "An `OSError` for a symbolic link that loops or leads nowhere, else None."
+    if not path.is_symlink() or path.exists(): return None
+    try: os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ELOOP: return OSError(f"symbolic link loop: {path} -> {os.readlink(path)} leads back to itself")
+        return FileNotFoundError(f"broken symbolic link: {path} -> {os.readlink(path)}, which does not exist")
+
+def _open_checked(path, max_pixels=None):
+    "The image file opened lazily (header only) once its links and pixel count pass; the caller decodes or closes it."
+    path = Path(path); limit = MAX_PIXELS if max_pixels is None else int(max_pixels)
+    if (e := _link_error(path)) is not None: raise e
+    Image.MAX_IMAGE_PIXELS = limit  # Pillow warns above it and refuses at twice it, while reading the header
+    px = lambda n: f'{n / 1e6:.1f} Mpx' if n >= 100_000 else f'{n} pixels'
+    too_big = lambda n, size='': ValueError(f"{size}{px(n)} exceed the pixel limit of {px(limit)} (images.MAX_PIXELS, or max_pixels); not decoded")
+    with warnings.catch_warnings():
+        warnings.simplefilter('error', Image.DecompressionBombWarning)
+        try: im = Image.open(path)
+        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
+            m = re.search(r'\((\d+) pixels\)', str(e)); raise too_big(int(m.group(1)) if m else limit + 1) from None
+    if limit is not None and im.size[0] * im.size[1] > limit: im.close(); raise too_big(im.size[0] * im.size[1], f'{im.size[0]}×{im.size[1]} = ')
+    return im
+
+def open_image(path, # an image file
+               max_pixels:int=None): # refuse images with more pixels than this; default `MAX_PIXELS`
+    "An image file as an 8-bit RGB PIL image (via `to_rgb_image`), refusing looping or broken links and images over the pixel limit before decoding."
+    with _open_checked(path, max_pixels) as im:
+        with warnings.catch_warnings():
+            warnings.simplefilter('error', Image.DecompressionBombWarning)
+            return to_rgb_image(im)
+
+
 # %% ../nbs/09_images.ipynb #ae092672
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
 
@@ -55,15 +92,16 @@ class ImageSource(Dataset):
     def __init__(self, y, classes:list, names:list, spec:dict, # spec: how the images were selected (keys the cache)
                  paths:list=None, # image files, read directly (folder sources)
                  dataset=None, indices=None, # or: items `indices` of `dataset`
-                 files:list=None): # files behind dataset items, when known (for fingerprints)
+                 files:list=None, # files behind dataset items, when known (for fingerprints)
+                 max_pixels:int=None): # pixel limit for files (see `open_image`); default `MAX_PIXELS`
         self.y, self.classes, self.names, self.spec = np.asarray(y, dtype=np.int64), list(classes), list(names), spec
         self.paths, self.dataset = paths, dataset
         self.indices = None if indices is None else np.asarray(indices, dtype=np.int64)
-        self.files = paths if files is None else files
+        self.files, self.max_pixels = (paths if files is None else files), max_pixels
     def __len__(self): return len(self.y)
     def __getitem__(self, i):
         if self.paths is not None:
-            with Image.open(self.paths[i]) as im: return im.convert('RGB'), int(self.y[i])
+            return open_image(self.paths[i], self.max_pixels), int(self.y[i])
         item = self.dataset[int(self.indices[i])]
         return (item[0] if isinstance(item, (tuple, list)) else item), int(self.y[i])
     def subset(self, idx):
@@ -71,7 +109,7 @@ class ImageSource(Dataset):
         idx = np.asarray(idx, dtype=np.int64)
         pick = lambda o: None if o is None else [o[i] for i in idx]
         return ImageSource(self.y[idx], self.classes, pick(self.names), self.spec, pick(self.paths), self.dataset,
-                           None if self.indices is None else self.indices[idx], pick(self.files) if self.paths is None else None)
+                           None if self.indices is None else self.indices[idx], pick(self.files) if self.paths is None else None, self.max_pixels)
     def fingerprint(self, how:str='stat'): # 'stat': size and mtime; 'sha1': size and content hash
         "Per image `[name, size, mtime_ns or sha1]`; `[name, None, None]` for items not backed by a known file."
         if how not in ('stat', 'sha1'): raise ValueError(f"fingerprint must be 'stat' or 'sha1', got {how!r}")
@@ -113,7 +151,7 @@ def _sample(n_files, n, seed, key):
     return np.sort(rng.choice(n_files, n, replace=False))
 
 def _class_files(folder, exts):
-    return sorted((p for p in folder.rglob('*') if p.is_file() and p.suffix.lower() in exts
+    return sorted((p for p in folder.rglob('*') if (p.is_file() or _link_error(p)) and p.suffix.lower() in exts  # dead links: reported when read
                    and not any(part.startswith('.') for part in p.relative_to(folder).parts)), key=lambda p: p.as_posix())
 
 def image_folder(root, # folder with one subfolder per class (images directly inside or deeper, e.g. `<class>/images/`)
@@ -121,7 +159,8 @@ def image_folder(root, # folder with one subfolder per class (images directly in
                  class_names=None, # {folder: name} or a words.txt-style / JSON file
                  n_per_class:int=None, # sample this many images per class (default: all)
                  seed:int=0, # sampling seed
-                 exts=IMAGE_EXTS): # file endings counted as images (case-insensitive)
+                 exts=IMAGE_EXTS, # file endings counted as images (case-insensitive)
+                 max_pixels:int=None): # refuse larger images (see `open_image`); default `MAX_PIXELS`
     "The images of a class-per-subfolder folder as an `ImageSource`."
     root = Path(root).expanduser()
     if not root.exists(): raise FileNotFoundError(f"{root}: no such folder")
@@ -153,7 +192,7 @@ def image_folder(root, # folder with one subfolder per class (images directly in
     if short: warnings.warn(f"{len(short)} class(es) have fewer than n_per_class={n_per_class} images and are used whole: {short[:10]}")
     spec = dict(kind='folder', root=str(root.resolve()), folders=folders, classes=disp, n_per_class=n_per_class,
                 seed=seed if n_per_class is not None else None, exts=sorted(exts))
-    return ImageSource(y, disp, [p.relative_to(root).as_posix() for p in paths], spec, paths=paths)
+    return ImageSource(y, disp, [p.relative_to(root).as_posix() for p in paths], spec, paths=paths, max_pixels=max_pixels)
 
 # %% ../nbs/09_images.ipynb #1678bf6e
 def dataset_source(ds, # a Dataset of (image, label), e.g. torchvision.datasets.CIFAR10(root, download=False)
@@ -249,6 +288,22 @@ def _save_cache(cdir, key, x, man):
     except BaseException: Path(tmp).unlink(missing_ok=True); raise
     atomic_write_text(cdir/f'{key}.json', json.dumps({**man, 'npy_sha1': hashlib.sha1(raw).hexdigest()}))
 
+# %% ../nbs/09_images.ipynb #8cc9b80d
+def _header_error(path, max_pixels=None):
+    "Why an image file cannot be read, from its header alone (`'Type: message'`, as skipped images are reported), or None."
+    try: _open_checked(path, max_pixels).close()
+    except Exception as e: return f"{type(e).__name__}: {e}"
+
+def _refuse_empty_classes(src, kept, failed):
+    "Refuse, naming them, classes of `src` none of whose images can be used (`kept`: usable rows; `failed`: (row, reason))."
+    have, why = Counter(int(src.y[i]) for i in kept), {}
+    for i, e in failed: why.setdefault(int(src.y[i]), []).append((src.names[i], e))
+    empty = [c for c in sorted(why) if not have[c]]
+    if not empty: return
+    say = lambda c: f"class {src.classes[c]!r}: all {len(why[c])} image(s) unreadable, e.g. {why[c][0][0]}: {why[c][0][1]}"
+    raise ValueError(f"{src.source}: no readable image in {len(empty)} class(es), so it cannot be learned; " + '; '.join(map(say, empty)) +
+                     ". Replace or remove those files, or leave the class out (`classes=`)")
+
 # %% ../nbs/09_images.ipynb #6bd4f78a
 def embed_source(src:ImageSource, # from `image_folder` or `dataset_source`
                  backbone='vgg16', # a backbone name, or an `EmbedConfig` (then the next four are ignored)
@@ -263,6 +318,8 @@ def embed_source(src:ImageSource, # from `image_folder` or `dataset_source`
     t0 = time.perf_counter()
     fp = src.fingerprint(fingerprint)
     keydoc = dict(format=_FORMAT, source=src.spec, embed=cfg.describe(), fingerprint=fingerprint)
+    limit = MAX_PIXELS if src.max_pixels is None else src.max_pixels
+    if src.paths is not None and limit != _DEFAULT_MAX_PIXELS: keydoc['max_pixels'] = limit  # another limit skips other files
     key = hashlib.sha1(json.dumps(keydoc, sort_keys=True, default=str).encode()).hexdigest()[:20]
     cdir = None if cache is False or cache is None else (default_cache_dir() if cache is True else Path(cache))
     old = _load_cache(cdir, key) if cdir else None
@@ -275,6 +332,11 @@ def embed_source(src:ImageSource, # from `image_folder` or `dataset_source`
         elif n in bad_old and bad_old[n][0] == f and errors == 'skip': known_bad.append((i, bad_old[n][1]))
         else: todo.append(i)
     vecs, failed = {i: old[0][j] for i, j in reuse.items()}, list(known_bad)
+    n_todo = len(todo)
+    if src.paths is not None and errors == 'skip' and todo:  # headers first: refuse what cannot be read before any embedding
+        hdr = {i: _header_error(src.paths[i], src.max_pixels) for i in todo}
+        failed += [(i, e) for i, e in hdr.items() if e]; todo = [i for i in todo if not hdr[i]]
+        _refuse_empty_classes(src, [*reuse, *todo], failed)
     if todo:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always', SkippedImagesWarning)
@@ -286,8 +348,8 @@ def embed_source(src:ImageSource, # from `image_folder` or `dataset_source`
         for j, k in enumerate(kept): vecs[todo[k]] = xn[j]
         pos = {n: i for i, n in enumerate(src.names)}
         failed += [(pos[n], e) for o in caught if o.category is SkippedImagesWarning for n, e in o.message.failed]
-    CACHE_STATS['reused'] += len(reuse); CACHE_STATS['embedded'] += len(todo)
-    CACHE_STATS['hits' if old and not todo else 'misses'] += 1
+    CACHE_STATS['reused'] += len(reuse); CACHE_STATS['embedded'] += n_todo
+    CACHE_STATS['hits' if old and not n_todo else 'misses'] += 1
     order = sorted(vecs)
     dim = BACKBONES[cfg.backbone]
     x = np.stack([vecs[i] for i in order]).astype(np.float32) if order else np.zeros((0, dim), np.float32)
@@ -296,12 +358,13 @@ def embed_source(src:ImageSource, # from `image_folder` or `dataset_source`
         lst = '\n'.join(f'  {src.names[i]}: {e}' for i, e in failed)
         warnings.warn(SkippedImagesWarning(f"{src.source}: skipped {len(failed)} unreadable image(s) of {len(src)}:\n{lst}",
                                            [(src.names[i], e) for i, e in failed]))
-    if cdir and (todo or not old or len(reuse) != len(old[1]['rows']) or len(failed) != len(old[1]['skipped'])):
+    if cdir and (n_todo or not old or len(reuse) != len(old[1]['rows']) or len(failed) != len(old[1]['skipped'])):
         _save_cache(cdir, key, x, dict(format=_FORMAT, key=key, created=time.strftime('%Y-%m-%dT%H:%M:%S'), versions=_versions(),
                     source=src.spec, embed=cfg.describe(), fingerprint=fingerprint, dim=dim,
                     rows=[fp[i] for i in order], skipped=[[*fp[i], e] for i, e in failed]))
     if progress and cdir and old:
         print(f"embeddings: {len(reuse)} reused from {cdir/key}.npy, {len(todo)} embedded", file=sys.stderr)
+    _refuse_empty_classes(src, order, failed)  # after the cache is written: the embeddings are kept
     es = EmbeddingSet(x, src.y[order], src.classes, [src.names[i] for i in order], source=f"{src.source}|{cfg.tag}")
     return es
 

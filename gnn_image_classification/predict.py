@@ -6,17 +6,17 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/predic
 
 # %% ../nbs/10_predict.ipynb #6a4189ee
 from __future__ import annotations
-import json, math, time, warnings
+import json, math, os, pickle, re, tempfile, time, warnings
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastcore.basics import patch
-from .data import EmbeddingSet, atomic_write_text, split_indices
+from .data import EmbeddingSet, atomic_write_text, split_indices, check_output_file
 from .metrics import get_metric, as_tensor
 from .graph import iter_score_blocks
 from .gnn import GNN, train_gnn, default_device
 from .experiments import build_graph, GRAPH_KINDS
-from .images import EmbedConfig, ImageSource, IMAGE_EXTS
-from .embeddings import SkippedImagesWarning
+from .images import EmbedConfig, ImageSource, IMAGE_EXTS, _class_files
+from .embeddings import SkippedImagesWarning, BACKBONES
 
 # %% auto #0
 __all__ = ['attach_edges', 'GraphClassifier', 'predict_folder_to_csv', 'fit_classifier']
@@ -164,8 +164,13 @@ def save(self:GraphClassifier, path):
              nodes=dict(x=self.x, y=self.y, names=self.names), classes=self.classes, graph=self.graph,
              embedder=dict(backbone=e.backbone, weights=e.weights, image_size=e.image_size, normalise=e.normalise, seed=e.seed),
              stored=self.stored, probe=self.probe, meta=json.dumps(self.meta, default=str))
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f'.{path.name}.tmp'); torch.save(d, tmp); tmp.replace(path)
+    path = check_output_file(path, 'classifier file')
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f: torch.save(d, f)
+        umask = os.umask(0); os.umask(umask); os.chmod(tmp, 0o666 & ~umask); os.replace(tmp, path)
+    except OSError as e: Path(tmp).unlink(missing_ok=True); raise type(e)(f"cannot write classifier file {path}: {os.strerror(e.errno) if e.errno else e}") from None
+    except BaseException: Path(tmp).unlink(missing_ok=True); raise
     return path
 
 @patch(cls_method=True)
@@ -173,15 +178,44 @@ def load(cls:GraphClassifier, path): # a file written by `GraphClassifier.save`
     "Read a classifier written by `save` (with `weights_only=True`: loading runs no code from the file)."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such classifier file")
+    if path.is_dir(): raise IsADirectoryError(f"{path}: is a folder; expected a classifier file written by `gnnic fit` or GraphClassifier.save")
     try: d = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise ValueError(f"{path}: not a readable classifier file ({type(e).__name__}: {str(e)[:200]})") from None
+    except OSError as e: raise type(e)(f"{path}: cannot read the classifier file: {os.strerror(e.errno) if e.errno else e}") from None
+    except Exception as e: raise ValueError(_load_error(path, e)) from None
     if not isinstance(d, dict) or d.get('format') != _FORMAT:
         raise ValueError(f"{path}: not a gnnic graph-classifier file; write one with GraphClassifier.save")
     if d['version'] > _VERSION:
         raise ValueError(f"{path}: file format {d['version']} is newer than this library reads (≤ {_VERSION}); upgrade gnn_image_classification")
-    model = GNN(**d['model']['config']); model.load_state_dict(d['model']['state'])
-    return cls(model, d['nodes']['x'], d['nodes']['y'], d['classes'], d['nodes']['names'], d['graph'], EmbedConfig(**d['embedder']),
-               stored=d['stored'], probe=d['probe'], meta=json.loads(d['meta']))
+    try:
+        _check_saved(d)
+        model = GNN(**d['model']['config']); model.load_state_dict(d['model']['state'])
+        return cls(model, d['nodes']['x'], d['nodes']['y'], d['classes'], d['nodes']['names'], d['graph'], EmbedConfig(**d['embedder']),
+                   stored=d['stored'], probe=d['probe'], meta=json.loads(d['meta']))
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as e:
+        raise ValueError(f"{path}: a gnnic classifier file whose parts do not fit together ({type(e).__name__}: {str(e)[:300]}); "
+                         "was it edited or damaged? Fit the classifier again with `gnnic fit`") from None
+
+# %% ../nbs/10_predict.ipynb #b64305f7
+def _load_error(path, e):
+    "What a file that `torch.load(weights_only=True)` refused is, in a sentence (never the advice to load it unsafely)."
+    g = re.search(r'GLOBAL (\S+?)(?: was|\s|$)', str(e))
+    if g: return (f"{path}: refused: not a gnnic classifier file but a pickle that asks to import {g.group(1)} when loaded, which a classifier file "
+                  "never does (files built to run code look like this); nothing from it was run. Use a file written by `gnnic fit`")
+    first = next((s for s in str(e).splitlines() if s.strip() and 'weights_only' not in s), '')
+    return f"{path}: not a readable classifier file: neither a file written by `gnnic fit` nor a PyTorch file this library reads ({type(e).__name__}: {first[:160]})"
+
+def _check_saved(d):
+    "Check that a loaded classifier dict's parts fit together; `ValueError` naming what does not."
+    import inspect
+    from dataclasses import fields
+    for what, keys, ok in (('model settings', d['model']['config'], inspect.signature(GNN).parameters), ('embedder settings', d['embedder'], {f.name for f in fields(EmbedConfig)})):
+        bad = sorted(set(keys) - set(ok))
+        if bad: raise ValueError(f"unknown {what} {bad}; this library knows {sorted(k for k in ok if k not in ('self', 'kwargs', 'model_kw'))}")
+    dim, bb, cfg = tuple(d['nodes']['x'].shape)[-1], d['embedder']['backbone'], d['model']['config']
+    if BACKBONES.get(bb, dim) != dim: raise ValueError(f"its stored nodes are {dim}-d but its backbone {bb} gives {BACKBONES[bb]}-d embeddings")
+    if cfg.get('in_dim') != dim: raise ValueError(f"its model takes {cfg.get('in_dim')}-d inputs but its stored nodes are {dim}-d")
+    if cfg.get('n_classes') != len(d['classes']): raise ValueError(f"its model has {cfg.get('n_classes')} outputs but it names {len(d['classes'])} classes")
+
 
 # %% ../nbs/10_predict.ipynb #432d617b
 @patch
@@ -224,8 +258,7 @@ def _as_source(images):
         p = Path(images).expanduser()
         if not p.exists(): raise FileNotFoundError(f"{p}: no such file or folder")
         if p.is_dir():
-            files = sorted((f for f in p.rglob('*') if f.is_file() and f.suffix.lower() in IMAGE_EXTS
-                            and not any(part.startswith('.') for part in f.relative_to(p).parts)), key=lambda f: f.as_posix())
+            files = _class_files(p, IMAGE_EXTS)  # as `image_folder` lists them: dead links too, reported when read
             if not files: raise ValueError(f"{p}: no image files in this folder (looked for {', '.join(IMAGE_EXTS)}, at any depth)")
             names = [f.relative_to(p).as_posix() for f in files]
         else: files, names = [p], [str(images)]
@@ -294,7 +327,7 @@ def fit_classifier(es:EmbeddingSet, embedder:EmbedConfig, # embeddings and how t
                    seed:int=0, lr:float=0.01, epochs:int=100, device=None, **train_kw): # passed to `train_gnn`
     "Train a GNN on `es` (seeded 80/10/10 split, selection on validation) and package it: `(GraphClassifier, RunResult)`."
     spec = _as_spec(graph)
-    split = split_indices(es.y, seed=seed)
+    split = split_indices(es.y, seed=seed, classes=es.classes, where=es.source)  # refuses classes without images, by name
     g = build_graph(es, spec['metric'], spec['kind'], spec['param'])
     r = train_gnn(g, split, model, seed=seed, lr=lr, epochs=epochs, device=device, **train_kw)
     meta = dict(model=model, seed=seed, lr=lr, epochs=epochs, val_acc=r.val_acc, test_acc=r.test_acc, best_epoch=r.best_epoch)
