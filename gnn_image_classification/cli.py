@@ -11,7 +11,14 @@ from pathlib import Path
 import pandas as pd
 
 # %% auto #0
-__all__ = ['cmd_run', 'cmd_fit', 'cmd_predict', 'cmd_sweep', 'main']
+__all__ = ['DATASETS', 'cmd_run', 'cmd_fit', 'cmd_predict', 'cmd_sweep', 'main']
+
+# %% ../nbs/08_cli.ipynb #7893078d
+def _digits():
+    from gnn_image_classification.data import load_digits_embeddings
+    return load_digits_embeddings()
+
+DATASETS = {'digits': _digits}  # built-in datasets by name: `gnnic run --dataset NAME`
 
 # %% ../nbs/08_cli.ipynb #e67b957a
 def _error_message(e:Exception):
@@ -23,24 +30,43 @@ def _error_message(e:Exception):
     return str(e.args[0]) if e.args else repr(e)
 
 
+
 # %% ../nbs/08_cli.ipynb #51ddb819
-def _parser():
-    from gnn_image_classification.experiments import PRESETS, MODELS
+def _positive(v):
+    "argparse type: an integer ≥ 1."
+    i = int(v)
+    if i < 1: raise argparse.ArgumentTypeError(f"must be a positive integer, got {v}")
+    return i
+
+def _run_args(r, preset:str):
+    "The arguments of `gnnic run` (and of its alias `gnnic sweep`, whose presets are the sweep presets)."
+    from gnn_image_classification.experiments import PRESETS, GRAPH_KINDS
+    from gnn_image_classification.methods import METHODS, PROTOCOLS
     from gnn_image_classification.metrics import METRICS
+    names = [n for n in PRESETS if n.startswith('sweep_') == (preset == 'quick')]
+    r.add_argument('--preset', default=preset, help=f"preset: {', '.join(names)} (default: {preset})")
+    r.add_argument('--embeddings', help='embeddings CSV in the reference layout (image_name, class_name, embedding); default: --dataset')
+    r.add_argument('--dataset', default='digits', choices=list(DATASETS), help='built-in dataset (default: digits)')
+    r.add_argument('--out', help='output folder (default: gnnic_results/<preset>-<dataset>)')
+    r.add_argument('--methods', '--models', nargs='+', help=f"override the preset's methods: {', '.join(METHODS)}")
+    r.add_argument('--label-rates', '--rates', nargs='+', type=float, help="label rates, fractions of each class's training nodes (e.g. 0.01 0.1 1)")
+    r.add_argument('--protocols', nargs='+', choices=[p for p in PROTOCOLS if p != 'full'], help="tuning protocols below rate 1 (default: the preset's)")
+    r.add_argument('--tune', action=argparse.BooleanOptionalAction, help="search each method's grid (default: the preset's choice)")
+    r.add_argument('--metrics', nargs='+', help=f"override the preset's metrics: {', '.join(METRICS)}")
+    r.add_argument('--k', nargs='+', type=_positive, help='kNN graphs with these k (overrides the preset graphs)')
+    r.add_argument('--graph', default='knn', choices=['knn', 'mutual_knn'], help='graph kind used with --k')
+    r.add_argument('--seeds', type=_positive, help='number of seeds (0..N-1)')
+    r.add_argument('--workers', type=_positive, default=2, help='worker processes, one thread each (default: 2)')
+    r.add_argument('--map', default='pca', choices=['tsne', 'pca'], help='2-D map of the embeddings in the report (default: pca)')
+    r.add_argument('--fresh', action='store_true', help='discard earlier results in the output folder and start over')
+    r.add_argument('--device', default='cpu', help='torch device, e.g. cpu or cuda (default: cpu; these graphs are small)')
+    r.add_argument('--no-progress', action='store_true', help='hide the progress bar')
+
+# %% ../nbs/08_cli.ipynb #21826b81
+def _parser():
     p = argparse.ArgumentParser(prog='gnnic', description='Image classification with graph neural networks over embedding-similarity graphs.')
     sub = p.add_subparsers(dest='command')
-    r = sub.add_parser('run', help='run an experiment grid (the default command)')
-    r.add_argument('--preset', default='default', help=f"experiment preset: {', '.join(PRESETS)} (default: default)")
-    r.add_argument('--embeddings', help='embeddings CSV in the reference layout (image_name, class_name, embedding); default: built-in digits')
-    r.add_argument('--out', help='output folder (default: gnnic_results/<preset>-<dataset>)')
-    r.add_argument('--models', nargs='+', help=f"override the preset's models: {', '.join(MODELS)}")
-    r.add_argument('--metrics', nargs='+', help=f"override the preset's metrics: {', '.join(METRICS)}")
-    r.add_argument('--k', nargs='+', type=int, help='kNN graphs with these k (overrides the preset graphs)')
-    r.add_argument('--graph', default='knn', choices=['knn', 'mutual_knn'], help='graph kind used with --k')
-    r.add_argument('--seeds', type=int, help='number of seeds (0..N-1)')
-    r.add_argument('--fresh', action='store_true', help='discard earlier results in the output folder and start over')
-    r.add_argument('--device', help="torch device, e.g. cpu or cuda (default: cuda if available)")
-    r.add_argument('--no-progress', action='store_true', help='hide the progress bar')
+    _run_args(sub.add_parser('run', help='run an experiment grid: any methods, graphs, label rates and protocols (the default command)'), 'default')
     f = sub.add_parser('fit', help='embed an image folder, train a GNN on its similarity graph, save it for `gnnic predict`')
     f.add_argument('folder', help='image folder with one subfolder per class (a nested images/ level is fine)')
     f.add_argument('--out', default='gnnic_model.pt', help='where to save the classifier (default: gnnic_model.pt)')
@@ -63,44 +89,56 @@ def _parser():
     q.add_argument('--errors', default='skip', choices=['skip', 'raise'], help='unreadable images: skip with a warning (default) or stop')
     q.add_argument('--all-probs', action='store_true', help='add one probability column per class')
     q.add_argument('--device', help='torch device (default: cuda if available)')
-    w = sub.add_parser('sweep', help='label-rate sweep of GNNs, propagation and non-graph baselines, with a markdown report')
-    w.add_argument('--preset', default='quick', help='sweep preset: quick (a few minutes on digits) or full (all methods, 7 rates, 5 seeds)')
-    w.add_argument('--embeddings', help='embeddings CSV in the reference layout; default: built-in digits')
-    w.add_argument('--out', help='output folder (default: gnnic_results/sweep-<preset>-<dataset>)')
-    w.add_argument('--methods', nargs='+', help="override the preset's methods: gcn sage gin gat sgc appnp labelprop cs mlp logreg knn")
-    w.add_argument('--rates', nargs='+', type=float, help="override the preset's label rates, as fractions of the training split (e.g. 0.01 0.1 1)")
-    w.add_argument('--seeds', type=int, help='number of seeds (0..N-1)')
-    w.add_argument('--metric', help='graph metric (default: cosine)'); w.add_argument('--k', type=int, help='k of the kNN graph (default: 10)')
-    w.add_argument('--map', default='tsne', choices=['tsne', 'pca'], help='2-D map of the embeddings in the report (default: tsne)')
-    w.add_argument('--workers', type=int, default=2, help='worker processes, one thread each (default: 2)')
-    w.add_argument('--fresh', action='store_true', help='discard earlier results in the output folder and start over')
-    w.add_argument('--device', default='cpu', help='torch device (default: cpu; these graphs are small)')
-    w.add_argument('--no-progress', action='store_true', help='hide the progress bar')
+    _run_args(sub.add_parser('sweep', help="the label-rate sweep: `gnnic run` with a sweep preset (quick or full), writing report.md"), 'quick')
     return p
 
-# %% ../nbs/08_cli.ipynb #21826b81
-def cmd_run(a):
-    "Run a preset grid and report it."
-    from gnn_image_classification.data import load_digits_embeddings, read_embeddings_csv
-    from gnn_image_classification.experiments import preset_grid, run_grid
-    from gnn_image_classification.analysis import results_table, summarise, save_figures
-    from gnn_image_classification.data import atomic_write_text
-    es = read_embeddings_csv(a.embeddings) if a.embeddings else load_digits_embeddings()
-    ds = Path(a.embeddings).stem if a.embeddings else 'digits'
-    out = Path(a.out or f'gnnic_results/{a.preset}-{ds}')
+# %% ../nbs/08_cli.ipynb #1be1f6eb
+def _load_dataset(a):
+    "The embeddings to run on, and a short name for the output folder."
+    from gnn_image_classification.data import read_embeddings_csv
+    if a.embeddings: return read_embeddings_csv(a.embeddings), Path(a.embeddings).stem
+    return DATASETS[a.dataset](), a.dataset
+
+def _outdir(path):
+    out = Path(path)
     try: out.mkdir(parents=True, exist_ok=True)
-    except OSError as e: raise PermissionError(f"cannot create output folder {out}: {e.strerror}") from None
-    graphs = tuple((a.graph, k) for k in a.k) if a.k else None
-    specs = preset_grid(a.preset, es, models=a.models, metrics=a.metrics, graphs=graphs,
+    except OSError as e: raise PermissionError(f"cannot create output folder {out}: {_error_message(e)}") from None
+    return out
+
+# %% ../nbs/08_cli.ipynb #01566f72
+def _print_report(df, out, figs, path):
+    "Print the results: the table with the paired column, then per-protocol rate tables and Holm verdicts when there are several."
+    from gnn_image_classification.analysis import results_table
+    from gnn_image_classification.report import rate_table, compare, verdicts
+    print(results_table(df))
+    if df.rate.nunique() > 1:
+        for proto in [p for p in ('budget', 'oracle') if (df.protocol == p).any()]:
+            print(f"\nTest accuracy, mean ± 95% CI over seeds, protocol {proto} (100%: full):\n"); print(rate_table(df, proto).to_string())
+    print('\nGraph methods vs every non-graph baseline (paired by seed; Holm-adjusted p < 0.05 within each protocol):')
+    print('\n'.join(v.replace('**', '') for v in verdicts(compare(df))))
+    print(f"\nwrote {out / 'results.csv'}, {path}, {out / 'summary.csv'}, {out / 'comparisons.csv'}" + ''.join(f", {p}" for p in figs))
+
+# %% ../nbs/08_cli.ipynb #8c493b59
+def cmd_run(a):
+    "Run a preset grid, with any overrides, and report it: tables, paired comparisons, verdicts, figures and report.md."
+    from gnn_image_classification.experiments import preset_grid, run_grid
+    from gnn_image_classification.analysis import save_figures
+    from gnn_image_classification.report import write_report
+    es, ds = _load_dataset(a)
+    out = _outdir(a.out or f'gnnic_results/{a.preset}-{ds}')
+    graphs = tuple((a.graph, k) for k in dict.fromkeys(a.k)) if a.k else None
+    specs = preset_grid(a.preset, es, methods=a.methods and tuple(dict.fromkeys(a.methods)), metrics=a.metrics, graphs=graphs,
+                        rates=a.label_rates and tuple(dict.fromkeys(a.label_rates)), protocols=a.protocols, tune=a.tune,
                         seeds=range(a.seeds) if a.seeds else None)
     print(f"gnnic: {len(specs)} runs of preset '{a.preset}' on {es} -> {out}")
     t0 = time.perf_counter()
-    df = run_grid(es, specs, out / 'results.csv', fresh=a.fresh, progress=not a.no_progress, device=a.device)
-    print(f"\nTest accuracy over seeds (model selected on validation), {len(df)} runs, {time.perf_counter() - t0:.1f} s:\n")
-    print(results_table(df))
-    atomic_write_text(out / 'summary.csv', summarise(df).to_csv(index=False))
+    df = run_grid(es, specs, out / 'results.csv', fresh=a.fresh, workers=a.workers, progress=not a.no_progress, device=a.device)
+    wall = time.perf_counter() - t0
+    print(f"\n{len(df)} runs, {wall:.1f} s (finished runs found in {out / 'results.csv'} are not re-run):\n")
     figs = save_figures(df, out)
-    print(f"\nwrote {out / 'results.csv'}, {out / 'summary.csv'}" + ''.join(f", {p}" for p in figs))
+    path = write_report(df, es, out, title=f"gnnic run --preset {a.preset} on {ds}", map_method=a.map,
+                        meta={'preset': a.preset, 'wall time of this invocation': f"{wall:.0f} s with {a.workers} worker(s)"})
+    _print_report(df, out, figs, path)
     return 0
 
 # %% ../nbs/08_cli.ipynb #f3cd5651
@@ -132,32 +170,9 @@ def cmd_predict(a):
 
 # %% ../nbs/08_cli.ipynb #f537667f
 def cmd_sweep(a):
-    "Run a label-rate sweep and write its report (report.md, figures, sweep.csv, summary.csv, comparisons.csv)."
-    from gnn_image_classification.data import load_digits_embeddings, read_embeddings_csv
-    from gnn_image_classification.labelrate import SWEEP_PRESETS, run_sweep
-    from gnn_image_classification.report import write_report, rate_table, compare_to_baseline, verdicts
-    if a.preset not in SWEEP_PRESETS: raise ValueError(f"unknown sweep preset {a.preset!r}; valid sweep presets: {', '.join(SWEEP_PRESETS)}")
-    es = read_embeddings_csv(a.embeddings) if a.embeddings else load_digits_embeddings()
-    ds = Path(a.embeddings).stem if a.embeddings else 'digits'
-    cfg = dict(SWEEP_PRESETS[a.preset])
-    cfg.update({k: v for k, v in dict(methods=a.methods and tuple(a.methods), rates=a.rates and tuple(a.rates),
-                                      seeds=a.seeds and range(a.seeds), metric=a.metric, k=a.k).items() if v})
-    out = Path(a.out or f'gnnic_results/sweep-{a.preset}-{ds}')
-    try: out.mkdir(parents=True, exist_ok=True)
-    except OSError as e: raise PermissionError(f"cannot create output folder {out}: {e.strerror}") from None
-    print(f"gnnic sweep: {len(cfg['methods'])} methods × {len(cfg['rates'])} label rates × {len(cfg['seeds'])} seeds "
-          f"of preset '{a.preset}' on {es} -> {out}")
-    t0 = time.perf_counter()
-    df = run_sweep(es, out / 'sweep.csv', **cfg, fresh=a.fresh, workers=a.workers, progress=not a.no_progress, device=a.device)
-    wall = time.perf_counter() - t0
-    path = write_report(df, es, out, title=f"Label-rate sweep: preset '{a.preset}' on {ds}", map_method=a.map,
-                        meta={'preset': a.preset, 'sweep time of this invocation (finished rows are not re-run)': f"{wall:.0f} s wall with {a.workers} worker(s)"})
-    print(f"\nTest accuracy, mean ± 95% CI over seeds ({len(df)} runs, {wall:.0f} s):\n")
-    print(rate_table(df).to_string())
-    print('\nGraph methods vs the best non-graph baseline (paired by seed; significant: paired t-test p < 0.05):')
-    print('\n'.join(v.replace('**', '') for v in verdicts(compare_to_baseline(df))))
-    print(f"\nwrote {path} with its figures, {out / 'sweep.csv'}, {out / 'summary.csv'}, {out / 'comparisons.csv'}")
-    return 0
+    "`gnnic run` with a sweep preset: `--preset quick` or `full` name `sweep_quick` or `sweep_full`."
+    if not a.preset.startswith('sweep_'): a.preset = f'sweep_{a.preset}'
+    return cmd_run(a)
 
 # %% ../nbs/08_cli.ipynb #d72a210c
 def main(argv=None):
@@ -165,7 +180,8 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith('-') and argv[0] not in ('-h', '--help'): argv = ['run', *argv]
     warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated', category=FutureWarning)  # raised by PyG's import
-    a = _parser().parse_args(argv)
+    try: a = _parser().parse_args(argv)
+    except SystemExit as e: return e.code  # argparse has printed its message
     import matplotlib; matplotlib.use('Agg')
     from gnn_image_classification.embeddings import WeightsUnavailableError
     cmd = globals().get(f'cmd_{a.command}') if a.command else None

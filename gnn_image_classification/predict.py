@@ -13,7 +13,8 @@ from fastcore.basics import patch
 from .data import EmbeddingSet, atomic_write_text, split_indices, check_output_file
 from .metrics import get_metric, as_tensor
 from .graph import iter_score_blocks
-from .gnn import GNN, train_gnn, default_device
+from .gnn import GNN, default_device
+from .methods import fit_method
 from .experiments import build_graph, GRAPH_KINDS
 from .images import EmbedConfig, ImageSource, IMAGE_EXTS, _class_files
 from .embeddings import SkippedImagesWarning, BACKBONES
@@ -134,7 +135,7 @@ def _probe_embedding(cfg, bb):
     return torch.as_tensor(cfg.embed(_PROBE, backbone=bb, progress=False, num_workers=0, device='cpu')[0])
 
 @patch(cls_method=True)
-def from_training(cls:GraphClassifier, model:GNN, # trained, e.g. `train_gnn(...).model`
+def from_training(cls:GraphClassifier, model:GNN, # trained, e.g. `fit_method(...).model`
                   es:EmbeddingSet, # the embeddings the graph was built from
                   graph, # the rule given to `build_graph`: {metric, kind, param} or (metric, kind, param)
                   embedder:EmbedConfig, # how `es` was embedded
@@ -324,11 +325,11 @@ def predict_folder_to_csv(model, # a `GraphClassifier` or the path of a saved on
 # %% ../nbs/10_predict.ipynb #6eaeb25a
 def fit_classifier(es:EmbeddingSet, embedder:EmbedConfig, # embeddings and how they were made
                    model:str='sage', graph=('cosine', 'knn', 10), # GNN kind and graph rule
-                   seed:int=0, lr:float=0.01, epochs:int=100, device=None, **train_kw): # passed to `train_gnn`
-    "Train a GNN on `es` (seeded 80/10/10 split, selection on validation) and package it: `(GraphClassifier, RunResult)`."
+                   seed:int=0, lr:float=0.01, epochs:int=100, device=None, **hparams): # more settings for `methods.fit_method`
+    "Train a GNN on `es` (seeded 80/10/10 split, early-stopped on validation) and package it: `(GraphClassifier, MethodResult)`."
     spec = _as_spec(graph)
     split = split_indices(es.y, seed=seed, classes=es.classes, where=es.source)  # refuses classes without images, by name
-    g = build_graph(es, spec['metric'], spec['kind'], spec['param'])
-    r = train_gnn(g, split, model, seed=seed, lr=lr, epochs=epochs, device=device, **train_kw)
+    g = build_graph(es, spec['metric'], spec['kind'], spec['param']); g.y = torch.as_tensor(es.y)
+    r = fit_method(model, g, split, seed=seed, device=device, lr=lr, epochs=epochs, **hparams)
     meta = dict(model=model, seed=seed, lr=lr, epochs=epochs, val_acc=r.val_acc, test_acc=r.test_acc, best_epoch=r.best_epoch)
     return GraphClassifier.from_training(r.model, es, spec, embedder, meta=meta), r
