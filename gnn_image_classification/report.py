@@ -6,7 +6,7 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/report
 
 # %% ../nbs/13_report.ipynb #e7bf1106
 from __future__ import annotations
-import itertools, json
+import json
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from scipy import stats
@@ -19,9 +19,9 @@ from .methods import METHODS, GRAPH_METHODS, BASELINES, GRIDS
 from .experiments import FRACS, build_graph
 
 # %% auto #0
-__all__ = ['HOMOPHILY_BINS', 'rate_table', 'holm', 'sign_flip_p', 'paired_stats', 'compare', 'plot_label_rate', 'local_homophily',
-           'plot_homophily', 'best_method', 'plot_confusion', 'embed_2d', 'plot_embedding_map', 'verdicts',
-           'comparison_table', 'report_graph', 'write_report']
+__all__ = ['HOMOPHILY_BINS', 'rate_table', 'protocols_table', 'holm', 'paired_stats', 'compare', 'plot_label_rate',
+           'local_homophily', 'plot_homophily', 'best_method', 'plot_confusion', 'embed_2d', 'plot_embedding_map',
+           'verdicts', 'comparison_table', 'report_graph', 'write_report']
 
 # %% ../nbs/13_report.ipynb #43602124
 def _order(labels): return sorted(labels, key=lambda l: (METHODS.index(l.split(' ')[0]) if l.split(' ')[0] in METHODS else 99, l))
@@ -36,6 +36,12 @@ def rate_table(df:pd.DataFrame, protocol:str=None, digits:int=3) -> pd.DataFrame
     t = t.loc[_order(t.index)]; t.columns = [_pct(c) for c in t.columns]; t.index.name = 'method'
     return t
 
+# %% ../nbs/13_report.ipynb #09eb16c1
+def protocols_table(df:pd.DataFrame, digits:int=3) -> pd.DataFrame:
+    "Method × label rate: 'budget · oracle' means ± 95% CI below rate 1.0, the `full` protocol's at 1.0."
+    b, o = rate_table(df, 'budget', digits), rate_table(df, 'oracle', digits)
+    return b.combine(o, lambda x, y: x if x.name == '100%' else [f"{u} · {v}" for u, v in zip(x, y)])
+
 # %% ../nbs/13_report.ipynb #1edf82c5
 def holm(p) -> np.ndarray:
     "Holm–Bonferroni adjusted p-values (nan entries are left out and stay nan)."
@@ -47,14 +53,6 @@ def holm(p) -> np.ndarray:
     return out
 
 # %% ../nbs/13_report.ipynb #e9c1b071
-def sign_flip_p(d) -> float:
-    "Exact two-sided p-value of the paired sign-flip permutation test of mean(d) = 0."
-    d = np.asarray(d, dtype=float); n = len(d)
-    if n == 0 or not d.any(): return 1.
-    signs = np.array(list(itertools.product([1, -1], repeat=n)))
-    return float((np.abs(signs @ d) >= abs(d.sum()) - 1e-12).mean())
-
-# %% ../nbs/13_report.ipynb #86c6c49c
 def paired_stats(diff, n_test:int=None, # accuracies are multiples of 1/n_test: differences are rounded to that grid
                  n_boot:int=10_000, seed:int=0) -> dict:
     "Mean paired difference, its t 95% CI and p-value (nan without spread), bootstrap 95% CI, exact sign-flip p, and the p the verdict uses."
@@ -65,7 +63,7 @@ def paired_stats(diff, n_test:int=None, # accuracies are multiples of 1/n_test: 
     h = ci95(d) if spread else np.nan
     p_t = float(stats.ttest_1samp(d, 0.).pvalue) if spread else np.nan
     b = stats.bootstrap((d,), np.mean, n_resamples=n_boot, method='percentile', random_state=seed).confidence_interval if spread else None
-    p_exact = sign_flip_p(d)
+    p_exact = float(stats.permutation_test((d,), np.mean, permutation_type='samples', n_resamples=np.inf).pvalue) if n > 1 and d.any() else 1.  # exact sign-flip
     return dict(n=n, diff=m, ci_lo=m - h, ci_hi=m + h, boot_lo=b.low if b else np.nan, boot_hi=b.high if b else np.nan,
                 p_t=p_t, p_exact=p_exact, p=p_t if spread else p_exact)
 

@@ -19,7 +19,8 @@ if "$BIN/nbdev-export" && [ "$(git status --porcelain -- gnn_image_classificatio
    && git diff --quiet -- gnn_image_classification; then ok "export: package matches notebooks"
 else bad "export: nbdev-export changed gnn_image_classification/ (run nbdev-export and commit)"; git status --short -- gnn_image_classification; fi
 
-# 2. README generated from index.ipynb
+# 2. README generated from index.ipynb, whose findings are generated from the committed results files
+if "$BIN/python" scripts/findings.py --check; then ok "findings: nbs/index.ipynb matches nbs/results/*.csv"; else bad "findings"; fi
 if "$BIN/python" scripts/readme.py --check; then ok "readme: README.md matches nbs/index.ipynb"; else bad "readme"; fi
 
 # 3. every notebook (tutorials/ too) run as a test file by nbdev-test (2 workers); nbdev-test names the failing notebooks
