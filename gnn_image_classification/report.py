@@ -205,6 +205,7 @@ def _pts(v): return '' if np.isnan(v) else (lambda t: '0.0' if t in ('+0.0', '-0
 # %% ../nbs/13_report.ipynb #32a97a7e
 def verdicts(cmp:pd.DataFrame) -> list:
     "One sentence per protocol and rate: which graph methods beat every baseline, and which lose to one, after Holm."
+    if cmp.empty: return ['- nothing to compare: the results hold no graph method with a non-graph baseline at the same rate']
     out = []
     for (proto, rate), c in cmp.groupby(['protocol', 'rate']):
         n_base = c.baseline.nunique(); wins = c[c.verdict == 'better'].groupby('method').size()
@@ -276,7 +277,7 @@ def write_report(df:pd.DataFrame, # results rows (see `experiments.run_grid`)
           '(one Holm family per protocol: all its rates, methods and baselines). p is the paired t-test\'s, or the exact sign-flip test\'s '
           'when every seed gives the same difference (then the t interval is undefined, shown as —).'
           + (' With 5 seeds the sign-flip p cannot go below 0.0625.' if len(seeds) == 5 else ''), '',
-          *verdicts(cmp), '', _md(comparison_table(cmp), index=False), '', '## Figures', '']
+          *verdicts(cmp), '', _md(comparison_table(cmp), index=False) if not cmp.empty else '', '', '## Figures', '']
     L += [f"![{n[:-4].replace('_', ' ')}]({n})\n" for n in figs]
     L += ['## Protocol', '', *_protocol_lines(), '- Tuning effort per method (the same at every rate and protocol):', *_tuning_lines(df),
           f"- Compute: {df.seconds.sum():.0f} s of fitting in total ({df.cpu_seconds.sum():.0f} CPU s).",
