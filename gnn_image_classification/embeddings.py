@@ -282,15 +282,15 @@ def embed_images(images, # (N, H, W), (N, C, H, W) or (N, H, W, C) array/tensor,
 
 # %% ../nbs/01_embeddings.ipynb #c1f529bf
 class _DigitImages(Dataset):
-    "scikit-learn's digits as float (1, 10, 10) images: the 8×8 digit with a one-pixel blank margin; a torchvision-style dataset."
+    "scikit-learn's digits as float (1, 10, 10) images: dark ink on white, with a one-pixel blank margin; a torchvision-style dataset."
     def __init__(self, n:int=None):
         imgs, y, self.classes = digits_images()
         n = len(y) if n is None else int(n)
-        self.imgs, self.targets = torch.nn.functional.pad(torch.as_tensor(imgs[:n]), (1, 1, 1, 1)), y[:n].tolist()
+        self.imgs, self.targets = 1 - torch.nn.functional.pad(torch.as_tensor(imgs[:n]), (1, 1, 1, 1)), y[:n].tolist()
         self.sha1 = hashlib.sha1(self.imgs.numpy().tobytes()).hexdigest()
     def __len__(self): return len(self.targets)
     def __getitem__(self, i): return self.imgs[i][None], self.targets[i]
-    def __repr__(self): return f"sklearn digits, 8x8 padded to 10x10, float in [0, 1], N={len(self)}, sha1={self.sha1}"
+    def __repr__(self): return f"sklearn digits, 8x8 padded to 10x10, dark ink on white, float in [0, 1], N={len(self)}, sha1={self.sha1}"
 
 # %% ../nbs/01_embeddings.ipynb #6751df53
 def load_digits_cnn_embeddings(n:int=None, # only the first `n` digits (default: all 1,797)
