@@ -93,14 +93,17 @@ def main(argv=None):
         r['img_s_per_matmul_gflops'] = r['images_per_s'] / ref
         r['efficiency'] = None if r['model_gflops_per_s'] is None else r['model_gflops_per_s'] / ref
         rows.append(r)
-    print(f"\n{'backbone':18} {'img/s':>8} {'wall s':>7} {'CPU s':>7} {'img/s per GFLOP/s':>18} {'model GFLOP/s':>13} {'peak RSS MB':>12}"
+    print(f"\n{'backbone':18} {'img/s':>8} {'wall s':>7} {'CPU s':>7} {'img/CPU-s':>9} {'img/s per GFLOP/s':>18} {'model GFLOP/s':>13} {'peak RSS MB':>12}"
           f"   (N={a.n}, batch {a.batch_size}, workers {a.workers}, {a.source}, {a.image_size}px, {a.device}, {rows[0]['threads']} threads)")
     for r in rows:
-        print(f"{r['backbone']:18} {r['images_per_s']:8.2f} {r['seconds']:7.2f} {r['cpu_s']:7.2f} {r['img_s_per_matmul_gflops']:18.4f} "
+        print(f"{r['backbone']:18} {r['images_per_s']:8.2f} {r['seconds']:7.2f} {r['cpu_s']:7.2f} {r['n'] / r['cpu_s']:9.2f} {r['img_s_per_matmul_gflops']:18.4f} "
               f"{r['model_gflops_per_s'] or float('nan'):13.1f} {r['peak_rss_mb']:12.0f}   weights {r['weights'] or 'random'}")
     for r in rows:
         others = [f"{r['images_per_s'] / o['images_per_s']:.2f}× {o['backbone']}" for o in rows if o is not r]
         if others: print(f"{r['backbone']} images/s = " + ', '.join(others))
+    for r in rows:  # per CPU-second: less sensitive to other jobs on a shared machine than wall-clock rates
+        others = [f"{(r['n'] / r['cpu_s']) / (o['n'] / o['cpu_s']):.2f}× {o['backbone']}" for o in rows if o is not r]
+        if others: print(f"{r['backbone']} images per CPU-second = " + ', '.join(others))
     load1 = os.getloadavg()
     print(f"load average (1, 5, 15 min): before {load0[0]:.2f} {load0[1]:.2f} {load0[2]:.2f}, after {load1[0]:.2f} {load1[1]:.2f} {load1[2]:.2f}"
           f" on {os.cpu_count()} CPUs")
