@@ -6,7 +6,7 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/embedd
 
 # %% ../nbs/01_embeddings.ipynb #27710217
 from __future__ import annotations
-import hashlib, os, sys, warnings
+import hashlib, os, warnings
 from enum import Enum
 from pathlib import Path
 from urllib.parse import urlparse
