@@ -332,7 +332,7 @@ def plot_misclassified(clf:GraphClassifier, # the classifier that made `pred`
     if not wrong:
         fig, ax = plt.subplots(figsize=(4, 1)); ax.axis('off'); ax.text(.5, .5, 'no misclassified images', ha='center', va='center')
         return fig
-    fig, axes = plt.subplots(len(wrong), k + 1, figsize=(1.6 * (k + 1), 1.9 * len(wrong)), squeeze=False)
+    fig, axes = plt.subplots(len(wrong), k + 1, figsize=(1.6 * (k + 1), 2.2 * len(wrong)), squeeze=False)
     for row, i, (nb, wt) in zip(axes, wrong, _strongest(clf, [files[i] for i in wrong], k)):
         row[0].imshow(_thumb(files[i]))
         row[0].set_title(f"{Path(str(files[i])).name}\ntrue {true[i]}\npredicted {pred['class'].iloc[i]}", fontsize=7, color='C3')
