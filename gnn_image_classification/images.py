@@ -229,7 +229,7 @@ def dataset_source(ds, # a Dataset of (image, label), e.g. torchvision.datasets.
 @dataclass(frozen=True)
 class EmbedConfig:
     "How images become embeddings: backbone, weights, input size, normalisation, seed."
-    backbone: str = 'vgg16' # a name from `BACKBONES`
+    backbone: str = 'efficientnet_lite0' # a name from `BACKBONES`
     weights: str = None # None (random), 'DEFAULT', or a weights name; stored resolved, e.g. 'VGG16_Weights.IMAGENET1K_V1'
     image_size: int = None # None: the weights' own size, or 224
     normalise: bool = True # L2-normalise each embedding
@@ -306,7 +306,7 @@ def _refuse_empty_classes(src, kept, failed):
 
 # %% ../nbs/09_images.ipynb #6bd4f78a
 def embed_source(src:ImageSource, # from `image_folder` or `dataset_source`
-                 backbone='vgg16', # a backbone name, or an `EmbedConfig` (then the next four are ignored)
+                 backbone='efficientnet_lite0', # a backbone name, or an `EmbedConfig` (then the next four are ignored)
                  weights=None, image_size:int=None, normalise:bool=True, seed:int=0, # see `EmbedConfig`
                  cache=True, # True: `default_cache_dir()`; a folder; or False for no cache
                  fingerprint:str='stat', # 'stat' (size + mtime) or 'sha1' (content hash) per file
@@ -371,7 +371,7 @@ def embed_source(src:ImageSource, # from `image_folder` or `dataset_source`
 # %% ../nbs/09_images.ipynb #180db573
 def folder_to_csv(root, # class-per-subfolder image folder
                   out, # CSV to write
-                  backbone='vgg16', weights=None, image_size:int=None, # see `EmbedConfig`
+                  backbone='efficientnet_lite0', weights=None, image_size:int=None, # see `EmbedConfig`
                   classes:list=None, class_names=None, n_per_class:int=None, seed:int=0, # see `image_folder`
                   style:str='exact', # 'exact' round-trips float32; 'reference' prints as numpy does
                   **kwargs): # passed to `embed_source` (cache, errors, device, ...)

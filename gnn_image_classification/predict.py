@@ -20,7 +20,7 @@ from .images import EmbedConfig, ImageSource, IMAGE_EXTS, _class_files
 from .embeddings import SkippedImagesWarning, BACKBONES
 
 # %% auto #0
-__all__ = ['attach_edges', 'GraphClassifier', 'predict_folder_to_csv', 'fit_classifier']
+__all__ = ['attach_edges', 'GraphClassifier', 'predict_folder_to_csv', 'fit_classifier', 'plot_misclassified']
 
 # %% ../nbs/10_predict.ipynb #4e113a94
 _FORMAT, _VERSION = 'gnnic-graph-classifier', 1
@@ -333,3 +333,49 @@ def fit_classifier(es:EmbeddingSet, embedder:EmbedConfig, # embeddings and how t
     r = fit_method(model, g, split, seed=seed, device=device, lr=lr, epochs=epochs, **hparams)
     meta = dict(model=model, seed=seed, lr=lr, epochs=epochs, val_acc=r.val_acc, test_acc=r.test_acc, best_epoch=r.best_epoch)
     return GraphClassifier.from_training(r.model, es, spec, embedder, meta=meta), r
+
+# %% ../nbs/10_predict.ipynb #31a9de24
+def _thumb(f):
+    from PIL import Image
+    with Image.open(f) as im: return np.asarray(im.convert('RGB'))
+
+def _strongest(clf, files, k):
+    "For each file: its `k` strongest stored neighbours under the graph rule (strongest first) and their edge weights."
+    src = ImageSource(np.zeros(len(files), int), ['?'], [str(f) for f in files], dict(kind='files'), paths=list(files))
+    q = clf.embedder.embed(src, backbone=clf.backbone(), progress=False, num_workers=0, device='cpu')
+    rows, cols, w, near = attach_edges(q, clf.x, clf.graph, clf.stored['kth'], clf.stored['sigma'])
+    out = []
+    for r in range(len(files)):
+        o = torch.argsort(w[rows == r], descending=True, stable=True)[:k]
+        out.append((cols[rows == r][o], w[rows == r][o]) if len(o) else (near[r:r + 1], torch.full((1,), float('nan'))))
+    return out
+
+# %% ../nbs/10_predict.ipynb #cdff7c39
+def plot_misclassified(clf:GraphClassifier, # the classifier that made `pred`
+                       pred:pd.DataFrame, # `clf.predict(files)`: one row per file, in the same order
+                       files:list, # the predicted image files
+                       true:list, # the true class name of each file
+                       root=None, # the folder the stored nodes' names are relative to (the one `gnnic fit` was given)
+                       k:int=5, # neighbours shown per image
+                       max_rows:int=8, # show at most this many misclassified images (the first ones)
+                       path=None): # also save the figure here
+    "A gallery of misclassified images, each beside its `k` strongest graph neighbours' thumbnails and labels; the figure."
+    import matplotlib.pyplot as plt
+    if not (len(pred) == len(files) == len(true)): raise ValueError(f"pred, files and true differ in length: {len(pred)}, {len(files)}, {len(true)}")
+    wrong = [i for i, (p, t) in enumerate(zip(pred['class'], true)) if isinstance(p, str) and p != t][:max_rows]
+    if not wrong:
+        fig, ax = plt.subplots(figsize=(4, 1)); ax.axis('off'); ax.text(.5, .5, 'no misclassified images', ha='center', va='center')
+        return fig
+    fig, axes = plt.subplots(len(wrong), k + 1, figsize=(1.6 * (k + 1), 2.2 * len(wrong)), squeeze=False)
+    for row, i, (nb, wt) in zip(axes, wrong, _strongest(clf, [files[i] for i in wrong], k)):
+        row[0].imshow(_thumb(files[i]))
+        row[0].set_title(f"{Path(str(files[i])).name}\ntrue {true[i]}\npredicted {pred['class'].iloc[i]}", fontsize=7, color='C3')
+        for ax, j, wj in zip(row[1:], nb.tolist(), wt.tolist()):
+            c = clf.classes[clf.y[j]] if clf.y[j] >= 0 else '?'
+            ax.imshow(_thumb(Path(root)/clf.names[j] if root is not None else clf.names[j]))
+            ax.set_title(f"{c} ({wj:.2f})", fontsize=7, color='C2' if c == true[i] else 'C3')
+    for ax in axes.flat: ax.set_xticks([]); ax.set_yticks([])
+    fig.suptitle(f"{len(wrong)} misclassified image(s) beside their strongest stored neighbours (class, edge weight)", fontsize=9)
+    fig.tight_layout()
+    if path is not None: fig.savefig(path, dpi=110, bbox_inches='tight')
+    return fig
