@@ -271,9 +271,11 @@ def _run_unit(unit):
 
 # %% ../nbs/06_experiments.ipynb #015a0f50
 def _units(es, todo, keys, device, threads):
-    "Group the runs to do by (seed, rate), sorted by graph: each group shares a split, a labelled subset and each of its graphs."
-    groups = {}
-    for s in sorted(todo, key=lambda s: (s.graph_key is not None, str(s.graph_key))): groups.setdefault((s.seed, s.rate), []).append(s)
+    "Group the runs to do by (seed, rate, graph); non-graph runs join their seed and rate's first graph unit (C&S then reuses the MLP fits)."
+    groups, first = {}, {}
+    for s in sorted(todo, key=lambda s: (s.graph_key is None, str(s.graph_key))):
+        g = str(s.graph_key) if s.graph_key is not None else first.get((s.seed, s.rate), 'none')
+        first.setdefault((s.seed, s.rate), g); groups.setdefault((s.seed, s.rate, g), []).append(s)
     return [dict(es=es, specs=[asdict(s) for s in v], keys=[keys[s] for s in v], device=device, threads=threads, versions=_versions()) for v in groups.values()]
 
 def _execute(units, workers, write):
