@@ -291,6 +291,10 @@ def _threads(n:int):
         with threadpool_limits(n, user_api='blas'): yield
     finally: torch.set_num_threads(t)
 
+def _pair_block(n:int, lp:bool):
+    "Default block edge of the pair schedule: L1/L∞ tiles of 256 (cache-sized; many pairs for the workers), GEMM blocks of up to 2,048, at least 4 blocks."
+    return 256 if lp else min(2048, max(256, -(-n // 4 // _PCHUNK) * _PCHUNK))
+
 def _knn_rows(sc:_Scorer, k:int, bs:int):
     "Each block of `bs` rows against all rows: (N, k) columns and keys."
     n, dev = sc.n, sc.x.device; idx, val = [], []
@@ -308,7 +312,7 @@ def _knn_rows(sc:_Scorer, k:int, bs:int):
 def knn_search(x, # (N, d) embeddings
                metric='cosine', # a name from `METRICS`
                k:int=10, # neighbours per node
-               block_size:int=None, # rows per block (default: 2,048 for 'pairs', else from a 256 MiB budget)
+               block_size:int=None, # rows per block (default: `_pair_block` for 'pairs', else from a 256 MiB budget)
                device=None,
                schedule:str='auto'): # 'pairs' (each pair of blocks once; the default for built-in metrics on the CPU) or 'rows'
     "Exact k nearest other nodes of every node: (N, k) indices and (N, k) scores, nearest first; ties go to the lower node index."
@@ -322,7 +326,7 @@ def knn_search(x, # (N, d) embeddings
             with _threads(1):  # one BLAS / torch thread per worker: `nt` workers keep every core busy
                 sc = _Scorer(x, m)
                 if sc.lp and sc.fn is not None: sc.tiles(256)
-                kv, nb = _knn_pairs(sc, k, min(n, block_size or 2048), nt)
+                kv, nb = _knn_pairs(sc, k, min(n, block_size or _pair_block(n, sc.lp)), nt)
             if sc.kind == 'euclidean': kv = kv + sc.sq[:, None]  # −‖a − b‖² → the row schedule's key ‖a‖² − ‖a − b‖²
         else:
             sc = _Scorer(x, m); kv, nb = _knn_rows(sc, k, min(n, block_size or block_rows(n, copies=2)))
