@@ -233,6 +233,14 @@ class _TopK:
         r, c, v = rc[:, :1].expand_as(v)[ok], (rc[:, 1:] * _PCHUNK + torch.arange(_PCHUNK, device=S.device))[ok], v[ok]
         with self.locks[r0 // self.bs]: _merge_rows(V, I, r, v, c + c0)
 
+    def offer(self, r, v, c, r0:int):
+        "Offer single candidates: rows `r0 + r` (`r` nondecreasing), keys `v`, columns `c`."
+        k, V, I = self.k, self.V[r0:], self.I[r0:]
+        ok = v >= V[r, k - 1].clamp_min(_FMIN); r, v, c = r[ok], v[ok], c[ok]
+        if len(r):
+            with self.locks[r0 // self.bs]: _merge_rows(V, I, r, v, c)
+
+
 # %% ../nbs/03_graph.ipynb #926d0a52
 def _lp_eager(a, b, p, out, mb:int=16, nb:int=64):
     "L1 (`p=1`) or L∞ distances between rows of `a` (r, d) and of `b` (w, d) into `out` (r, w): torch ops on small tiles, no compiling."
@@ -258,13 +266,39 @@ def _pair_keys(sc:_Scorer, i0, i1, j0, j1, out, t:int=256):
         for j in range(j0, j1, t): out[:, j - j0:j - j0 + t] = sc.fn(sc.x[i0:i1], sc.tiles(t)[j // t][:, :j1 - j])
         out.neg_()
 
+def _lp_part(sc:_Scorer, h:int, i0, i1, j0, j1, out, t:int=256):
+    "L1/L∞ distances over the first (`h=0`) or the other features (`h=1`) between rows `i0:i1` and `j0:j1`, into `out`."
+    X = sc.parts[h]
+    if sc.fn is None: _lp_eager(X[i0:i1], X[j0:j1], sc.p, out); return
+    for j in range(j0, j1, t): out[:, j - j0:j - j0 + t] = sc.fn(X[i0:i1], sc.part_tiles[h][j // t][:, :j1 - j])
+
+def _lp_pair(sc:_Scorer, top, i0, bi, j0, bj, S):
+    "L1/L∞ block pair, pruned by lower bounds: the distance over the first features never exceeds the full one."
+    L = torch.empty(bi, bj); _lp_part(sc, 0, i0, i0 + bi, j0, j0 + bj, L)
+    k = top.k; dr, dc = -top.V[i0:i0 + bi, k - 1], -top.V[j0:j0 + bj, k - 1]  # current k-th distances (inf at first)
+    cand = (L <= dr[:, None]) | (L <= dc[None, :])
+    if i0 == j0: cand.fill_diagonal_(False)
+    if cand.sum() > bi * bj // 4:  # most pairs still matter: the whole block, as keys
+        R = torch.empty(bi, bj); _lp_part(sc, 1, i0, i0 + bi, j0, j0 + bj, R)
+        S.fill_(-math.inf); D = S[:bi, :bj]; torch.add(L, R, out=D) if sc.p == 1 else torch.maximum(L, R, out=D); D.neg_()
+        return False
+    r, c = cand.nonzero(as_tuple=True); Xr = sc.parts[1]; v = L[r, c]
+    for s in range(0, len(r), 8192):  # the rest of each candidate's distance, from its two rows
+        T = (Xr[i0 + r[s:s + 8192]] - Xr[j0 + c[s:s + 8192]]).abs_()
+        v[s:s + 8192] = v[s:s + 8192] + T.sum(1) if sc.p == 1 else torch.maximum(v[s:s + 8192], T.amax(1))
+    v = -v; top.offer(r, v, c + j0, i0)
+    if i0 != j0: o = c.argsort(stable=True); top.offer(c[o], v[o], r[o] + i0, j0)
+    return True
+
 def _knn_pairs(sc:_Scorer, k:int, bs:int, workers:int=1):
     "Running top-k (keys (N, k), columns (N, k)) of every row over the upper-triangular block schedule, in a thread pool."
     n, dev = sc.n, sc.x.device; top = _TopK(n, k, bs, dev)
     def work(ij):
         i0, j0 = ij[0] * bs, ij[1] * bs; bi, bj = min(bs, n - i0), min(bs, n - j0)
         pi, pj = -(-bi // _PCHUNK) * _PCHUNK, -(-bj // _PCHUNK) * _PCHUNK; S = torch.empty(pi, pj, device=dev)
-        if (bi, bj) == (pi, pj): _pair_keys(sc, i0, i0 + bi, j0, j0 + bj, S)
+        if sc.lp and hasattr(sc, 'parts'):
+            if _lp_pair(sc, top, i0, bi, j0, bj, S): return
+        elif (bi, bj) == (pi, pj): _pair_keys(sc, i0, i0 + bi, j0, j0 + bj, S)
         else: T = torch.empty(bi, bj, device=dev); _pair_keys(sc, i0, i0 + bi, j0, j0 + bj, T); S.fill_(-math.inf); S[:bi, :bj] = T
         if i0 == j0: r = torch.arange(bi, device=dev); S[r, r] = -math.inf  # never your own neighbour
         top.feed(S, i0, j0, bi)
@@ -325,7 +359,9 @@ def knn_search(x, # (N, d) embeddings
             nt = torch.get_num_threads()
             with _threads(1):  # one BLAS / torch thread per worker: `nt` workers keep every core busy
                 sc = _Scorer(x, m)
-                if sc.lp and sc.fn is not None: sc.tiles(256)
+                if sc.lp and x.shape[1] >= 8:  # lower bounds from the first d/8 features prune far pairs
+                    h = x.shape[1] // 8; sc.parts = [x[:, :h].contiguous(), x[:, h:].contiguous()]
+                    if sc.fn is not None: sc.part_tiles = [[X[j:j + 256].T.contiguous() for j in range(0, n, 256)] for X in sc.parts]
                 kv, nb = _knn_pairs(sc, k, min(n, block_size or _pair_block(n, sc.lp)), nt)
             if sc.kind == 'euclidean': kv = kv + sc.sq[:, None]  # −‖a − b‖² → the row schedule's key ‖a‖² − ‖a − b‖²
         else:
