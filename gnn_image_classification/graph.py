@@ -253,6 +253,12 @@ def _lp_eager(a, b, p, out, mb:int=16, nb:int=64):
             (torch.sum if p == 1 else torch.amax)(T, 2, out=out[i:i + mb, j:j + nb])
 
 # %% ../nbs/03_graph.ipynb #01cc13a4
+def _lp_tiles(fn, a, tiles, j0, j1, out, t:int=256):
+    "Compiled L1/L∞ kernel `fn` of rows `a` against columns `j0:j1`, from the cached column tiles (t columns each, from column 0)."
+    for q in range(j0 // t, -(-j1 // t)):
+        lo, hi = max(j0, q * t), min(j1, (q + 1) * t)
+        out[:, lo - j0:hi - j0] = fn(a, tiles[q][:, lo - q * t:hi - q * t])
+
 def _pair_keys(sc:_Scorer, i0, i1, j0, j1, out, t:int=256):
     "kNN keys (higher is closer) between rows `i0:i1` and `j0:j1` into `out` (contiguous); the same block serves both sides."
     if sc.kind in ('cosine', 'chord', 'euclidean'):
@@ -262,15 +268,13 @@ def _pair_keys(sc:_Scorer, i0, i1, j0, j1, out, t:int=256):
         if sc.kind == 'euclidean': out.mul_(2).sub_(sc.sq[i0:i1, None]).sub_(sc.sq[None, j0:j1])  # −‖a − b‖², symmetric
     elif not sc.lp: S = sc.m(sc.x[i0:i1], sc.x[j0:j1]); out.copy_(S if sc.m.higher_is_closer else -S)  # L1/L∞ on a GPU: torch.cdist
     elif sc.fn is None: _lp_eager(sc.x[i0:i1], sc.x[j0:j1], sc.p, out); out.neg_()
-    else:
-        for j in range(j0, j1, t): out[:, j - j0:j - j0 + t] = sc.fn(sc.x[i0:i1], sc.tiles(t)[j // t][:, :j1 - j])
-        out.neg_()
+    else: _lp_tiles(sc.fn, sc.x[i0:i1], sc.tiles(t), j0, j1, out, t); out.neg_()
 
 def _lp_part(sc:_Scorer, h:int, i0, i1, j0, j1, out, t:int=256):
     "L1/L∞ distances over the first (`h=0`) or the other features (`h=1`) between rows `i0:i1` and `j0:j1`, into `out`."
     X = sc.parts[h]
     if sc.fn is None: _lp_eager(X[i0:i1], X[j0:j1], sc.p, out); return
-    for j in range(j0, j1, t): out[:, j - j0:j - j0 + t] = sc.fn(X[i0:i1], sc.part_tiles[h][j // t][:, :j1 - j])
+    _lp_tiles(sc.fn, X[i0:i1], sc.part_tiles[h], j0, j1, out, t)
 
 def _lp_pair(sc:_Scorer, top, i0, bi, j0, bj, S):
     "L1/L∞ block pair, pruned by lower bounds: the distance over the first features never exceeds the full one."
