@@ -10,7 +10,7 @@ import math, os, threading, warnings
 from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 import numpy as np, torch
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 from torch_geometric.data import Data
 from torch_geometric.utils import to_undirected, coalesce, remove_self_loops, degree
 from .metrics import get_metric, as_tensor, Metric, _unit_rows
@@ -321,12 +321,16 @@ def _check_k(k, n):
 SCHEDULES = ('auto', 'pairs', 'rows')
 _SYMMETRIC = ('cosine', 'chord', 'euclidean', 'cityblock', 'maxnorm')
 
+_TPC = None
 @contextmanager
-def _threads(n:int):
-    "Run torch and the BLAS numpy uses with `n` threads inside."
-    t = torch.get_num_threads(); torch.set_num_threads(n)
+def _one_thread_each(workers:int):
+    "With several workers, run torch and numpy's BLAS single-threaded inside (one thread per worker)."
+    global _TPC
+    if workers == 1: yield; return
+    if _TPC is None: _TPC = ThreadpoolController()  # scanning the loaded libraries costs ~2 ms: once
+    t = torch.get_num_threads(); torch.set_num_threads(1)
     try:
-        with threadpool_limits(n, user_api='blas'): yield
+        with _TPC.limit(limits=1, user_api='blas'): yield
     finally: torch.set_num_threads(t)
 
 def _pair_block(n:int, lp:bool):
@@ -360,13 +364,14 @@ def knn_search(x, # (N, d) embeddings
     pairs = schedule == 'pairs' or (schedule == 'auto' and m.name in _SYMMETRIC and x.device.type == 'cpu')
     with torch.no_grad():
         if pairs:
-            nt = torch.get_num_threads()
-            with _threads(1):  # one BLAS / torch thread per worker: `nt` workers keep every core busy
+            bs = min(n, block_size or _pair_block(n, m.name in ('cityblock', 'maxnorm'))); nbk = -(-n // bs)
+            nt = min(torch.get_num_threads(), nbk * (nbk + 1) // 2)
+            with _one_thread_each(nt):  # `nt` workers keep every core busy
                 sc = _Scorer(x, m)
                 if sc.lp and x.shape[1] >= 8:  # lower bounds from the first d/8 features prune far pairs
                     h = x.shape[1] // 8; sc.parts = [x[:, :h].contiguous(), x[:, h:].contiguous()]
                     if sc.fn is not None: sc.part_tiles = [[X[j:j + 256].T.contiguous() for j in range(0, n, 256)] for X in sc.parts]
-                kv, nb = _knn_pairs(sc, k, min(n, block_size or _pair_block(n, sc.lp)), nt)
+                kv, nb = _knn_pairs(sc, k, bs, nt)
             if sc.kind == 'euclidean': kv = kv + sc.sq[:, None]  # −‖a − b‖² → the row schedule's key ‖a‖² − ‖a − b‖²
         else:
             sc = _Scorer(x, m); kv, nb = _knn_rows(sc, k, min(n, block_size or block_rows(n, copies=2)))
