@@ -224,8 +224,11 @@ class _TopK:
         else: Z = S[:nr].view(nr, -1, _PCHUNK); cm = Z.amax(2)
         thr = V[:, k - 1].clamp_min(_FMIN)  # -inf (padding, the node itself) never enters
         need = cm >= thr[:, None]
-        if cm.shape[1] > k and need.sum() > 2 * nr:  # early on: this block's k best chunks each hold an entry ≥ their k-th maximum
-            thr = torch.maximum(thr, cm.topk(k, 1, sorted=False).values.amin(1)); need = cm >= thr[:, None]
+        if need.sum() > 2 * nr:  # early on
+            if cm.shape[1] <= k:  # few chunks: the block's own top-k of each row, as candidates
+                K = S.T[:nr].contiguous() if t else S[:nr]; kk = min(k, K.shape[1]); c = topk_rows(K, kk); v = K.gather(1, c)
+                return self.offer(torch.arange(nr, device=S.device).repeat_interleave(kk), v.flatten(), c.flatten() + c0, r0)
+            thr = torch.maximum(thr, cm.topk(k, 1, sorted=False).values.amin(1)); need = cm >= thr[:, None]  # this block's k best chunks each hold an entry ≥ their k-th maximum
         rc = need.nonzero()
         if not len(rc): return
         v = Z[rc[:, 1], :, rc[:, 0]] if t else Z[rc[:, 0], rc[:, 1]]  # (chunks, _PCHUNK) candidates
@@ -242,15 +245,15 @@ class _TopK:
 
 
 # %% ../nbs/03_graph.ipynb #926d0a52
-def _lp_eager(a, b, p, out, mb:int=16, nb:int=64):
-    "L1 (`p=1`) or L∞ distances between rows of `a` (r, d) and of `b` (w, d) into `out` (r, w): torch ops on small tiles, no compiling."
-    d = a.shape[1]; buf = torch.empty(mb * nb * d, device=a.device)
-    for i in range(0, len(a), mb):
-        A = a[i:i + mb, None, :]
-        for j in range(0, len(b), nb):
-            B = b[None, j:j + nb]; T = buf[:len(A) * B.shape[1] * d].view(len(A), B.shape[1], d)
-            torch.sub(A, B, out=T); T.abs_()
-            (torch.sum if p == 1 else torch.amax)(T, 2, out=out[i:i + mb, j:j + nb])
+def _lp_eager(a, b, p, out, mb:int=16, elems:int=2**19):
+    "L1 (`p=1`) or L∞ distances between rows of `a` (r, d) and of `b` (w, d) into `out` (r, w): torch ops on tiles of `mb` rows × `elems` elements, no compiling."
+    (r, d), w = a.shape, b.shape[0]; nb = max(16, elems // (mb * d)); buf = torch.empty(mb * nb * d, device=a.device)
+    A3, B3, red = a[:, None, :], b[None], torch.sum if p == 1 else torch.amax
+    for i in range(0, r, mb):
+        A, ra = A3[i:i + mb], min(mb, r - i)
+        for j in range(0, w, nb):
+            T = buf[:ra * min(nb, w - j) * d].view(ra, -1, d)
+            torch.sub(A, B3[:, j:j + nb], out=T); T.abs_(); red(T, 2, out=out[i:i + mb, j:j + nb])
 
 # %% ../nbs/03_graph.ipynb #01cc13a4
 def _lp_tiles(fn, a, tiles, j0, j1, out, t:int=256):
