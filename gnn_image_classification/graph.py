@@ -6,17 +6,19 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/graph.
 
 # %% ../nbs/03_graph.ipynb #c5a6e712
 from __future__ import annotations
-import math, os, warnings
+import math, os, threading, warnings
+from contextlib import contextmanager
 from concurrent.futures import ThreadPoolExecutor
 import numpy as np, torch
+from threadpoolctl import ThreadpoolController
 from torch_geometric.data import Data
 from torch_geometric.utils import to_undirected, coalesce, remove_self_loops, degree
 from .metrics import get_metric, as_tensor, Metric, _unit_rows
 
 # %% auto #0
-__all__ = ['LP_KERNEL', 'WEIGHTS', 'BACKENDS', 'block_rows', 'iter_score_blocks', 'topk_rows', 'knn_search', 'knn_recall',
-           'knn_graph', 'threshold_graph', 'band_graph', 'warn_uninformative', 'class_mean_scores',
-           'reference_thresholds', 'graph_stats']
+__all__ = ['LP_KERNEL', 'SCHEDULES', 'WEIGHTS', 'BACKENDS', 'block_rows', 'iter_score_blocks', 'topk_rows', 'block_pairs',
+           'merge_topk', 'knn_search', 'knn_recall', 'knn_graph', 'threshold_graph', 'band_graph', 'warn_uninformative',
+           'class_mean_scores', 'reference_thresholds', 'graph_stats']
 
 # %% ../nbs/03_graph.ipynb #6581fff2
 def block_rows(n:int, # number of columns (all nodes)
@@ -51,22 +53,23 @@ _COMPILED = {}
 
 def _lp_compiled(p):
     "The `torch.compile`d L1 (`p=1`) or L∞ block kernel (a (b, d), xT (d, w)) → (b, w); None where compilation fails."
-    if p not in _COMPILED:
+    key = (p, torch.get_num_threads())  # inductor bakes the thread count into the kernel
+    if key not in _COMPILED:
         def f(a, xT):
             diff = (a[:, :, None] - xT[None]).abs()
             return diff.sum(1) if p == 1 else diff.amax(1)
         try:
             cf = torch.compile(f, dynamic=True)
             cf(torch.randn(3, 5), torch.randn(5, 7))  # compile now, so that a failure shows here
-            _COMPILED[p] = cf
+            _COMPILED[key] = cf
         except Exception as e:
             warnings.warn(f"compiling the L{'1' if p == 1 else '∞'} kernel failed ({type(e).__name__}: {str(e)[:200]}); using the numpy kernel")
-            _COMPILED[p] = None
-    return _COMPILED[p]
+            _COMPILED[key] = None
+    return _COMPILED[key]
 
 def _use_compiled(n, d):
     if LP_KERNEL not in ('auto', 'compiled', 'numpy'): raise ValueError(f"unknown LP_KERNEL {LP_KERNEL!r}; valid: 'auto', 'compiled', 'numpy'")
-    return LP_KERNEL == 'compiled' or (LP_KERNEL == 'auto' and n * n * d >= 1e9)
+    return LP_KERNEL == 'compiled' or (LP_KERNEL == 'auto' and n * n * d >= 1e11)
 
 # %% ../nbs/03_graph.ipynb #167c4ad0
 def _check_x(x, device=None):
@@ -175,31 +178,207 @@ def topk_rows(K, # (b, n) keys, higher is better; pad columns must be -inf
         r = bad[s:s + 64]; idx[r] = _topk_exact(K[r], k)
     return idx
 
+# %% ../nbs/03_graph.ipynb #c549d60d
+def block_pairs(n_blocks:int, # number of row blocks
+                rank:int=0, world:int=1): # this worker's share: every `world`-th pair, from the `rank`-th
+    "Upper-triangular block schedule: each unordered pair of row blocks (i, j), i ≤ j, once; diagonal blocks first."
+    pairs = [(i, i) for i in range(n_blocks)] + [(i, j) for i in range(n_blocks) for j in range(i + 1, n_blocks)]
+    yield from pairs[rank::world]
+
+# %% ../nbs/03_graph.ipynb #8a878186
+_FMIN = torch.finfo(torch.float32).min
+
+def _merge_rows(V, I, r, v, c):
+    "Merge candidates (row `r`, nondecreasing; key `v`; column `c`) into the running top-k `V`, `I` in place: key descending, then column ascending."
+    k = V.shape[1]
+    rows, pos, cnt = torch.unique_consecutive(r, return_inverse=True, return_counts=True); m = len(rows)
+    at = torch.arange(len(r), device=V.device) - (cnt.cumsum(0) - cnt)[pos]  # place within its row
+    L = int(cnt.max())
+    Pv = torch.full((m, k + L), -math.inf, device=V.device); Pc = torch.full((m, k + L), 2**62, dtype=torch.long, device=V.device)
+    Pv[:, :k] = V[rows]; Pc[:, :k] = I[rows]; Pv[pos, k + at] = v; Pc[pos, k + at] = c
+    Pc, o = Pc.sort(1); Pv = Pv.gather(1, o)  # column ascending, then a stable sort by key descending
+    Pv, o = Pv.sort(dim=1, descending=True, stable=True); Pc = Pc.gather(1, o)
+    V[rows] = Pv[:, :k]; I[rows] = Pc[:, :k]
+
+def merge_topk(v1, i1, # (R, k) keys (higher is better) and column indices of one partial result
+               v2, i2): # (R, k') the same rows' keys and columns from another (disjoint columns)
+    "The k best of two partial top-k results of the same rows, best first; ties go to the lower column index."
+    V, I = v1.clone(), i1.clone()
+    r = torch.arange(len(v2), device=v2.device).repeat_interleave(v2.shape[1])
+    _merge_rows(V, I, r, v2.flatten(), i2.flatten()); return V, I
+
+# %% ../nbs/03_graph.ipynb #0698d24c
+_PCHUNK = 32  # columns per chunk of the block pass
+
+class _TopK:
+    "Running top-k keys and columns of every row, fed blocks of keys; each row block's merges hold its lock."
+    def __init__(self, n, k, bs, device):
+        self.k, self.bs = k, bs
+        self.V = torch.full((n, k), -math.inf, device=device); self.I = torch.full((n, k), n, dtype=torch.long, device=device)
+        self.locks = [threading.Lock() for _ in range(-(-n // bs))]
+
+    def feed(self, S, r0:int, c0:int, nr:int, t:bool=False):
+        "Offer the keys of the first `nr` rows of `S` (of its columns if `t`) to rows `r0:r0+nr`, as columns from `c0`; `S` is padded to whole chunks with -inf."
+        k, V, I = self.k, self.V[r0:r0 + nr], self.I[r0:r0 + nr]
+        if t: Z = S.view(-1, _PCHUNK, S.shape[1]); cm = Z.amax(1)[:, :nr].T  # chunks of rows of S, per column
+        else: Z = S[:nr].view(nr, -1, _PCHUNK); cm = Z.amax(2)
+        thr = V[:, k - 1].clamp_min(_FMIN)  # -inf (padding, the node itself) never enters
+        need = cm >= thr[:, None]
+        if need.sum() > 2 * nr:  # early on
+            if cm.shape[1] <= k:  # few chunks: the block's own top-k of each row, as candidates
+                K = S.T[:nr].contiguous() if t else S[:nr]; kk = min(k, K.shape[1]); c = topk_rows(K, kk); v = K.gather(1, c)
+                return self.offer(torch.arange(nr, device=S.device).repeat_interleave(kk), v.flatten(), c.flatten() + c0, r0)
+            thr = torch.maximum(thr, cm.topk(k, 1, sorted=False).values.amin(1)); need = cm >= thr[:, None]  # this block's k best chunks each hold an entry ≥ their k-th maximum
+        rc = need.nonzero()
+        if not len(rc): return
+        v = Z[rc[:, 1], :, rc[:, 0]] if t else Z[rc[:, 0], rc[:, 1]]  # (chunks, _PCHUNK) candidates
+        ok = v >= thr[rc[:, :1]]
+        r, c, v = rc[:, :1].expand_as(v)[ok], (rc[:, 1:] * _PCHUNK + torch.arange(_PCHUNK, device=S.device))[ok], v[ok]
+        with self.locks[r0 // self.bs]: _merge_rows(V, I, r, v, c + c0)
+
+    def offer(self, r, v, c, r0:int):
+        "Offer single candidates: rows `r0 + r` (`r` nondecreasing), keys `v`, columns `c`."
+        k, V, I = self.k, self.V[r0:], self.I[r0:]
+        ok = v >= V[r, k - 1].clamp_min(_FMIN); r, v, c = r[ok], v[ok], c[ok]
+        if len(r):
+            with self.locks[r0 // self.bs]: _merge_rows(V, I, r, v, c)
+
+
+# %% ../nbs/03_graph.ipynb #926d0a52
+def _lp_eager(a, b, p, out, mb:int=16, elems:int=2**19):
+    "L1 (`p=1`) or L∞ distances between rows of `a` (r, d) and of `b` (w, d) into `out` (r, w): torch ops on tiles of `mb` rows × `elems` elements, no compiling."
+    (r, d), w = a.shape, b.shape[0]; nb = max(16, elems // (mb * d)); buf = torch.empty(mb * nb * d, device=a.device)
+    A3, B3, red = a[:, None, :], b[None], torch.sum if p == 1 else torch.amax
+    for i in range(0, r, mb):
+        A, ra = A3[i:i + mb], min(mb, r - i)
+        for j in range(0, w, nb):
+            T = buf[:ra * min(nb, w - j) * d].view(ra, -1, d)
+            torch.sub(A, B3[:, j:j + nb], out=T); T.abs_(); red(T, 2, out=out[i:i + mb, j:j + nb])
+
+# %% ../nbs/03_graph.ipynb #01cc13a4
+def _lp_tiles(fn, a, tiles, j0, j1, out, t:int=256):
+    "Compiled L1/L∞ kernel `fn` of rows `a` against columns `j0:j1`, from the cached column tiles (t columns each, from column 0)."
+    for q in range(j0 // t, -(-j1 // t)):
+        lo, hi = max(j0, q * t), min(j1, (q + 1) * t)
+        out[:, lo - j0:hi - j0] = fn(a, tiles[q][:, lo - q * t:hi - q * t])
+
+def _pair_keys(sc:_Scorer, i0, i1, j0, j1, out, t:int=256):
+    "kNN keys (higher is closer) between rows `i0:i1` and `j0:j1` into `out` (contiguous); the same block serves both sides."
+    if sc.kind in ('cosine', 'chord', 'euclidean'):
+        X = sc.x if sc.kind == 'euclidean' else sc.xn
+        if X.device.type == 'cpu': np.matmul(X[i0:i1].numpy(), X[j0:j1].numpy().T, out=out.numpy())  # OpenBLAS: the fastest fp32 GEMM here
+        else: torch.mm(X[i0:i1], X[j0:j1].T, out=out)
+        if sc.kind == 'euclidean': out.mul_(2).sub_(sc.sq[i0:i1, None]).sub_(sc.sq[None, j0:j1])  # −‖a − b‖², symmetric
+    elif not sc.lp: S = sc.m(sc.x[i0:i1], sc.x[j0:j1]); out.copy_(S if sc.m.higher_is_closer else -S)  # L1/L∞ on a GPU: torch.cdist
+    elif sc.fn is None: _lp_eager(sc.x[i0:i1], sc.x[j0:j1], sc.p, out); out.neg_()
+    else: _lp_tiles(sc.fn, sc.x[i0:i1], sc.tiles(t), j0, j1, out, t); out.neg_()
+
+def _lp_part(sc:_Scorer, h:int, i0, i1, j0, j1, out, t:int=256):
+    "L1/L∞ distances over the first (`h=0`) or the other features (`h=1`) between rows `i0:i1` and `j0:j1`, into `out`."
+    X = sc.parts[h]
+    if sc.fn is None: _lp_eager(X[i0:i1], X[j0:j1], sc.p, out); return
+    _lp_tiles(sc.fn, X[i0:i1], sc.part_tiles[h], j0, j1, out, t)
+
+def _lp_pair(sc:_Scorer, top, i0, bi, j0, bj, S):
+    "L1/L∞ block pair, pruned by lower bounds: the distance over the first features never exceeds the full one."
+    L = torch.empty(bi, bj); _lp_part(sc, 0, i0, i0 + bi, j0, j0 + bj, L)
+    k = top.k; dr, dc = -top.V[i0:i0 + bi, k - 1], -top.V[j0:j0 + bj, k - 1]  # current k-th distances (inf at first)
+    cand = (L <= dr[:, None]) | (L <= dc[None, :])
+    if i0 == j0: cand.fill_diagonal_(False)
+    if cand.sum() > bi * bj // 4:  # most pairs still matter: the whole block, as keys
+        R = torch.empty(bi, bj); _lp_part(sc, 1, i0, i0 + bi, j0, j0 + bj, R)
+        S.fill_(-math.inf); D = S[:bi, :bj]; torch.add(L, R, out=D) if sc.p == 1 else torch.maximum(L, R, out=D); D.neg_()
+        return False
+    r, c = cand.nonzero(as_tuple=True); Xr = sc.parts[1]; v = L[r, c]
+    for s in range(0, len(r), 8192):  # the rest of each candidate's distance, from its two rows
+        T = (Xr[i0 + r[s:s + 8192]] - Xr[j0 + c[s:s + 8192]]).abs_()
+        v[s:s + 8192] = v[s:s + 8192] + T.sum(1) if sc.p == 1 else torch.maximum(v[s:s + 8192], T.amax(1))
+    v = -v; top.offer(r, v, c + j0, i0)
+    if i0 != j0: o = c.argsort(stable=True); top.offer(c[o], v[o], r[o] + i0, j0)
+    return True
+
+def _knn_pairs(sc:_Scorer, k:int, bs:int, workers:int=1):
+    "Running top-k (keys (N, k), columns (N, k)) of every row over the upper-triangular block schedule, in a thread pool."
+    n, dev = sc.n, sc.x.device; top = _TopK(n, k, bs, dev)
+    def work(ij):
+        i0, j0 = ij[0] * bs, ij[1] * bs; bi, bj = min(bs, n - i0), min(bs, n - j0)
+        pi, pj = -(-bi // _PCHUNK) * _PCHUNK, -(-bj // _PCHUNK) * _PCHUNK; S = torch.empty(pi, pj, device=dev)
+        if sc.lp and hasattr(sc, 'parts'):
+            if _lp_pair(sc, top, i0, bi, j0, bj, S): return
+        elif (bi, bj) == (pi, pj): _pair_keys(sc, i0, i0 + bi, j0, j0 + bj, S)
+        else: T = torch.empty(bi, bj, device=dev); _pair_keys(sc, i0, i0 + bi, j0, j0 + bj, T); S.fill_(-math.inf); S[:bi, :bj] = T
+        if i0 == j0: r = torch.arange(bi, device=dev); S[r, r] = -math.inf  # never your own neighbour
+        top.feed(S, i0, j0, bi)
+        if i0 != j0: top.feed(S, j0, i0, bj, t=True)
+    jobs = block_pairs(-(-n // bs))
+    if workers == 1: list(map(work, jobs))
+    else:
+        with ThreadPoolExecutor(workers) as ex: list(ex.map(work, jobs))
+    return top.V, top.I
+
 # %% ../nbs/03_graph.ipynb #3072c500
 def _check_k(k, n):
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k <= 0: raise ValueError(f"k must be a positive integer, got {k!r}")
     if k >= n: raise ValueError(f"k={k} needs at least k+1={k+1} nodes, but there are only {n}; use k ≤ {n-1}")
 
+SCHEDULES = ('auto', 'pairs', 'rows')
+_SYMMETRIC = ('cosine', 'chord', 'euclidean', 'cityblock', 'maxnorm')
+
+_TPC = None
+@contextmanager
+def _one_thread_each(workers:int):
+    "With several workers, run torch and numpy's BLAS single-threaded inside (one thread per worker)."
+    global _TPC
+    if workers == 1: yield; return
+    if _TPC is None: _TPC = ThreadpoolController()  # scanning the loaded libraries costs ~2 ms: once
+    t = torch.get_num_threads(); torch.set_num_threads(1)
+    try:
+        with _TPC.limit(limits=1, user_api='blas'): yield
+    finally: torch.set_num_threads(t)
+
+def _pair_block(n:int, lp:bool):
+    "Default block edge of the pair schedule: L1/L∞ tiles of 256 (cache-sized; many pairs for the workers), GEMM blocks of up to 2,048, at least 4 blocks."
+    return 256 if lp else min(2048, max(256, -(-n // 4 // _PCHUNK) * _PCHUNK))
+
+def _knn_rows(sc:_Scorer, k:int, bs:int):
+    "Each block of `bs` rows against all rows: (N, k) columns and keys."
+    n, dev = sc.n, sc.x.device; idx, val = [], []
+    buf = torch.empty((bs, -(-n // _CHUNK) * _CHUNK), device=dev); buf[:, n:] = -math.inf  # pad columns stay -inf
+    for s in range(0, n, bs):
+        e = min(s + bs, n); K = buf[:e - s]
+        if e - s == n: sc.all_keys(K[:, :n])  # one block holds everything: symmetric metrics can mirror
+        else: sc.keys(s, e, K[:, :n])
+        r = torch.arange(e - s, device=dev); K[r, r + s] = -math.inf  # never your own neighbour
+        nb = topk_rows(K, k); idx.append(nb); val.append(K.gather(1, nb))
+    kv, nb = torch.cat(val), torch.cat(idx)
+    nb, o = nb.sort(1); kv, o2 = kv.gather(1, o).sort(dim=1, descending=True, stable=True)  # nearest first, ties by index
+    return kv, nb.gather(1, o2)
+
 def knn_search(x, # (N, d) embeddings
                metric='cosine', # a name from `METRICS`
                k:int=10, # neighbours per node
-               block_size:int=None, # rows per block (default: from a 256 MiB budget)
-               device=None):
-    "Exact k nearest other nodes of every node: (N, k) indices and (N, k) scores; ties go to the lower node index."
+               block_size:int=None, # rows per block (default: `_pair_block` for 'pairs', else from a 256 MiB budget)
+               device=None,
+               schedule:str='auto'): # 'pairs' (each pair of blocks once; the default for built-in metrics on the CPU) or 'rows'
+    "Exact k nearest other nodes of every node: (N, k) indices and (N, k) scores, nearest first; ties go to the lower node index."
     m = get_metric(metric); x = _check_x(x, device); n = len(x); _check_k(k, n)
-    sc = _Scorer(x, m)
-    bs = min(n, block_size or block_rows(n, copies=2))
-    buf = torch.empty((bs, -(-n // _CHUNK) * _CHUNK), device=x.device); buf[:, n:] = -math.inf  # pad columns stay -inf
-    idx, val = [], []
+    if schedule not in SCHEDULES: raise ValueError(f"unknown schedule {schedule!r}; valid: {', '.join(SCHEDULES)}")
+    if schedule == 'pairs' and m.name not in _SYMMETRIC: raise ValueError(f"schedule='pairs' needs a symmetric built-in metric ({', '.join(_SYMMETRIC)}), not {m.name!r}")
+    pairs = schedule == 'pairs' or (schedule == 'auto' and m.name in _SYMMETRIC and x.device.type == 'cpu')
     with torch.no_grad():
-        for s in range(0, n, bs):
-            e = min(s + bs, n); K = buf[:e - s]
-            if e - s == n: sc.all_keys(K[:, :n])  # one block holds everything: symmetric metrics can mirror
-            else: sc.keys(s, e, K[:, :n])
-            r = torch.arange(e - s, device=x.device); K[r, r + s] = -math.inf  # never your own neighbour
-            nb = topk_rows(K, k)
-            idx.append(nb.cpu()); val.append(sc.from_keys(K.gather(1, nb), torch.arange(s, e, device=x.device), nb).cpu())
-    return torch.cat(idx), torch.cat(val)
+        if pairs:
+            bs = min(n, block_size or _pair_block(n, m.name in ('cityblock', 'maxnorm'))); nbk = -(-n // bs)
+            nt = min(torch.get_num_threads(), nbk * (nbk + 1) // 2)
+            with _one_thread_each(nt):  # `nt` workers keep every core busy
+                sc = _Scorer(x, m)
+                if sc.lp and x.shape[1] >= 8:  # lower bounds from the first d/8 features prune far pairs
+                    h = x.shape[1] // 8; sc.parts = [x[:, :h].contiguous(), x[:, h:].contiguous()]
+                    if sc.fn is not None: sc.part_tiles = [[X[j:j + 256].T.contiguous() for j in range(0, n, 256)] for X in sc.parts]
+                kv, nb = _knn_pairs(sc, k, bs, nt)
+            if sc.kind == 'euclidean': kv = kv + sc.sq[:, None]  # −‖a − b‖² → the row schedule's key ‖a‖² − ‖a − b‖²
+        else:
+            sc = _Scorer(x, m); kv, nb = _knn_rows(sc, k, min(n, block_size or block_rows(n, copies=2)))
+        return nb.cpu(), sc.from_keys(kv, torch.arange(n, device=x.device), nb).cpu()
 
 # %% ../nbs/03_graph.ipynb #f61709cf
 WEIGHTS = ('auto', 'score', 'gaussian', 'cos_pow', None)
