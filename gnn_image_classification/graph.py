@@ -313,7 +313,10 @@ def _knn_pairs(sc:_Scorer, k:int, bs:int, workers:int=1):
     jobs = block_pairs(-(-n // bs))
     if workers == 1: list(map(work, jobs))
     else:
-        with ThreadPoolExecutor(workers) as ex: list(ex.map(work, jobs))
+        mode = torch.is_inference_mode_enabled()  # thread-local: the workers must run in the caller's mode (e.g. under predict's inference_mode)
+        def run(ij):
+            with torch.inference_mode(mode): work(ij)
+        with ThreadPoolExecutor(workers) as ex: list(ex.map(run, jobs))
     return top.V, top.I
 
 # %% ../nbs/03_graph.ipynb #3072c500
