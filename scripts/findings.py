@@ -47,6 +47,14 @@ def sweep_block(df):
             allb = [m for m in wins.index if wins[m] == nb]
             parts.append(f"{rate * 100:g}%: {', '.join(allb) if allb else 'none'}")
         out.append(f"- **`{proto}`**: graph methods better than every non-graph baseline after Holm, by label rate: " + '; '.join(parts) + '.')
+    for proto in ('budget', 'oracle'):
+        c = cmp[cmp.protocol == proto]; cl = c[c.rate == min(df.rate)]; top = cl.loc[cl['diff'].idxmax()]
+        sig = c[c.verdict != 'n.s.']
+        sig_s = '; '.join(f"{r.method.split(' ')[0]} {'>' if r.verdict == 'better' else '<'} {r.baseline} at {r.rate * 100:g}% ({_pts(r['diff'])} pts)" for _, r in sig.iterrows())
+        out.append(f"- `{proto}`, in numbers: at {min(df.rate) * 100:g}% labels {(cl.verdict_unadjusted == 'better').sum()} of {len(cl)} graph-vs-baseline "
+                   f"comparisons favour the graph before adjustment, the largest by {_pts(top['diff'])} points ({top.method.split(' ')[0]} vs {top.baseline}, "
+                   f"unadjusted p = {top.p:.2g}). After Holm over the protocol's {len(c)} comparisons, {len(sig)} remain significant"
+                   + (f": {sig_s}" if len(sig) else '') + '.')
     low = min(df.rate); lines = []
     for proto in ('budget', 'oracle'):
         sp = s[(s.protocol == proto) & (s.rate == low)]
