@@ -43,6 +43,17 @@ def _rss_mib(field='VmRSS'):
         return next(int(l.split()[1]) for l in f if l.startswith(field + ':')) / 1024
 
 
+
+def in_child(script, case:dict, timeout:float, env_extra:dict=None) -> dict:
+    "Run `script --case <json>` in a fresh process; its last stdout line as a dict, with the load average before and after."
+    import json, os, subprocess, sys
+    env = dict(os.environ, **(env_extra or {})); env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    l0 = os.getloadavg()[0]
+    p = subprocess.run([sys.executable, script, '--case', json.dumps(case)], capture_output=True, text=True, timeout=timeout, env=env)
+    l1 = os.getloadavg()[0]
+    if p.returncode: return dict(error=(p.stderr or p.stdout).strip().splitlines()[-1][:200], load=(l0, l1))
+    return dict(json.loads(p.stdout.strip().splitlines()[-1]), load=(l0, l1))
+
 def _reference_scores(x, metric, chunk=50):
     "The reference's dense score matrix, from the N × N × d difference tensor (float64), built `chunk` rows at a time so memory stays bounded."
     import numpy as np

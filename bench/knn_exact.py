@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse, json, os, resource, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from graph_build import make_embeddings, _rss_mib
+from graph_build import make_embeddings, _rss_mib, in_child
 
 CASES = ('ours', 'faiss_flat', 'torch_loop', 'ours_rows')
 
@@ -43,15 +43,6 @@ def run_case(case):
                 peak_over_start_mib=peak - base, threads=torch.get_num_threads())
 
 
-def _child(case, timeout):
-    env = dict(os.environ); env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
-    l0 = os.getloadavg()[0]
-    p = subprocess.run([sys.executable, __file__, '--case', json.dumps(case)], capture_output=True, text=True, timeout=timeout, env=env)
-    l1 = os.getloadavg()[0]
-    if p.returncode: return dict(error=(p.stderr or p.stdout).strip().splitlines()[-1][:200], load=(l0, l1))
-    return dict(json.loads(p.stdout.strip().splitlines()[-1]), load=(l0, l1))
-
-
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--sizes', nargs='+', type=int, default=[100_000])
@@ -70,7 +61,7 @@ def main(argv=None):
         x, _ = make_embeddings(n, a.dim); data = os.path.join(tmp, f'x{n}.npy'); np.save(data, x)
         for rep in range(a.repeat):
             for what in a.cases:
-                r = dict(n=n, what=what, rep=rep, **_child(dict(data=data, k=a.k, what=what, save=os.path.join(tmp, f'{what}{n}.npy') if rep == 0 else None), a.timeout))
+                r = dict(n=n, what=what, rep=rep, **in_child(__file__, dict(data=data, k=a.k, what=what, save=os.path.join(tmp, f'{what}{n}.npy') if rep == 0 else None), a.timeout))
                 rows.append(r)
                 if 'error' in r: print(f"  {n:>7} {what:<11} ERROR {r['error']}", flush=True); continue
                 print(f"  {n:>7} {what:<11} {r['seconds']:8.2f} s wall  {r['cpu_seconds']:8.2f} s CPU  peak +{r['peak_over_start_mib']:.0f} MiB  "

@@ -16,7 +16,7 @@ from __future__ import annotations
 import argparse, json, os, resource, subprocess, sys, tempfile, time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from graph_build import make_embeddings, _rss_mib
+from graph_build import make_embeddings, _rss_mib, in_child
 
 CASES = ('ours', 'ours_nocompile', 'ours_rows', 'faiss')
 
@@ -36,15 +36,6 @@ def run_case(case):
     t1 = time.perf_counter(); ru1 = resource.getrusage(resource.RUSAGE_SELF)
     return dict(seconds=t1 - t0, cpu_seconds=ru1.ru_utime + ru1.ru_stime - ru.ru_utime - ru.ru_stime,
                 peak_over_start_mib=_rss_mib('VmHWM') - base)
-
-
-def _child(case, timeout, env_extra=None):
-    env = dict(os.environ, **(env_extra or {})); env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
-    l0 = os.getloadavg()[0]
-    p = subprocess.run([sys.executable, __file__, '--case', json.dumps(case)], capture_output=True, text=True, timeout=timeout, env=env)
-    l1 = os.getloadavg()[0]
-    if p.returncode: return dict(error=(p.stderr or p.stdout).strip().splitlines()[-1][:200], load=(l0, l1))
-    return dict(json.loads(p.stdout.strip().splitlines()[-1]), load=(l0, l1))
 
 
 def main(argv=None):
@@ -75,7 +66,7 @@ def main(argv=None):
         x, _ = make_embeddings(a.first_size, a.dim); data = os.path.join(tmp, 'first.npy'); np.save(data, x)
         for metric in [*a.metrics, 'cosine']:
             cache = tempfile.mkdtemp(prefix='inductor', dir=tmp)  # a cold compile cache for this process
-            rec(a.first_size, 'first_graph', metric, _child(dict(data=data, k=a.k, what='first_graph', metric=metric), a.timeout,
+            rec(a.first_size, 'first_graph', metric, in_child(__file__, dict(data=data, k=a.k, what='first_graph', metric=metric), a.timeout,
                                                             dict(TORCHINDUCTOR_CACHE_DIR=cache)))
     for n in a.sizes:
         x, _ = make_embeddings(n, a.dim); data = os.path.join(tmp, f'x{n}.npy'); np.save(data, x)
@@ -83,7 +74,7 @@ def main(argv=None):
             for what in a.cases:
                 if what == 'faiss' and metric not in a.faiss_metrics: continue
                 env = dict(GNNIC_LP_KERNEL='numpy') if what == 'ours_nocompile' else None
-                rec(n, what, metric, _child(dict(data=data, k=a.k, what=what, metric=metric), a.timeout, env))
+                rec(n, what, metric, in_child(__file__, dict(data=data, k=a.k, what=what, metric=metric), a.timeout, env))
     print(f"\nload average at end: {os.getloadavg()}\n")
     print('| N | method | metric | wall s | CPU s | peak RSS above start, MiB | ÷ FAISS METRIC_L1, wall (CPU) | ÷ FAISS, same metric | load avg before→after |')
     print('|---:|---|---|---:|---:|---:|---:|---:|---|')
