@@ -62,9 +62,12 @@ def summarise(df:pd.DataFrame, # results rows (see `experiments.run_grid`)
     return out.sort_values(['rate', 'protocol', 'mean'], ascending=[True, True, False]).reset_index(drop=True)
 
 # %% ../nbs/07_analysis.ipynb #d5bde5ba
-def _fmt_ci(m, h, signed=False):
+def _fmt_ci(m, h, signed=False, mean=True):
+    "'m [m-h, m+h]' (or just the interval), blank for nan."
     f = (lambda v: f"{v:+.4f}") if signed else (lambda v: f"{v:.4f}")
-    return '' if np.isnan(m) else f"{f(m)} [{f(m - h)}, {f(m + h)}]" if not np.isnan(h) else f(m)
+    if np.isnan(m): return ''
+    ci = f"[{f(m - h)}, {f(m + h)}]" if not np.isnan(h) else ''
+    return f"{f(m)} {ci}".strip() if mean else ci
 
 def results_table(df:pd.DataFrame, baseline:str='mlp') -> str:
     "Plain-text table per protocol and rate: mean test accuracy ± std, its 95% CI, and the paired difference from `baseline`."
@@ -72,7 +75,7 @@ def results_table(df:pd.DataFrame, baseline:str='mlp') -> str:
     head = ('method', 'test acc ± std', '95% CI', f'minus {baseline}, paired by seed: mean [95% CI]', 'selection score', 'seeds')
     for (rate, proto), b in s.groupby(['rate', 'protocol'], sort=False):
         rows = [(r.label, f"{r['mean']:.4f} ± {r['std']:.4f}" if not np.isnan(r['std']) else f"{r['mean']:.4f}",
-                 _fmt_ci(r['mean'], r.ci95)[7:] if not np.isnan(r.ci95) else '', _fmt_ci(r.get('vs_base', np.nan), r.get('vs_base_ci', np.nan), True),
+                 _fmt_ci(r['mean'], r.ci95, mean=False), _fmt_ci(r.get('vs_base', np.nan), r.get('vs_base_ci', np.nan), True),
                  '' if np.isnan(r.val_mean) else f"{r.val_mean:.4f}", str(r.n)) for _, r in b.iterrows()]
         w = [max(len(x[i]) for x in [head, *rows]) for i in range(len(head))]
         line = lambda x: '  '.join(c.ljust(w[i]) for i, c in enumerate(x)).rstrip()

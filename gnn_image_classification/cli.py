@@ -110,16 +110,16 @@ def _outdir(path):
     return out
 
 # %% ../nbs/08_cli.ipynb #01566f72
-def _print_report(df, out, figs, path):
+def _print_report(df, cmp, out, figs, path):
     "Print the results: the table with the paired column, then per-protocol rate tables and Holm verdicts when there are several."
     from gnn_image_classification.analysis import results_table
-    from gnn_image_classification.report import rate_table, compare, verdicts
+    from gnn_image_classification.report import rate_table, verdicts
     print(results_table(df))
     if df.rate.nunique() > 1:
         for proto in [p for p in ('budget', 'oracle') if (df.protocol == p).any()]:
             print(f"\nTest accuracy, mean ± 95% CI over seeds, protocol {proto} (100%: full):\n"); print(rate_table(df, proto).to_string())
     print('\nGraph methods vs every non-graph baseline (paired by seed; Holm-adjusted p < 0.05 within each protocol):')
-    print('\n'.join(v.replace('**', '') for v in verdicts(compare(df))))
+    print('\n'.join(v.replace('**', '') for v in verdicts(cmp)))
     print(f"\nwrote {out / 'results.csv'}, {path}, {out / 'summary.csv'}, {out / 'comparisons.csv'}" + ''.join(f", {p}" for p in figs))
 
 # %% ../nbs/08_cli.ipynb #8c493b59
@@ -127,7 +127,7 @@ def cmd_run(a):
     "Run a preset grid, with any overrides, and report it: tables, paired comparisons, verdicts, figures and report.md."
     from gnn_image_classification.experiments import preset_grid, run_grid
     from gnn_image_classification.analysis import save_figures
-    from gnn_image_classification.report import write_report
+    from gnn_image_classification.report import write_report, compare
     es, ds = _load_dataset(a)
     out = _outdir(a.out or f'gnnic_results/{a.preset}-{ds}')
     graphs = tuple((a.graph, k) for k in dict.fromkeys(a.k)) if a.k else None
@@ -139,10 +139,10 @@ def cmd_run(a):
     df = run_grid(es, specs, out / 'results.csv', fresh=a.fresh, workers=a.workers, progress=not a.no_progress, device=a.device)
     wall = time.perf_counter() - t0
     print(f"\n{len(df)} runs, {wall:.1f} s (finished runs found in {out / 'results.csv'} are not re-run):\n")
-    figs = save_figures(df, out)
-    path = write_report(df, es, out, title=f"gnnic run --preset {a.preset} on {ds}", map_method=a.map,
+    figs, cmp = save_figures(df, out), compare(df)
+    path = write_report(df, es, out, title=f"gnnic run --preset {a.preset} on {ds}", map_method=a.map, cmp=cmp,
                         meta={'preset': a.preset, 'wall time of this invocation': f"{wall:.0f} s with {a.workers} worker(s)"})
-    _print_report(df, out, figs, path)
+    _print_report(df, cmp, out, figs, path)
     return 0
 
 # %% ../nbs/08_cli.ipynb #f3cd5651

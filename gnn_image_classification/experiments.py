@@ -72,7 +72,7 @@ class RunSpec:
         if not 0 < self.rate <= 1: raise ValueError(f"label rate must be a fraction in (0, 1], got {self.rate!r} (e.g. 0.05 for 5%)")
         p = self.protocol or ('full' if self.rate == 1 else 'budget')
         if p not in PROTOCOLS: raise ValueError(f"unknown protocol {p!r}; valid protocols: {', '.join(PROTOCOLS)}")
-        if (p == 'full') != (self.rate == 1): p = 'full' if self.rate == 1 else p
+        if self.rate == 1: p = 'full'
         if p == 'full' and self.rate < 1: raise ValueError("protocol 'full' means every training label; below rate 1.0 use 'budget' or 'oracle'")
         object.__setattr__(self, 'protocol', p); object.__setattr__(self, 'rate', float(self.rate))
         if self.method in GRAPH_METHODS: self._check_graph()

@@ -254,7 +254,8 @@ def write_report(df:pd.DataFrame, # results rows (see `experiments.run_grid`)
                  es:EmbeddingSet, out_dir, # the embeddings of the results; folder for report.md and figures
                  graph=None, # the graph for the figures; default: rebuilt from the first numeric graph of the rows
                  title:str='Results', map_method:str='tsne', # 2-D map: 'tsne' or 'pca'
-                 meta:dict=None) -> Path: # extra lines for the protocol section (preset, timing, …)
+                 meta:dict=None, # extra lines for the protocol section (preset, timing, …)
+                 cmp:pd.DataFrame=None) -> Path: # `compare(df)`, if already computed
     "Write report.md with tables, verdicts and figures; return its path."
     out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
     graph = graph if graph is not None else report_graph(df, es)
@@ -265,7 +266,7 @@ def write_report(df:pd.DataFrame, # results rows (see `experiments.run_grid`)
         figs['embedding_map.png'] = lambda p: plot_embedding_map(es, graph, p, map_method)
     figs['confusion_best.png'] = lambda p: plot_confusion(df[df.protocol != 'oracle'], es, p, low)[0]
     for name, fn in figs.items(): plt.close(fn(out / name))
-    cmp = compare(df)
+    cmp = compare(df) if cmp is None else cmp
     atomic_write_text(out / 'summary.csv', summarise(df).to_csv(index=False)); atomic_write_text(out / 'comparisons.csv', cmp.to_csv(index=False))
     seeds = sorted(df.seed.unique())
     L = [f"# {title}", '', f"Dataset `{df.dataset.iloc[0]}` ({df.n_nodes.iloc[0]} nodes, {df.n_classes.iloc[0]} classes); {len(seeds)} seeds; "

@@ -12,11 +12,11 @@ import json, re, sys, warnings
 from pathlib import Path
 import numpy as np, pandas as pd
 warnings.filterwarnings('ignore')
+from gnn_image_classification.report import _pts  # accuracy points, '+1.3'
 root = Path(__file__).resolve().parent.parent
 RES, IMG, NB = root / 'nbs' / 'results', root / 'nbs' / 'images', root / 'nbs' / 'index.ipynb'
 
 def _ci(m, h): return f"{m:.3f} (95% CI {m - h:.3f}–{m + h:.3f})"
-def _pts(v): return f"{v * 100:+.1f}"
 
 def default_block(df):
     from gnn_image_classification.analysis import summarise
