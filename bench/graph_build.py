@@ -109,9 +109,9 @@ def run_case(case):
         index = faiss.IndexFlatIP(d); index.add(x); index.search(x, k + 1)
     elif what == 'faiss_hnsw':
         import faiss
-        from gnn_image_classification.graph import _faiss_knn
+        from gnn_image_classification.graph import approx_knn
         from gnn_image_classification.metrics import get_metric
-        nb, _ = _faiss_knn(x, get_metric(case['metric']), k)
+        nb, _, _ = approx_knn(x, case["metric"], k)
         if case.get('exact_nbrs') and os.path.exists(case['exact_nbrs']): res['recall'] = knn_recall(nb, torch.from_numpy(np.load(case['exact_nbrs'])))
     elif what == 'reference':  # dense N × N × d computation + pure-Python pair loop over a torch matrix, as the reference did
         D = torch.from_numpy(_reference_scores(x, case['metric']))

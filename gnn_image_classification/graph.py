@@ -16,9 +16,10 @@ from torch_geometric.utils import to_undirected, coalesce, remove_self_loops, de
 from .metrics import get_metric, as_tensor, Metric, _unit_rows
 
 # %% auto #0
-__all__ = ['LP_KERNEL', 'SCHEDULES', 'WEIGHTS', 'BACKENDS', 'block_rows', 'iter_score_blocks', 'topk_rows', 'block_pairs',
-           'merge_topk', 'knn_search', 'knn_recall', 'knn_graph', 'threshold_graph', 'band_graph', 'warn_uninformative',
-           'class_mean_scores', 'reference_thresholds', 'graph_stats']
+__all__ = ['LP_KERNEL', 'SCHEDULES', 'WEIGHTS', 'BACKENDS', 'FAISS_INDEXES', 'block_rows', 'iter_score_blocks', 'topk_rows',
+           'block_pairs', 'merge_topk', 'knn_search', 'approx_knn', 'knn_recall', 'exact_rows', 'sample_recall',
+           'knn_graph', 'threshold_graph', 'band_graph', 'warn_uninformative', 'knn_csr', 'save_graph', 'load_graph',
+           'knn_shard', 'knn_merge', 'knn_sharded', 'class_mean_scores', 'reference_thresholds', 'graph_stats']
 
 # %% ../nbs/03_graph.ipynb #6581fff2
 def block_rows(n:int, # number of columns (all nodes)
@@ -419,34 +420,91 @@ def _finish(x, rows, cols, scores, m, weight, symmetric, self_loops, n, info, ga
 
 # %% ../nbs/03_graph.ipynb #0aa3c468
 BACKENDS = ('exact', 'faiss')
+FAISS_INDEXES = ('hnsw', 'ivf')
 
-def _faiss_knn(x, m:Metric, k:int, M:int=32, ef_search:int=None):
-    "Approximate kNN with a FAISS HNSW index: (N, k) indices and scores, the node itself removed."
+def _faiss_metric(m:Metric):
+    "The faiss module and FAISS's metric for `m`; errors that say how to install FAISS, or which metrics it has."
     try: import faiss
     except ImportError: raise ImportError("backend='faiss' needs faiss-cpu; install it with: pip install 'gnn_image_classification[approx]'") from None
     fm = dict(cosine=faiss.METRIC_INNER_PRODUCT, chord=faiss.METRIC_INNER_PRODUCT, euclidean=faiss.METRIC_L2,
               cityblock=faiss.METRIC_L1, maxnorm=faiss.METRIC_Linf)
     if m.name not in fm: raise ValueError(f"backend='faiss' supports metrics {', '.join(fm)}, not {m.name!r}; use backend='exact'")
-    x = _check_x(x).cpu(); n = len(x)
-    X = np.ascontiguousarray((_unit_rows(x) if m.name in ('cosine', 'chord') else x).numpy())
-    index = faiss.IndexHNSWFlat(X.shape[1], M, fm[m.name])
-    index.hnsw.efConstruction = max(40, 2 * M); index.add(X)
-    index.hnsw.efSearch = max(ef_search or 64, 2 * (k + 1))
-    D, I = index.search(X, k + 1)
-    if (I < 0).any(): raise RuntimeError("the FAISS index returned fewer than k+1 neighbours for some nodes; raise ef_search")
+    return faiss, fm[m.name]
+
+def _rows(x, idx, unit:bool=False):
+    "Rows `idx` (a slice or indices) of `x` (array, memory map or tensor) as a float32 tensor, checked finite; unit length with `unit`."
+    b = x[idx].detach().cpu().float() if torch.is_tensor(x) else torch.from_numpy(np.array(x[idx], dtype=np.float32))  # a copy: never a view of a memory map
+    where = lambda r: np.arange(len(x))[idx][r]  # the rows' numbers in `x`, for the errors
+    bad = (~torch.isfinite(b).all(1)).nonzero().flatten()
+    if len(bad): raise ValueError(f"embeddings row {where(int(bad[0]))} contains NaN or inf")
+    if not unit: return b
+    z = (b.norm(dim=1) == 0).nonzero().flatten()
+    if len(z): raise ValueError(f"all-zero vectors (rows {where(z[:10].numpy()).tolist()}): cosine and chord are undefined for them; drop those rows or use a distance metric such as euclidean")
+    return _unit_rows(b)
+
+# %% ../nbs/03_graph.ipynb #5cf957df
+def _faiss_index(faiss, fm, x, unit, n, d, k, index, nlist, nprobe, train_size, niter, M, ef_search, seed):
+    "A trained, empty FAISS index for `x` and the parameters it uses."
+    if index == 'hnsw':
+        ix = faiss.IndexHNSWFlat(d, M, fm); ix.hnsw.efConstruction = max(40, 2 * M); ix.hnsw.efSearch = max(ef_search or 64, 2 * (k + 1))
+        return ix, dict(index='hnsw', M=int(M), ef_construction=int(ix.hnsw.efConstruction), ef_search=int(ix.hnsw.efSearch))
+    nlist = int(nlist or max(1, min(round(4 * math.sqrt(n)), n // 39)))  # FAISS wants ≥ 39 training rows per list
+    ts = int(min(n, train_size or 40 * nlist)); nprobe = int(min(nlist, nprobe or 16))
+    if ts < nlist: raise ValueError(f"nlist={nlist} lists need at least {nlist} training rows; train_size is {ts} (N = {n})")
+    ix = faiss.IndexIVFFlat(faiss.IndexFlat(d, fm), d, nlist, fm); ix.cp.niter, ix.cp.seed = niter, seed
+    ix.train(_rows(x, np.sort(np.random.default_rng(seed).choice(n, ts, replace=False)), unit).numpy()); ix.nprobe = nprobe
+    return ix, dict(index='ivf', nlist=nlist, nprobe=nprobe, train_size=ts, niter=int(niter))
+
+def approx_knn(x, # (N, d) embeddings: an array, a tensor or a memory-mapped .npy, read in chunks
+               metric='cosine', k:int=10, # a name from `METRICS`; neighbours per node
+               index:str='hnsw', # 'hnsw' (a graph index) or 'ivf' (inverted lists: k-means cells, `nprobe` searched per query)
+               nlist:int=None, nprobe:int=None, # IVF: lists (default 4√N, at most N/39) and lists searched per query (default 16)
+               train_size:int=None, niter:int=10, # IVF: rows sampled to train its k-means (default 40 per list) and k-means iterations
+               M:int=32, ef_search:int=None, # HNSW: links per node; search breadth (default max(64, 2(k+1)))
+               chunk:int=65536, seed:int=0): # rows per add/search call; seed of the training sample
+    "Approximate k nearest other nodes with a FAISS index: (N, k) indices and scores, nearest first, and the parameters used."
+    m = get_metric(metric); faiss, fm = _faiss_metric(m); n, d = x.shape; _check_k(k, n)
+    if index not in FAISS_INDEXES: raise ValueError(f"unknown FAISS index {index!r}; valid: {', '.join(FAISS_INDEXES)}")
+    unit = m.name in ('cosine', 'chord'); get = lambda s: _rows(x, slice(s, min(s + chunk, n)), unit).numpy()
+    ix, params = _faiss_index(faiss, fm, x, unit, n, d, k, index, nlist, nprobe, train_size, niter, M, ef_search, seed)
+    for s in range(0, n, chunk): ix.add(get(s))
+    D, I = np.empty((n, k + 1), np.float32), np.empty((n, k + 1), np.int64)
+    for s in range(0, n, chunk): D[s:s + chunk], I[s:s + chunk] = ix.search(get(s), k + 1)
+    if (I < 0).any(): raise RuntimeError(f"the FAISS index found fewer than k+1 neighbours for {int((I < 0).any(1).sum())} nodes; raise {'nprobe' if index == 'ivf' else 'ef_search'}")
     I, D = torch.from_numpy(I), torch.from_numpy(D)
     keep = I != torch.arange(n)[:, None]                      # drop the node itself ...
     keep[keep.all(1), k] = False                              # ... or, where it was not found, the farthest extra one
     I, D = I[keep].view(n, k), D[keep].view(n, k)
     if m.name == 'chord': D = (2 - 2 * D).clamp_min(0).sqrt()
     elif m.name == 'euclidean': D = D.clamp_min(0).sqrt()    # FAISS reports squared L2
-    return I, D
+    return I, D, params
 
 def knn_recall(approx, # (N, k) neighbour indices to check
                exact): # (N, k) exact neighbour indices
     "Mean fraction of each node's exact k nearest neighbours that `approx` found."
     a, e = torch.as_tensor(approx), torch.as_tensor(exact)
     return float((a[:, :, None] == e[:, None, :]).any(1).float().mean())
+
+# %% ../nbs/03_graph.ipynb #bcb2c4ac
+def exact_rows(x, # (N, d) embeddings: an array, a tensor or a memory-mapped .npy
+               rows, # indices of the rows whose neighbours are wanted
+               metric='cosine', k:int=10, block:int=32768): # all N rows are read `block` at a time
+    "Exact k nearest other rows of the rows `rows` of `x` only, nearest first (ties to the lower index): (len(rows), k) indices."
+    m = get_metric(metric); rows = np.asarray(rows); n = len(x); _check_k(k, n)
+    q = _rows(x, rows); V = torch.full((len(q), k), -math.inf); I = torch.full((len(q), k), n, dtype=torch.long)
+    for s in range(0, n, block):
+        e = min(s + block, n); S = m(q, _rows(x, slice(s, e)))
+        K = S if m.higher_is_closer else -S; own = np.nonzero((rows >= s) & (rows < e))[0]
+        K[own, rows[own] - s] = -math.inf  # never your own neighbour
+        c = topk_rows(K, min(k, e - s)); V, I = merge_topk(V, I, K.gather(1, c), c + s)
+    return I
+
+def sample_recall(x, # (N, d) embeddings
+                  nb, # (N, k) neighbour indices to check, e.g. from `approx_knn`
+                  metric='cosine', rows:int=1000, seed:int=0): # rows sampled (all when N ≤ `rows`) and the sample's seed
+    "Recall of `nb` against the exact neighbours of a random sample of rows, computed for those rows only: a dict with `recall` and `recall_rows`."
+    n, k = nb.shape; r = np.sort(np.random.default_rng(seed).choice(n, min(rows, n), replace=False))
+    return dict(recall=knn_recall(torch.as_tensor(nb)[torch.from_numpy(r)], exact_rows(x, r, metric, k)), recall_rows=int(len(r)))
 
 # %% ../nbs/03_graph.ipynb #9233d4a6
 def knn_graph(x, # (N, d) embeddings
@@ -459,17 +517,23 @@ def knn_graph(x, # (N, d) embeddings
               block_size:int=None, device=None,
               gamma:float=3., # exponent of weight='cos_pow'
               sigma:float=None, # bandwidth of the Gaussian weight (default: median edge distance)
-              backend:str='exact'): # 'exact', or 'faiss' for an approximate HNSW search
+              backend:str='exact', # 'exact', or 'faiss' for an approximate search (`approx_knn`)
+              recall_rows:int=1000, # backend='faiss': rows whose exact neighbours measure its recall (0: none)
+              **approx): # backend='faiss': `approx_knn`'s options, e.g. index='ivf', nlist=, nprobe=, train_size=
     "k-nearest-neighbour graph under `metric`, built blockwise; ties go to the lower node index."
     m = get_metric(metric); n = len(x); _check_k(k, n)
     if backend not in BACKENDS: raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
-    nb, sc = knn_search(x, m, k, block_size, device) if backend == 'exact' else _faiss_knn(x, m, k)
+    if approx and backend != 'faiss': raise TypeError(f"{', '.join(approx)}: options of backend='faiss' only")
+    info = dict(kind='mutual_knn' if mutual else 'knn', k=int(k), backend=backend)
+    if backend == 'exact': nb, sc = knn_search(x, m, k, block_size, device)
+    else:
+        nb, sc, p = approx_knn(x, m, k, **approx); info.update(p)
+        if recall_rows: info.update(sample_recall(x, nb, m, recall_rows))
     rows, cols, scores = torch.arange(n).repeat_interleave(k), nb.flatten(), sc.flatten()
     if mutual:
         keep = torch.isin(rows * n + cols, cols * n + rows)
         rows, cols, scores = rows[keep], cols[keep], scores[keep]
-    return _finish(x, rows, cols, scores, m, weight, symmetric or mutual, self_loops, n,
-                   dict(kind='mutual_knn' if mutual else 'knn', k=int(k), backend=backend), gamma, sigma)
+    return _finish(x, rows, cols, scores, m, weight, symmetric or mutual, self_loops, n, info, gamma, sigma)
 
 # %% ../nbs/03_graph.ipynb #deacdf07
 def _warn_sparse(data, what):
@@ -534,6 +598,199 @@ def warn_uninformative(x, # (N, d) embeddings
                           "edges. Check how the embeddings were made" + (", or use a distance metric such as euclidean" if angular and 'identical' not in why else ''))
     return why
 
+
+# %% ../nbs/03_graph.ipynb #a3f154bf
+def knn_csr(nb, # (N, k) neighbour indices of every node
+            scores, # (N, k) their scores under `metric`
+            metric='cosine', mutual:bool=False, symmetric:bool=True, # as in `knn_graph`
+            weight='auto', gamma:float=3., sigma:float=None): # edge weights, as in `knn_graph`
+    "kNN graph as a scipy CSR matrix of edge weights (row: node, column: neighbour), its scores in the same order and the weight parameters; no Python loops."
+    import scipy.sparse as sp
+    m = get_metric(metric); nb, s = np.asarray(nb), np.asarray(scores, np.float32).ravel(); n, k = nb.shape
+    it = np.int32 if n * k < 2**31 else np.int64
+    o = np.argsort(s if m.higher_is_closer else -s, kind='stable')  # a pair's two directions are merged by rank:
+    rank = np.empty(n * k, it); rank[o] = np.arange(1, n * k + 1, dtype=it)  # positive (never an implicit zero), higher = closer
+    A = sp.csr_matrix((rank, nb.ravel().astype(it), np.arange(0, n * k + 1, k, dtype=it)), shape=(n, n))
+    if symmetric or mutual:
+        T = A.T.tocsr(); B = A.maximum(T)  # the union of both directions, keeping the closer score (as `to_undirected`)
+        if mutual: B = B.multiply(A.minimum(T) > 0).tocsr()
+        A = B
+    A.sort_indices(); sc = s[o[A.data - 1]]
+    w, wp = _edge_weights(m, torch.from_numpy(sc), weight, gamma, sigma)
+    return sp.csr_matrix((w.numpy().astype(np.float32), A.indices, A.indptr), shape=(n, n)), sc, wp
+
+# %% ../nbs/03_graph.ipynb #fbccb69a
+_GRAPH_FILES = ('indptr', 'indices', 'weight', 'score')
+
+def _json_safe(o): return o.item() if hasattr(o, 'item') else str(o)
+
+def _write_dir(path, arrays:dict, manifest:dict, name:str):
+    "Write `arrays` as .npy files and `manifest` as `name` into a new directory, then swap it in for `path`: nothing half-written."
+    import json, shutil
+    path = os.path.abspath(path); tmp = f"{path}.tmp-{os.getpid()}"; shutil.rmtree(tmp, ignore_errors=True); os.makedirs(tmp)
+    try:
+        manifest = dict(manifest, files={})
+        for f, a in arrays.items(): np.save(os.path.join(tmp, f + '.npy'), a); manifest['files'][f] = [str(a.dtype), list(a.shape)]
+        with open(os.path.join(tmp, name), 'w') as fh: json.dump(manifest, fh, indent=1, default=_json_safe)
+        old = f"{path}.old-{os.getpid()}"
+        if os.path.exists(path): os.rename(path, old)
+        os.rename(tmp, path); shutil.rmtree(old, ignore_errors=True)
+    except BaseException: shutil.rmtree(tmp, ignore_errors=True); raise
+    return path
+
+def save_graph(g, # a graph `Data` (from `knn_graph` and friends), or a scipy sparse matrix of edge weights (row: node)
+               path, # directory to write (replaced whole if it exists)
+               score=None, # with a sparse matrix: the edge scores, in its CSR order
+               meta:dict=None): # with a sparse matrix: what to record (metric, k, backend, recall, ...)
+    "Write a graph as CSR arrays (`indptr`, `indices`, `weight`, `score` .npy files) and a `graph.json` manifest, atomically."
+    if isinstance(g, Data):
+        n = g.num_nodes; ei = g.edge_index.numpy(); r, c = ei[1], ei[0]; o = np.lexsort((c, r))
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(r, minlength=n))]); indices, w = c[o], g.edge_weight.numpy()[o]
+        sc = g.edge_score.numpy()[o] if getattr(g, 'edge_score', None) is not None else None; meta = dict(getattr(g, 'graph', {}), **(meta or {}))
+    else: A = g.tocsr(); n = A.shape[0]; indptr, indices, w, sc, meta = A.indptr, A.indices, A.data, score, dict(meta or {})
+    it = np.int32 if len(indices) < 2**31 and n < 2**31 else np.int64  # scipy needs indptr and indices of one type
+    arrays = dict(indptr=np.asarray(indptr, it), indices=np.asarray(indices, it), weight=np.asarray(w, np.float32))
+    if sc is not None: arrays['score'] = np.asarray(sc, np.float32)
+    return _write_dir(path, arrays, dict(format='gnnic-graph', version=1, n_nodes=int(n), n_entries=int(len(indices)), **meta), 'graph.json')
+
+# %% ../nbs/03_graph.ipynb #2cc0b9c6
+def load_graph(path, # a directory written by `save_graph`
+               mmap:bool=True, # memory-map the arrays instead of reading them
+               as_data:bool=False): # a PyG `Data` (edge_index, edge_weight, edge_score) instead of (CSR matrix, manifest)
+    "Read a graph saved by `save_graph`: a scipy CSR matrix of edge weights and the manifest (or a `Data`)."
+    import json, scipy.sparse as sp
+    mf = os.path.join(path, 'graph.json')
+    if not os.path.exists(mf): raise FileNotFoundError(f"{mf} not found: {path} is not a graph written by save_graph (or it was not finished)")
+    with open(mf) as fh: man = json.load(fh)
+    a = {}
+    for f, (dt, shape) in man['files'].items():
+        fn = os.path.join(path, f + '.npy')
+        try: a[f] = np.load(fn, mmap_mode='r' if mmap else None)
+        except (OSError, ValueError) as e: raise ValueError(f"{fn}: cannot be read as .npy ({e})") from None
+        if str(a[f].dtype) != dt or list(a[f].shape) != shape: raise ValueError(f"{fn}: expected {dt} of shape {tuple(shape)} (from graph.json), found {a[f].dtype} of shape {a[f].shape}")
+    n = man['n_nodes']
+    if len(a['indptr']) != n + 1 or int(a['indptr'][-1]) != len(a['indices']): raise ValueError(f"{path}: indptr does not match {n} nodes and {len(a['indices'])} entries")
+    A = sp.csr_matrix((a['weight'], a['indices'], a['indptr']), shape=(n, n))
+    if not as_data: return A, man
+    r = torch.from_numpy(np.repeat(np.arange(n), np.diff(a['indptr']))); c = torch.from_numpy(np.asarray(a['indices'], np.int64))
+    d = Data(edge_index=torch.stack([c, r]), edge_weight=torch.from_numpy(np.array(a['weight'])), num_nodes=n)
+    if 'score' in a: d.edge_score = torch.from_numpy(np.array(a['score']))
+    d.graph = {k: v for k, v in man.items() if k not in ('format', 'version', 'files', 'n_nodes', 'n_entries')}; return d
+
+# %% ../nbs/03_graph.ipynb #9b8501be
+def _open_emb(emb):
+    "The (N, d) float32 embeddings of a .npy file, memory-mapped; errors name the file."
+    try: X = np.load(emb, mmap_mode='r')
+    except (OSError, ValueError) as e: raise ValueError(f"{emb}: cannot be read as .npy ({e})") from None
+    if X.ndim != 2 or X.dtype != np.float32 or not len(X): raise ValueError(f"{emb}: expected a non-empty (N, d) float32 matrix, found {X.dtype} of shape {X.shape}")
+    return X
+
+def _rank_world(rank=None, world=None):
+    "This worker's rank and the number of workers: as given, else torchrun's RANK and WORLD_SIZE, else 0 and 1."
+    rank = int(os.environ.get('RANK', 0)) if rank is None else int(rank); world = int(os.environ.get('WORLD_SIZE', 1)) if world is None else int(world)
+    if not 0 <= rank < world: raise ValueError(f"rank {rank} is not in 0..{world - 1} (world size {world})")
+    return rank, world
+
+def _shard_sig(emb, X, m:Metric, k, bs, world):
+    "What a partial result depends on: the embeddings file (path, size, modification time), the search, the split."
+    st = os.stat(emb)
+    return dict(emb=os.path.abspath(emb), size=st.st_size, mtime=st.st_mtime_ns, n=len(X), d=X.shape[1], metric=m.name, k=int(k), block_size=int(bs), world=int(world))
+
+def _part_path(out_dir, rank, world): return os.path.join(out_dir, f"part-{rank:05d}-of-{world:05d}.npz")
+
+def _read_part(p):
+    import json
+    with np.load(p) as z: return json.loads(str(z['meta'])), torch.from_numpy(z['V']), torch.from_numpy(z['I'])
+
+# %% ../nbs/03_graph.ipynb #710e2429
+def _shard_pairs(X, m:Metric, k, bs, pairs, workers):
+    "Running top-k keys and columns of every row over the block pairs `pairs` of the memory-mapped `X`: the same keys as `knn_search`."
+    n = len(X); top = _TopK(n, k, bs, 'cpu'); kind = m.name; p = 1 if kind == 'cityblock' else math.inf
+    def load(b):
+        A = _rows(X, slice(b * bs, min(b * bs + bs, n)), kind in ('cosine', 'chord'))
+        return A, ((A * A).sum(1) if kind == 'euclidean' else None)
+    def work(ij):
+        (A, sa), i0, j0 = load(ij[0]), ij[0] * bs, ij[1] * bs; B, sb = (A, sa) if ij[0] == ij[1] else load(ij[1])
+        bi, bj = len(A), len(B); pi, pj = -(-bi // _PCHUNK) * _PCHUNK, -(-bj // _PCHUNK) * _PCHUNK
+        S = torch.empty(pi, pj); T = S if (bi, bj) == (pi, pj) else torch.empty(bi, bj)
+        if kind in ('cosine', 'chord', 'euclidean'): np.matmul(A.numpy(), B.numpy().T, out=T.numpy())
+        else: _lp_eager(A, B, p, T); T.neg_()
+        if kind == 'euclidean': T.mul_(2).sub_(sa[:, None]).sub_(sb[None])
+        if T is not S: S.fill_(-math.inf); S[:bi, :bj] = T
+        if i0 == j0: r = torch.arange(bi); S[r, r] = -math.inf  # never your own neighbour
+        top.feed(S, i0, j0, bi)
+        if i0 != j0: top.feed(S, j0, i0, bj, t=True)
+    mode = torch.is_inference_mode_enabled()
+    def run(ij):
+        with torch.inference_mode(mode): work(ij)
+    with _one_thread_each(workers), ThreadPoolExecutor(workers) as ex: list(ex.map(run, pairs))
+    return top.V, top.I
+
+def knn_shard(emb, # an (N, d) float32 .npy file, memory-mapped
+              out_dir, # where the partial results go
+              metric='cosine', k:int=10,
+              rank:int=None, world:int=None, # this worker and how many there are (default: torchrun's RANK, WORLD_SIZE; else 0 and 1)
+              block_size:int=None): # rows per block (default: as `knn_search`); every rank must use the same
+    "Exact running top-k of every row over this rank's share of `block_pairs`, written atomically to `out_dir`; a finished part is kept."
+    m = get_metric(metric); X = _open_emb(emb); n = len(X); _check_k(k, n); rank, world = _rank_world(rank, world)
+    if m.name not in _SYMMETRIC: raise ValueError(f"sharded kNN needs a symmetric built-in metric ({', '.join(_SYMMETRIC)}), not {m.name!r}")
+    bs = min(n, block_size or _pair_block(n, m.name in ('cityblock', 'maxnorm'))); sig = _shard_sig(emb, X, m, k, bs, world)
+    part = _part_path(out_dir, rank, world); os.makedirs(out_dir, exist_ok=True)
+    if os.path.exists(part) and _read_part(part)[0] == dict(sig, rank=rank): return part
+    pairs = list(block_pairs(-(-n // bs), rank, world)); workers = max(1, min(torch.get_num_threads(), len(pairs)))
+    with torch.no_grad(): V, I = _shard_pairs(X, m, k, bs, pairs, workers)
+    import json; tmp = f"{part}.tmp-{os.getpid()}.npz"
+    try: np.savez(tmp, V=V.numpy(), I=I.numpy(), meta=json.dumps(dict(sig, rank=rank))); os.replace(tmp, part)
+    except BaseException:
+        if os.path.exists(tmp): os.remove(tmp)
+        raise
+    return part
+
+# %% ../nbs/03_graph.ipynb #90eecc20
+def _shard_scores(X, m:Metric, kv, nb, block:int=65536):
+    "The metric's scores from merged keys, as `knn_search` computes them (near-duplicate pairs recomputed from their rows)."
+    if m.name == 'cosine': return kv
+    if m.name in ('cityblock', 'maxnorm'): return -kv
+    out, unit = torch.empty_like(kv), m.name == 'chord'
+    for s in range(0, len(kv), block):
+        e = min(s + block, len(kv)); A = _rows(X, slice(s, e), unit); k2 = kv[s:e]
+        if unit: ref, d2 = 2., (2. - 2 * k2).clamp_min(0)
+        else: ref = (A * A).sum(1)[:, None]; d2 = (ref - (k2 + ref)).clamp_min(0)  # the row schedule's key is ‖a‖² − ‖a − b‖²
+        i, j = (d2 < 1e-2 * ref).nonzero(as_tuple=True)  # the key cancels badly for near-duplicates: from their difference
+        if len(i): d2[i, j] = (A[i] - _rows(X, nb[s:e][i, j].numpy(), unit)).square().sum(1)
+        out[s:e] = d2.sqrt()
+    return out
+
+def knn_merge(emb, out_dir, # the embeddings and the directory of `knn_shard`'s parts
+              world:int): # how many parts
+    "Merge the `world` partial top-k's in `out_dir` into the exact kNN: (N, k) indices and scores, nearest first, as `knn_search` gives."
+    parts = [_part_path(out_dir, r, world) for r in range(world)]; miss = [p for p in parts if not os.path.exists(p)]
+    if miss: raise FileNotFoundError(f"{len(miss)} of {world} parts are missing (first: {miss[0]}); run knn_shard for those ranks")
+    sig, V, I = _read_part(parts[0]); sig.pop('rank')
+    for r, p in enumerate(parts[1:], 1):
+        s, v, i = _read_part(p)
+        if dict(s, rank=None) != dict(sig, rank=None): raise ValueError(f"{p} was computed for other inputs than {parts[0]}: {s} vs {sig}")
+        V, I = merge_topk(V, I, v, i)
+    X = _open_emb(emb)
+    if _shard_sig(emb, X, get_metric(sig['metric']), sig['k'], sig['block_size'], world) != sig: raise ValueError(f"{emb} changed since its parts in {out_dir} were computed; delete them and rerun")
+    return I, _shard_scores(X, get_metric(sig['metric']), V, I)
+
+# %% ../nbs/03_graph.ipynb #3c21c9e1
+def knn_sharded(emb, # an (N, d) float32 .npy file, memory-mapped by every rank
+                out_dir, # parts and the merged result (`knn.npz`) go here
+                metric='cosine', k:int=10, block_size:int=None):
+    "Exact kNN over the ranks of a torchrun job (gloo): each rank's share of the block pairs, then one merge; every rank gets (N, k) indices and scores."
+    import atexit, datetime, json, torch.distributed as dist
+    rank, world = _rank_world(); knn_shard(emb, out_dir, metric, k, rank, world, block_size)
+    if world > 1 and not dist.is_initialized():  # once per process (gloo cannot be set up twice in one process), torn down at exit
+        dist.init_process_group('gloo', timeout=datetime.timedelta(days=2)); atexit.register(dist.destroy_process_group)  # ranks may finish far apart at 10⁶ rows
+    if world > 1: dist.barrier()
+    res = os.path.join(out_dir, 'knn.npz')
+    if rank == 0:
+        nb, sc = knn_merge(emb, out_dir, world); tmp = f"{res}.tmp-{os.getpid()}.npz"
+        np.savez(tmp, I=nb.numpy(), S=sc.numpy(), meta=json.dumps(dict(_read_part(_part_path(out_dir, 0, world))[0], rank=None))); os.replace(tmp, res)
+    if world > 1: dist.barrier()
+    with np.load(res) as z: return torch.from_numpy(z['I']), torch.from_numpy(z['S'])
 
 # %% ../nbs/03_graph.ipynb #3acd0ac8
 def class_mean_scores(x, y, metric='cosine', block_size:int=None):
