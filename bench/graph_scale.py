@@ -26,15 +26,22 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from graph_build import in_child, _rss_mib
 
 
-def make_memmap(path, n, d=512, classes=10, noise=0.1, seed=0, chunk=50_000):
-    "graph_build.make_embeddings, written chunk by chunk into a memory-mapped .npy (and the labels beside it)."
+def make_memmap(path, n, d=512, classes=10, noise=0.1, seed=0, chunk=50_000, intrinsic:int=None):
+    """graph_build.make_embeddings, written chunk by chunk into a memory-mapped .npy (and the labels beside it).
+    With `intrinsic` = m, each class's noise lies in its own random m-dimensional subspace (same total variance, plus 1 % of
+    it isotropic): a crude stand-in for real CNN features, whose intrinsic dimension is far below d."""
     import numpy as np
     rng = np.random.default_rng(seed)
     centres = rng.standard_normal((classes, d)).astype(np.float32); centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     y = rng.integers(0, classes, n)
+    if intrinsic: W = np.stack([np.linalg.qr(rng.standard_normal((d, intrinsic)))[0].T for _ in range(classes)]).astype(np.float32) * math.sqrt(d / intrinsic)
     x = np.lib.format.open_memmap(path + '.tmp.npy', mode='w+', dtype=np.float32, shape=(n, d))
     for s in range(0, n, chunk):
-        e = min(s + chunk, n); b = centres[y[s:e]] + noise * rng.standard_normal((e - s, d), dtype=np.float32)
+        e = min(s + chunk, n); yc = y[s:e]
+        if not intrinsic: b = centres[yc] + noise * rng.standard_normal((e - s, d), dtype=np.float32)
+        else:
+            b = centres[yc] + 0.1 * noise * rng.standard_normal((e - s, d), dtype=np.float32)
+            for c in range(classes): i = np.nonzero(yc == c)[0]; b[i] += noise * rng.standard_normal((len(i), intrinsic), dtype=np.float32) @ W[c]
         x[s:e] = b / np.linalg.norm(b, axis=1, keepdims=True)
     x.flush(); del x; os.replace(path + '.tmp.npy', path); np.save(path.replace('.npy', '_y.npy'), y)
 
@@ -96,18 +103,20 @@ def main():
     ap.add_argument('--nprobes', type=int, nargs='+', default=[4, 8, 16, 32, 64]); ap.add_argument('--rows', type=int, default=1000)
     ap.add_argument('--cases', nargs='+', default=['ivf', 'recall', 'csr', 'sweep', 'hnsw', 'exact'])
     ap.add_argument('--workdir', help='keep data and graphs here (default: a temporary directory, removed)')
+    ap.add_argument('--intrinsic', type=int, help='noise in a random subspace of this dimension per class (default: isotropic, as graph_build)')
     ap.add_argument('--case', help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.case: print(json.dumps(run_case(json.loads(a.case)))); return
     sizes = a.sizes + ([1_000_000] if a.full and 1_000_000 not in a.sizes else [])
     import shutil; root = a.workdir or tempfile.mkdtemp(prefix='graph_scale_')
     env = dict(OMP_NUM_THREADS=str(a.threads), OMP_WAIT_POLICY=os.environ.get('OMP_WAIT_POLICY', 'PASSIVE'))
-    print(f"cores: {os.cpu_count()}  threads per case: {a.threads}  load average at start: {os.getloadavg()[0]:.2f}  k={a.k} d=512 cosine", flush=True)
+    print(f"cores: {os.cpu_count()}  threads per case: {a.threads}  load average at start: {os.getloadavg()[0]:.2f}  k={a.k} d=512 cosine  "
+          f"noise: {f'{a.intrinsic}-dimensional per class' if a.intrinsic else 'isotropic'}", flush=True)
     try:
         for n in sizes:
-            d = os.path.join(root, f'n{n}'); os.makedirs(d, exist_ok=True); data = os.path.join(d, 'x.npy')
+            d = os.path.join(root, f'n{n}' + (f'-m{a.intrinsic}' if a.intrinsic else '')); os.makedirs(d, exist_ok=True); data = os.path.join(d, 'x.npy')
             t = time.perf_counter()
-            if not os.path.exists(data): make_memmap(data, n)
+            if not os.path.exists(data): make_memmap(data, n, intrinsic=a.intrinsic)
             print(f"\nN = {n:,}: data {os.path.getsize(data) / 2**30:.2f} GiB generated in {time.perf_counter() - t:.1f} s", flush=True)
             print("| N | case | wall s | CPU s | peak RSS MiB (start) | load before→after | result |\n|---:|---|---:|---:|---:|---|---|", flush=True)
             small = n <= 200_000; order = [w for w in ('exact', 'hnsw', 'ivf', 'recall', 'csr', 'sweep') if w in a.cases and (small or w not in ('exact', 'hnsw'))]
