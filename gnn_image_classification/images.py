@@ -81,7 +81,8 @@ def open_image(path, # an image file
     with _open_checked(path, max_pixels) as im:
         with warnings.catch_warnings():
             warnings.simplefilter('error', Image.DecompressionBombWarning)
-            return to_rgb_image(im)
+            rgb = to_rgb_image(im)
+            return rgb.copy() if rgb is im else rgb  # an 8-bit RGB file comes back as itself: decode it before the file closes
 
 
 # %% ../nbs/09_images.ipynb #ae092672
