@@ -67,7 +67,7 @@ def main(argv=None):
     p.add_argument('--n', type=int, default=256, help='images (default 256)')
     p.add_argument('--backbone', default='resnet18'); p.add_argument('--image-size', type=int, default=224)
     p.add_argument('--ranks', type=int, nargs='+', default=[2], help='torchrun --nproc-per-node values (default: 2)')
-    p.add_argument('--threads', type=int, default=2, help="torch threads of the `single` case (default 2)")
+    p.add_argument('--threads', type=int, help="torch threads of the `single` case (default 2)")
     p.add_argument('--chunk', type=int, default=64, help='images per part (default 64)')
     p.add_argument('--batch-size', type=int, default=32)
     p.add_argument('--json', help='also write the results here')
@@ -81,7 +81,7 @@ def main(argv=None):
     tmp = Path(tempfile.mkdtemp(prefix='embed_shard_'))
     try:
         load0 = os.getloadavg(); folder = make_folder(tmp/'images', a.n)
-        rows = [case('single', a, folder, tmp/'single', threads=a.threads), case('single-1t', a, folder, tmp/'single1', threads=1, workers=0)]
+        rows = [case('single', a, folder, tmp/'single', threads=a.threads or 2), case('single-1t', a, folder, tmp/'single1', threads=1, workers=0)]
         rows += [case(f'torchrun-{P}', a, folder, tmp/f'tr{P}', ranks=P) for P in a.ranks]
         load1 = os.getloadavg()
         ref = read_embeddings_dir(rows[0]['out'])
