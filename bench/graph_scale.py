@@ -13,9 +13,9 @@ the load average before and after it. Cases, per N, cosine, k = 10:
   hnsw    approx_knn(index='hnsw') (N ≤ 2·10^5 only: its build is the slow part)
   exact   knn_search (N ≤ 2·10^5 only); the IVF and HNSW recall is then also computed on all rows
 
-    python bench/graph_scale.py                        # N = 10^5: all cases (about 10 minutes on 2 idle cores)
+    python bench/graph_scale.py                        # N = 10^5: all cases (≈ 300 CPU s: about 5 minutes on 2 idle cores)
     python bench/graph_scale.py --sizes 100000 200000  # adds the 2·10^5 point
-    python bench/graph_scale.py --full                 # adds N = 10^6: ivf, recall, csr, sweep (about 20-25 minutes more)
+    python bench/graph_scale.py --full                 # adds N = 10^6: ivf, recall, csr, sweep (an estimated 20-25 minutes more)
 
 Children run with OMP_NUM_THREADS=2 (--threads) and OMP_WAIT_POLICY=PASSIVE. Not a test: timings depend on the machine
 and its load (printed with every case).
