@@ -15,7 +15,8 @@ Per case: wall seconds, CPU seconds of the process *and its children* (a compile
 of the measurement, the 1-minute load average before and after, and ratios against the peers measured in the same run.
 Synthetic L2-normalised 512-d embeddings with class structure (bench/graph_build.py's).
 
-    python bench/knn_lp.py                                   # first graphs + N = 20,000 (≈ 3 min on 2 idle cores with METRIC_Linf)
+    python bench/knn_lp.py --faiss-metrics cityblock         # the table: first graphs + N = 20,000 (≈ 4 min on 2 idle cores)
+    python bench/knn_lp.py                                   # the same plus FAISS METRIC_Linf at N = 20,000 (≈ 4 min more)
     python bench/knn_lp.py --sizes --faiss-metrics cityblock # first graphs only (≈ 30 s)
     python bench/knn_lp.py --first-size 0 --cases ours faiss # N = 20,000: ours and FAISS only
 

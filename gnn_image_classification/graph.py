@@ -145,11 +145,14 @@ class _Scorer:
             if self.lib is None: self.xT, self.xnp = x.T.contiguous().numpy(), x.numpy()
             else: self.x = x.contiguous(); self.xT = torch.zeros(x.shape[1], self.n + 8); self.xT[:, :self.n] = x.T  # 8 spare columns for the C kernel
 
-    def _lp(self, s, e, out):
-        "L1/L∞ distances of rows `s:e` to all rows, into `out` (e-s, N); threaded."
+    def _lp(self, s, e, out, w:int=1024):
+        "L1/L∞ distances of rows `s:e` to all rows, into `out` (e-s, N); threaded, `w` columns at a time (all N columns of xᵀ would not stay in cache)."
         if self.lib is None: _lp_into(self.xnp[s:e], self.xT, self.p, out.numpy()); return
         step = -(-(e - s) // torch.get_num_threads())
-        list(_pool().map(lambda i: _lp_c(self.lib, self.p, self.x[s + i:min(e, s + i + step)], self.xT[:, :self.n], out[i:i + step]), range(0, e - s, step)))
+        def run(i):
+            a, o = self.x[s + i:min(e, s + i + step)], out[i:i + step]
+            for j in range(0, self.n, w): _lp_c(self.lib, self.p, a, self.xT[:, j:min(j + w, self.n)], o[:, j:j + w])
+        list(_pool().map(run, range(0, e - s, step)))
 
     def all_keys(self, out, t:int=256):
         "Keys of all rows against all rows into `out` (N, N); the C L1/L∞ kernel computes each pair of t × t tiles once and mirrors it."
