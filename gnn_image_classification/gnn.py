@@ -73,13 +73,24 @@ def aggr_path(n:int, n_edges:int, path:str='auto') -> str:
     if path != 'auto': return path
     return 'dense' if fits and n_edges >= DENSE_MIN_DENSITY * n * n else 'sparse'
 
-# %% ../nbs/04_gnn.ipynb #ee2b1b24
+# %% ../nbs/04_gnn.ipynb #05aa960c
 class _SpMM(torch.autograd.Function):
     "`a @ h` for a sparse CSR `a`, with the gradient `a.T @ g` from a stored CSR transpose (torch would transpose on every backward)."
     @staticmethod
     def forward(ctx, a, at, h): ctx.at = at; return a @ h
     @staticmethod
     def backward(ctx, g): return None, None, ctx.at @ g
+
+def _dense_prod(a, h):
+    "`a @ h`; with fewer than 16 columns as `(hᵀ aᵀ)ᵀ`, which BLAS runs 2-15× faster here (`aᵀ @ h` with 4 columns: 27 ms, against 2 ms)."
+    return (h.t() @ a.t()).t() if h.shape[1] < 16 else a @ h
+
+class _DenseMM(torch.autograd.Function):
+    "`a @ h` for a dense constant `a`, forward and backward through `_dense_prod`."
+    @staticmethod
+    def forward(ctx, a, h): ctx.a = a; return _dense_prod(a, h)
+    @staticmethod
+    def backward(ctx, g): return None, _dense_prod(ctx.a.t(), g)
 
 # %% ../nbs/04_gnn.ipynb #6fae264f
 class Adjacency:
@@ -117,7 +128,7 @@ def mm(self:Adjacency, h, norm:str, # 'mean', 'sum' or 'gcn'
     c = self._fixed.get(norm)
     if fixed and c is not None and c[0] is h and c[1] == h._version: return c[2]
     m = self.matrix(norm)
-    out = m[0] @ h if self.path == 'dense' else _SpMM.apply(*m, h)
+    out = _DenseMM.apply(m[0], h) if self.path == 'dense' else _SpMM.apply(*m, h)
     if fixed and not h.requires_grad: self._fixed[norm] = (h, h._version, out)
     return out
 
