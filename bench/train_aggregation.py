@@ -8,12 +8,15 @@ nodes in 4 classes (bench/graph_build.py's), on two graphs: `complete` (every or
 cosine weights clamped at 0: the reference's band graphs at their lowest thresholds) and `knn10` (a 10-NN cosine
 graph, 20,000 edges). The clock covers `fit_tasks` (building the adjacency, 100 epochs, the evaluations), not the
 imports or the data. On the complete graph the scatter path takes seconds *per epoch*, so it runs `--scatter-epochs`
-epochs (default 5) and its time is scaled to 100 epochs: the ratio column says so with a `~`.
+epochs (default 5) and its time is scaled to 100 epochs: the ratio column says so with a `~`. It also gathers one
+512-float message per edge (8 GiB at N = 2,000), so it is skipped, saying so, when that is over half the available
+memory; `--n 1000 --graphs complete` gives the same comparison at a quarter of the memory.
 
 Reference preset: a 2,000 × 512 embeddings CSV (4 classes) written with `write_embeddings_csv`, then
 `gnnic run --preset reference --embeddings that.csv --workers 2` (5 metrics × 6 threshold rules × 5 seeds of
 `sage_ref` on band graphs, plus 5 `mlp_ref` runs); `--preset-metrics cosine` times a subset (one metric, every
-threshold) and the table then also gives the whole preset extrapolated by the number of `sage_ref` runs.
+threshold) and `--preset-seeds 1` one seed; the table then also gives the whole preset extrapolated by the number of
+`sage_ref` runs.
 
     python bench/train_aggregation.py                                    # everything, about 10-15 min on an idle 2-core machine
     python bench/train_aggregation.py --no-preset                        # the training cases only (about 3-5 min)
@@ -75,6 +78,7 @@ def run_preset(a, tmp):
     cmd = [sys.executable, '-c', 'import sys; from gnn_image_classification.cli import main; sys.exit(main())', 'run', '--preset', 'reference',
            '--embeddings', csv, '--workers', str(a.workers), '--out', out, '--no-progress']
     if a.preset_metrics: cmd += ['--metrics', *a.preset_metrics]
+    if a.preset_seeds: cmd += ['--seeds', str(a.preset_seeds)]
     env = dict(os.environ); env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
     l0 = os.getloadavg()[0]; ru = resource.getrusage(resource.RUSAGE_CHILDREN); t0 = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
@@ -103,6 +107,7 @@ def main(argv=None):
     ap.add_argument('--no-train', action='store_true', help='skip the training cases')
     ap.add_argument('--no-preset', action='store_true', help='skip the reference preset')
     ap.add_argument('--preset-metrics', nargs='+', help='time the preset on these metrics only (default: all five)')
+    ap.add_argument('--preset-seeds', type=int, help='time the preset with this many seeds only (default: all five)')
     ap.add_argument('--workers', type=int, default=2, help='gnnic run --workers')
     ap.add_argument('--timeout', type=int, default=3600)
     ap.add_argument('--case', help=argparse.SUPPRESS)
@@ -115,6 +120,9 @@ def main(argv=None):
             for model in a.models:
                 for path in a.paths:
                     ep = a.scatter_epochs if path == 'scatter' and graph == 'complete' else a.epochs
+                    if path == 'scatter' and graph == 'complete' and _scatter_bytes(a) > _available() / 2:
+                        print(f"  {graph:<9} {model:<9} {path:<8} skipped: scatter holds one {a.dim}-float message per edge, "
+                              f"{_scatter_bytes(a) / 2**30:.1f} GiB, over half the {_available() / 2**30:.1f} GiB available", flush=True); continue
                     case = dict(model=model, graph=graph, path=path, epochs=ep, threads=a.threads, n=a.n, dim=a.dim, classes=a.classes)
                     r = dict(case, **in_child(__file__, case, a.timeout)); rows.append(r)
                     if 'error' in r: print(f"  {graph:<9} {model:<9} {path:<8} ERROR {r['error']}", flush=True); continue
@@ -126,6 +134,14 @@ def main(argv=None):
         if 'error' in r: print(f"preset ERROR {r['error']}"); return
         _preset_table(r, a)
     print(f"\nload average at end: {os.getloadavg()}")
+
+
+def _scatter_bytes(a): return a.n * (a.n - 1) * a.dim * 4  # the first layer's gathered messages (its backward holds as much)
+
+
+def _available():
+    "MemAvailable from /proc/meminfo, in bytes."
+    return next(int(l.split()[1]) * 1024 for l in open('/proc/meminfo') if l.startswith('MemAvailable'))
 
 
 def _train_table(rows, epochs):
@@ -146,7 +162,7 @@ def _train_table(rows, epochs):
 def _preset_table(r, a):
     full = 150  # sage_ref runs of the whole preset: 5 metrics × 6 rules (4 classes) × 5 seeds
     print(f"\n`gnnic run --preset reference --workers {a.workers}` on a synthetic {a.n} × {a.dim}, {a.classes}-class CSV"
-          + (f" (metrics: {' '.join(a.preset_metrics)})" if a.preset_metrics else ''))
+          + (f" (metrics: {' '.join(a.preset_metrics)})" if a.preset_metrics else '') + (f" (seeds: {a.preset_seeds})" if a.preset_seeds else ''))
     print('| runs | sage_ref runs | wall s | CPU s | largest process peak RSS, MiB | sage_ref s per run, mean (max) | band edges, median (max) | paths used | load before→after |')
     print('|---:|---:|---:|---:|---:|---:|---:|---|---|')
     print(f"| {r['runs']} | {r['sage_runs']} | {r['seconds']:.0f} | {r['cpu_seconds']:.0f} | {r['peak_mib']:.0f} | {r['sage_mean_s']:.2f} ({r['sage_max_s']:.2f}) | "

@@ -60,7 +60,7 @@ class GNN(nn.Module):
 
 # %% ../nbs/04_gnn.ipynb #cd9bbfeb
 AGGR_PATHS = ('auto', 'scatter', 'sparse', 'dense')
-DENSE_MIN_DENSITY = 0.1  # edges / N² from which the dense product is faster (measured, see above)
+DENSE_MIN_DENSITY = 0.15  # edges / N² from which the dense product is faster (measured, see above)
 DENSE_MAX_BYTES = 2**28  # the N × N guard: at most 256 MiB per dense matrix (N ≤ 8,192 in float32)
 
 def aggr_path(n:int, n_edges:int, path:str='auto') -> str:
