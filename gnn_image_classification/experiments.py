@@ -97,7 +97,8 @@ def _check_graph(self:RunSpec):
 @patch
 def key(self:RunSpec, digest:str) -> str:
     "Identifier of this run on the data with `data_digest` `digest`."
-    settings = [SCHEMA_VERSION, digest, asdict(self), self.grid, DEFAULTS[self.method], FRACS]
+    hp = {k: v for k, v in DEFAULTS[self.method].items() if k != 'aggr'}  # the aggregation path changes speed, not results
+    settings = [SCHEMA_VERSION, digest, asdict(self), self.grid, hp, FRACS]
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 @patch(as_prop=True)

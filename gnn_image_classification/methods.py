@@ -13,13 +13,13 @@ from torch_geometric.data import Data
 from torch_geometric.nn import GATConv, SGConv, APPNP
 from torch_geometric.nn.models import LabelPropagation, CorrectAndSmooth
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
-from .gnn import GNN, GNN_KINDS, seed_everything, default_device
+from .gnn import GNN, GNN_KINDS, seed_everything, default_device, Adjacency, aggr_path
 from .baseline import MLP
 
 # %% auto #0
-__all__ = ['GRAPH_METHODS', 'BASELINES', 'METHODS', 'DEFAULTS', 'GRIDS', 'PROTOCOLS', 'trained', 'family', 'expand_grid', 'GAT',
-           'SGC', 'APPNPNet', 'Task', 'make_task', 'train', 'knn_vote', 'MethodResult', 'fit_tasks', 'evaluate_test',
-           'fit_method']
+__all__ = ['GRAPH_METHODS', 'BASELINES', 'METHODS', 'DEFAULTS', 'AGGR_METHODS', 'GRIDS', 'PROTOCOLS', 'trained', 'family',
+           'expand_grid', 'GAT', 'SGC', 'APPNPNet', 'Task', 'make_task', 'train', 'knn_vote', 'MethodResult',
+           'fit_tasks', 'evaluate_test', 'fit_method']
 
 # %% ../nbs/11_methods.ipynb #749c2698
 GRAPH_METHODS = ('gcn', 'sage', 'gin', 'gat', 'sgc', 'appnp', 'labelprop', 'cs', 'sage_ref')
@@ -40,6 +40,10 @@ DEFAULTS = {  # every setting a method reads; `fit_method` keywords and grids ov
     'mlp_ref': dict(lr=1e-3, weight_decay=0., dropout=0., hidden=(128, 64), momentum=0.9,
                     **{**_TRAIN, 'epochs': 100, 'patience': None, 'eval_every': 10, 'optimizer': 'sgd', 'batch_size': 32}),
 }
+
+# %% ../nbs/11_methods.ipynb #6a2c91b6
+AGGR_METHODS = (*GNN_KINDS, 'sage_ref', 'sgc', 'appnp')  # the methods whose aggregation may run as a matrix product
+for _m in AGGR_METHODS: DEFAULTS[_m]['aggr'] = 'auto'
 
 # %% ../nbs/11_methods.ipynb #3bffd56e
 def trained(name:str) -> bool:
@@ -92,7 +96,11 @@ class SGC(nn.Module):
     def __init__(self, in_dim:int, n_classes:int, K:int=2):
         super().__init__()
         self.conv = SGConv(in_dim, n_classes, K=K, cached=True)
-    def forward(self, x, edge_index, edge_weight=None):
+    def forward(self, x, edge_index, edge_weight=None, adj:Adjacency=None):
+        if adj is not None and self.conv._cached_x is None:  # propagate by matrix products; SGConv then reads its cache
+            h = x
+            for _ in range(self.conv.K): h = adj.mm(h, 'gcn')
+            self.conv._cached_x = h
         return F.log_softmax(self.conv(x, edge_index, edge_weight), dim=-1)
 
 # %% ../nbs/11_methods.ipynb #42b24450
@@ -103,10 +111,14 @@ class APPNPNet(nn.Module):
         self.dropout = dropout
         self.lin1, self.lin2 = nn.Linear(in_dim, hidden), nn.Linear(hidden, n_classes)
         self.prop = APPNP(K, alpha, cached=True)
-    def forward(self, x, edge_index, edge_weight=None):
+    def forward(self, x, edge_index, edge_weight=None, adj:Adjacency=None):
         h = F.dropout(x, self.dropout, self.training)
         h = F.dropout(F.relu(self.lin1(h)), self.dropout, self.training)
-        return F.log_softmax(self.prop(self.lin2(h), edge_index, edge_weight), dim=-1)
+        h = self.lin2(h)
+        if adj is None: return F.log_softmax(self.prop(h, edge_index, edge_weight), dim=-1)
+        z, a = h, self.prop.alpha
+        for _ in range(self.prop.K): z = adj.mm(z, 'gcn') * (1 - a) + a * h  # APPNP's K steps, as matrix products
+        return F.log_softmax(z, dim=-1)
 
 # %% ../nbs/11_methods.ipynb #63844b5d
 @dataclass
@@ -121,6 +133,8 @@ class Task:
     edge_weight: torch.Tensor = None # similarity weights, clamped ≥ 0
     norm_weight: torch.Tensor = None # D^-1/2 A D^-1/2 weights of `edge_index`, for propagation
     key: str = '' # fingerprint of the features and the visible labels, for caching fits
+    adj: Adjacency = None # the graph's aggregation matrices the models use (None: PyG's scatter)
+    adjs: dict = field(default_factory=dict) # aggregation path → `Adjacency`, each built once per task, on first use
 
 def _as_np(v): return v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v)
 def _idx(v): return np.unique(_as_np(v).astype(np.int64)) if v is not None else np.zeros(0, np.int64)
@@ -159,7 +173,7 @@ def _acc(probs, y, idx): return float((probs[idx].argmax(-1) == y[idx]).float().
 
 def _forward(model, task, idx=None):
     "Log-probabilities of `model` on `task` (all nodes, or the rows `idx` for a non-graph model)."
-    if task.edge_index is not None: return model(task.x, task.edge_index, task.edge_weight)
+    if task.edge_index is not None: return model(task.x, task.edge_index, task.edge_weight, **({'adj': task.adj} if task.adj is not None else {}))
     return model(task.x if idx is None else task.x[idx])
 
 def _optimizer(model, hp):
@@ -242,9 +256,15 @@ def _model(name, task, hp, seed):
 # %% ../nbs/11_methods.ipynb #0af2bbbf
 _BASE_CACHE = {}
 
+def _adjacency(task, path):
+    "The `Adjacency` of `task`'s graph on `path` ('sparse' or 'dense'), built on first use and kept with the task."
+    if path not in task.adjs: task.adjs[path] = Adjacency(task.edge_index, len(task.y), task.edge_weight, path)
+    return task.adjs[path]
+
 def _fit_trained(name, tasks, hp, seed, fixed_epochs):
     "Train one model per task in lockstep; (models, probabilities, epoch, checkpoint epochs, curve)."
     if name in ('mlp', 'mlp_ref', 'cs'): tasks = [Task(**{**t.__dict__, 'edge_index': None, 'edge_weight': None}) for t in tasks]
+    elif hp.get('aggr', 'scatter') != 'scatter': tasks = [Task(**{**t.__dict__, 'adj': _adjacency(t, hp['aggr'])}) for t in tasks]
     models = [_model(name, t, hp, seed) for t in tasks]
     ep, eps, curve = train(models, tasks, hp, seed, fixed_epochs)
     return models, [_probs(m, t) for m, t in zip(models, tasks)], ep, eps, curve
@@ -308,7 +328,9 @@ def fit_tasks(name:str, tasks:list, seed:int=0,
     if unknown: raise ValueError(f"unknown hyperparameter(s) {sorted(unknown)} for {name!r}; valid: {', '.join(DEFAULTS[name])}")
     if name in GRAPH_METHODS and tasks[0].edge_index is None:
         raise ValueError(f"method {name!r} needs a graph: pass a PyG Data with edge_index, not an EmbeddingSet")
-    hp = {**DEFAULTS[name], **hparams}; t0 = time.perf_counter(); models, ep, eps, curve = [None] * len(tasks), 0, [], []
+    hp = {**DEFAULTS[name], **hparams}
+    if 'aggr' in hp: hp['aggr'] = aggr_path(len(tasks[0].y), tasks[0].edge_index.shape[1], hp['aggr'])  # recorded as resolved
+    t0 = time.perf_counter(); models, ep, eps, curve = [None] * len(tasks), 0, [], []
     if name == 'cs':
         _, base, ep, eps, curve = _mlp_base(tasks, hp, seed, fixed_epochs)
         probs = [_correct_and_smooth(t, b, hp) for t, b in zip(tasks, base)]
