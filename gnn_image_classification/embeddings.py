@@ -27,7 +27,7 @@ from .gnn import default_device
 __all__ = ['BACKBONES', 'LITE0_PACKAGE', 'BACKGROUND', 'IMAGENET_MEAN', 'IMAGENET_STD', 'PRECISIONS', 'Backbone',
            'EfficientNetLite0_Weights', 'resolve_weights', 'WeightsUnavailableError', 'weights_cache_path',
            'lite0_weights_file', 'efficientnet_lite0', 'get_backbone', 'to_rgb_image', 'image_transform',
-           'to_rgb_tensor', 'SkippedImagesWarning', 'embed_images', 'cpu_has_bf16', 'check_precision', 'fp32_stem',
+           'to_rgb_tensor', 'cpu_has_bf16', 'check_precision', 'fp32_stem', 'SkippedImagesWarning', 'embed_images',
            'load_digits_cnn_embeddings']
 
 # %% ../nbs/01_embeddings.ipynb #5ff3869e
@@ -216,6 +216,54 @@ def to_rgb_tensor(img, # PIL image, numpy array or tensor: (H, W), (C, H, W) or 
                          f"automatically) and leave normalisation out: the backbone's own preprocessing normalises.")
     return t.expand(3, -1, -1).contiguous() if t.shape[0] == 1 else t
 
+# %% ../nbs/01_embeddings.ipynb #fad96243
+PRECISIONS = ('fp32', 'bf16', 'fp16')
+
+def cpu_has_bf16() -> bool:
+    "Whether this CPU computes bf16 natively (`avx512_bf16` or AMX), so bf16 autocast is faster than float32 rather than emulated."
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+def check_precision(precision:str, # one of `PRECISIONS`
+                    device): # the device that will run the backbone
+    "The autocast dtype for `precision` on `device` (None for fp32), or a clear error where the device does not support it."
+    if precision not in PRECISIONS: raise ValueError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+    if precision == 'fp32': return None
+    dev, dt = torch.device(device), dict(bf16=torch.bfloat16, fp16=torch.float16)[precision]
+    if dev.type == 'cpu':
+        if precision == 'fp16': raise ValueError("precision='fp16' is for GPUs; on a CPU use 'bf16' (CPUs with avx512_bf16 or AMX) or 'fp32'")
+        if not cpu_has_bf16(): raise ValueError(f"precision='bf16' needs a CPU with native bf16 (avx512_bf16 or amx_bf16); this one's best is "
+                                                f"{torch.backends.cpu.get_cpu_capability()}, where bf16 would be emulated and slower than float32: use precision='fp32'")
+    elif dev.type == 'cuda':
+        if precision == 'bf16' and not torch.cuda.is_bf16_supported(): raise ValueError(f"precision='bf16' is not supported by {torch.cuda.get_device_name(dev)}; use 'fp16' or 'fp32'")
+    else: raise ValueError(f"precision={precision!r} is supported on cpu and cuda devices, not {dev.type}; use 'fp32'")
+    return dt
+
+# %% ../nbs/01_embeddings.ipynb #a716de2a
+def fp32_stem(bb:Backbone) -> list:
+    "The first layers of `bb`, up to its first output at 1/4 resolution: reduced precision keeps them in float32."
+    n = bb.net
+    if bb.name == 'efficientnet_lite0': return [n.conv_stem, n.bn1, n.blocks[0], n.blocks[1]]
+    if bb.name.startswith('vgg'): return list(n[0][:10])  # two conv blocks, up to the second max-pool
+    if bb.name.startswith('resnet'): return [n.conv1, n.bn1]  # then ReLU and the max-pool to 1/4
+    if bb.name.startswith('vit'): return [n.conv_proj]  # the patch embedding
+    return []
+
+@contextmanager
+def _fast(bb:Backbone, dtype, device_type:str, channels_last:bool=False):
+    "Run `bb` under autocast to `dtype` (None: float32), its `fp32_stem` in float32, and/or channels-last; all undone on exit."
+    stem = fp32_stem(bb) if dtype is not None else []
+    def f32(fwd):
+        def run(x, *a, **k):
+            with torch.autocast(device_type, enabled=False): return fwd(x.float(), *a, **k)
+        return run
+    for m in stem: m.forward = f32(m.forward)
+    if channels_last: bb.to(memory_format=torch.channels_last)
+    try:
+        with (torch.autocast(device_type, dtype=dtype) if dtype is not None else nullcontext()): yield
+    finally:
+        for m in stem: del m.forward
+        if channels_last: bb.to(memory_format=torch.contiguous_format)
+
 # %% ../nbs/01_embeddings.ipynb #3beec2f8
 def _item_names(src):
     "File names of a dataset's items, when it knows them (a `names` list, or ImageFolder's `samples`)."
@@ -305,54 +353,6 @@ def embed_images(images, # (N, H, W), (N, C, H, W) or (N, H, W, C) array/tensor,
     if normalise: x = l2_normalise(x)
     x = np.ascontiguousarray(x, dtype=np.float32)
     return (x, np.asarray(kept, dtype=np.int64)) if return_index else x
-
-# %% ../nbs/01_embeddings.ipynb #fad96243
-PRECISIONS = ('fp32', 'bf16', 'fp16')
-
-def cpu_has_bf16() -> bool:
-    "Whether this CPU computes bf16 natively (`avx512_bf16` or AMX), so bf16 autocast is faster than float32 rather than emulated."
-    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
-
-def check_precision(precision:str, # one of `PRECISIONS`
-                    device): # the device that will run the backbone
-    "The autocast dtype for `precision` on `device` (None for fp32), or a clear error where the device does not support it."
-    if precision not in PRECISIONS: raise ValueError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
-    if precision == 'fp32': return None
-    dev, dt = torch.device(device), dict(bf16=torch.bfloat16, fp16=torch.float16)[precision]
-    if dev.type == 'cpu':
-        if precision == 'fp16': raise ValueError("precision='fp16' is for GPUs; on a CPU use 'bf16' (CPUs with avx512_bf16 or AMX) or 'fp32'")
-        if not cpu_has_bf16(): raise ValueError(f"precision='bf16' needs a CPU with native bf16 (avx512_bf16 or amx_bf16); this one's best is "
-                                                f"{torch.backends.cpu.get_cpu_capability()}, where bf16 would be emulated and slower than float32: use precision='fp32'")
-    elif dev.type == 'cuda':
-        if precision == 'bf16' and not torch.cuda.is_bf16_supported(): raise ValueError(f"precision='bf16' is not supported by {torch.cuda.get_device_name(dev)}; use 'fp16' or 'fp32'")
-    else: raise ValueError(f"precision={precision!r} is supported on cpu and cuda devices, not {dev.type}; use 'fp32'")
-    return dt
-
-# %% ../nbs/01_embeddings.ipynb #a716de2a
-def fp32_stem(bb:Backbone) -> list:
-    "The first layers of `bb`, up to its first output at 1/4 resolution: reduced precision keeps them in float32."
-    n = bb.net
-    if bb.name == 'efficientnet_lite0': return [n.conv_stem, n.bn1, n.blocks[0], n.blocks[1]]
-    if bb.name.startswith('vgg'): return list(n[0][:10])  # two conv blocks, up to the second max-pool
-    if bb.name.startswith('resnet'): return [n.conv1, n.bn1]  # then ReLU and the max-pool to 1/4
-    if bb.name.startswith('vit'): return [n.conv_proj]  # the patch embedding
-    return []
-
-@contextmanager
-def _fast(bb:Backbone, dtype, device_type:str, channels_last:bool=False):
-    "Run `bb` under autocast to `dtype` (None: float32), its `fp32_stem` in float32, and/or channels-last; all undone on exit."
-    stem = fp32_stem(bb) if dtype is not None else []
-    def f32(fwd):
-        def run(x, *a, **k):
-            with torch.autocast(device_type, enabled=False): return fwd(x.float(), *a, **k)
-        return run
-    for m in stem: m.forward = f32(m.forward)
-    if channels_last: bb.to(memory_format=torch.channels_last)
-    try:
-        with (torch.autocast(device_type, dtype=dtype) if dtype is not None else nullcontext()): yield
-    finally:
-        for m in stem: del m.forward
-        if channels_last: bb.to(memory_format=torch.contiguous_format)
 
 # %% ../nbs/01_embeddings.ipynb #c1f529bf
 class _DigitImages(Dataset):
