@@ -13,9 +13,10 @@ seconds, peak RSS, and its images/s as a ratio of the plain float32 loop of the 
     python bench/extract_throughput.py --device cuda --n 512 --batch-size 64 --agreement 1797
     python bench/extract_throughput.py --source files --workers 2 --n 64
 
-The full table of issue 13 (2 threads, 64 images per case, 12 cases, then the agreement on all 1,797 digits): about 4 minutes on
-an idle 2-core AVX-512-bf16 machine, most of it VGG16 and the 1,797-digit embeddings (the float32 ones come from the default
-embedding cache after the first run). `--agreement N` embeds the first N digits of `digits_cnn` (rendered digits, pretrained
+The full table of issue 13 (2 threads, 64 images per case, 12 cases, then the agreement on all 1,797 digits for channels_last,
+bf16 and bf16_cl): estimated 6-8 minutes on an idle 2-core machine with native bf16 (not timed idle: on a 2-core AVX2 machine at
+load average 22, `--n 16` without bf16 and without the agreement took 17 minutes), most of it VGG16 and three 1,797-digit
+embeddings (the float32 ones come from the default embedding cache after the first run). `--agreement N` embeds the first N digits of `digits_cnn` (rendered digits, pretrained
 Lite0) in each reduced precision and reports the share of the float32 kNN graph's edges (k=10, cosine, undirected) that its
 graph keeps, and the cosine of each image's features to its float32 features.
 
