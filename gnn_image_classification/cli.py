@@ -77,6 +77,8 @@ def _parser():
     f.add_argument('--backbone', default='efficientnet_lite0', help='backbone: efficientnet_lite0 (pretrained weights installed with the package, works offline), vgg16 (the reference), resnet18, resnet50, vit_b_16 (default: efficientnet_lite0)')
     f.add_argument('--weights', default='DEFAULT', help="pretrained weights: DEFAULT, a weights name, or 'none' for random weights")
     f.add_argument('--image-size', type=int, help="input size (default: the weights' own, or 224)")
+    f.add_argument('--precision', default='fp32', choices=['fp32', 'bf16', 'fp16'], help='embedding precision: fp32 (default), bf16 (CPUs with avx512_bf16/AMX, GPUs) or fp16 (GPUs)')
+    f.add_argument('--channels-last', action='store_true', help='embed in channels-last layout (faster convolutions on most CPUs)')
     f.add_argument('--class-names', help='class-name map: words.txt-style file or JSON {folder: name}')
     f.add_argument('--n-per-class', type=int, help='sample this many images per class (seeded)')
     f.add_argument('--model', default='sage', help='GNN: sage, gcn or gin (default: sage)')
@@ -168,7 +170,8 @@ def cmd_fit(a):
     from gnn_image_classification.data import check_output_file
     check_output_file(a.out, 'classifier file')  # before minutes of embedding and training
     src = image_folder(a.folder, class_names=a.class_names, n_per_class=a.n_per_class, seed=a.seed)
-    cfg = EmbedConfig(a.backbone, None if str(a.weights).lower() == 'none' else a.weights, a.image_size)
+    cfg = EmbedConfig(a.backbone, None if str(a.weights).lower() == 'none' else a.weights, a.image_size,
+                      precision=a.precision, channels_last=a.channels_last)
     es = embed_source(src, cfg, device=a.device)
     k = int(a.k) if a.graph != 'threshold' else a.k
     clf, r = fit_classifier(es, cfg, model=a.model, graph=(a.metric, a.graph, k), seed=a.seed, lr=a.lr, epochs=a.epochs, device=a.device)

@@ -7,6 +7,7 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/embedd
 # %% ../nbs/01_embeddings.ipynb #27710217
 from __future__ import annotations
 import hashlib, os, warnings
+from contextlib import contextmanager, nullcontext
 from enum import Enum
 from pathlib import Path
 from urllib.parse import urlparse
@@ -23,10 +24,11 @@ from .data import EmbeddingSet, l2_normalise, digits_images
 from .gnn import default_device
 
 # %% auto #0
-__all__ = ['BACKBONES', 'LITE0_PACKAGE', 'BACKGROUND', 'IMAGENET_MEAN', 'IMAGENET_STD', 'Backbone', 'EfficientNetLite0_Weights',
-           'resolve_weights', 'WeightsUnavailableError', 'weights_cache_path', 'lite0_weights_file',
-           'efficientnet_lite0', 'get_backbone', 'to_rgb_image', 'image_transform', 'to_rgb_tensor',
-           'SkippedImagesWarning', 'embed_images', 'load_digits_cnn_embeddings']
+__all__ = ['BACKBONES', 'LITE0_PACKAGE', 'BACKGROUND', 'IMAGENET_MEAN', 'IMAGENET_STD', 'PRECISIONS', 'Backbone',
+           'EfficientNetLite0_Weights', 'resolve_weights', 'WeightsUnavailableError', 'weights_cache_path',
+           'lite0_weights_file', 'efficientnet_lite0', 'get_backbone', 'to_rgb_image', 'image_transform',
+           'to_rgb_tensor', 'cpu_has_bf16', 'check_precision', 'fp32_stem', 'SkippedImagesWarning', 'embed_images',
+           'load_digits_cnn_embeddings']
 
 # %% ../nbs/01_embeddings.ipynb #5ff3869e
 BACKBONES = dict(vgg16=512, resnet18=512, resnet50=2048, vit_b_16=768, efficientnet_lite0=1280)  # name -> feature size
@@ -214,6 +216,54 @@ def to_rgb_tensor(img, # PIL image, numpy array or tensor: (H, W), (C, H, W) or 
                          f"automatically) and leave normalisation out: the backbone's own preprocessing normalises.")
     return t.expand(3, -1, -1).contiguous() if t.shape[0] == 1 else t
 
+# %% ../nbs/01_embeddings.ipynb #fad96243
+PRECISIONS = ('fp32', 'bf16', 'fp16')
+
+def cpu_has_bf16() -> bool:
+    "Whether this CPU computes bf16 natively (`avx512_bf16` or AMX), so bf16 autocast is faster than float32 rather than emulated."
+    return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
+
+def check_precision(precision:str, # one of `PRECISIONS`
+                    device): # the device that will run the backbone
+    "The autocast dtype for `precision` on `device` (None for fp32), or a clear error where the device does not support it."
+    if precision not in PRECISIONS: raise ValueError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
+    if precision == 'fp32': return None
+    dev, dt = torch.device(device), dict(bf16=torch.bfloat16, fp16=torch.float16)[precision]
+    if dev.type == 'cpu':
+        if precision == 'fp16': raise ValueError("precision='fp16' is for GPUs; on a CPU use 'bf16' (CPUs with avx512_bf16 or AMX) or 'fp32'")
+        if not cpu_has_bf16(): raise ValueError(f"precision='bf16' needs a CPU with native bf16 (avx512_bf16 or amx_bf16); this one's best is "
+                                                f"{torch.backends.cpu.get_cpu_capability()}, where bf16 would be emulated and slower than float32: use precision='fp32'")
+    elif dev.type == 'cuda':
+        if precision == 'bf16' and not torch.cuda.is_bf16_supported(): raise ValueError(f"precision='bf16' is not supported by {torch.cuda.get_device_name(dev)}; use 'fp16' or 'fp32'")
+    else: raise ValueError(f"precision={precision!r} is supported on cpu and cuda devices, not {dev.type}; use 'fp32'")
+    return dt
+
+# %% ../nbs/01_embeddings.ipynb #a716de2a
+def fp32_stem(bb:Backbone) -> list:
+    "The first layers of `bb`, up to its first output at 1/4 resolution: reduced precision keeps them in float32."
+    n = bb.net
+    if bb.name == 'efficientnet_lite0': return [n.conv_stem, n.bn1, n.blocks[0], n.blocks[1]]
+    if bb.name.startswith('vgg'): return list(n[0][:10])  # two conv blocks, up to the second max-pool
+    if bb.name.startswith('resnet'): return [n.conv1, n.bn1]  # then ReLU and the max-pool to 1/4
+    if bb.name.startswith('vit'): return [n.conv_proj]  # the patch embedding
+    return []
+
+@contextmanager
+def _fast(bb:Backbone, dtype, device_type:str, channels_last:bool=False):
+    "Run `bb` under autocast to `dtype` (None: float32), its `fp32_stem` in float32, and/or channels-last; all undone on exit."
+    stem = fp32_stem(bb) if dtype is not None else []
+    def f32(fwd):
+        def run(x, *a, **k):
+            with torch.autocast(device_type, enabled=False): return fwd(x.float(), *a, **k)
+        return run
+    for m in stem: m.forward = f32(m.forward)
+    if channels_last: bb.to(memory_format=torch.channels_last)
+    try:
+        with (torch.autocast(device_type, dtype=dtype) if dtype is not None else nullcontext()): yield
+    finally:
+        for m in stem: del m.forward
+        if channels_last: bb.to(memory_format=torch.contiguous_format)
+
 # %% ../nbs/01_embeddings.ipynb #3beec2f8
 def _item_names(src):
     "File names of a dataset's items, when it knows them (a `names` list, or ImageFolder's `samples`)."
@@ -276,21 +326,24 @@ def embed_images(images, # (N, H, W), (N, C, H, W) or (N, H, W, C) array/tensor,
                  num_workers:int=None, # DataLoader workers; default 0 for in-memory batches, up to 8 for datasets
                  seed:int=0, # random initialisation seed when `weights` is None
                  errors:str='raise', # 'raise' on the first unreadable image, or 'skip' it with a warning
-                 return_index:bool=False): # also return the input indices the rows belong to
+                 return_index:bool=False, # also return the input indices the rows belong to
+                 precision:str='fp32', # 'fp32'; or 'bf16' / 'fp16' autocast where the device has it (see `check_precision`)
+                 channels_last:bool=False): # convolutions in channels-last memory layout
     "Embed images with a CNN backbone: a float32 (N, d) array (and the kept indices with `return_index`)."
     bb = backbone if isinstance(backbone, Backbone) else get_backbone(backbone, weights, seed, image_size if str(backbone).startswith('vit') else None)
     device = torch.device(device) if device is not None else default_device()
+    dtype = check_precision(precision, device)  # before any work: an unsupported precision fails at once
     items = _Items(images, bb.transforms(image_size), errors)
     if num_workers is None: num_workers = 0 if isinstance(items.src, torch.Tensor) else min(8, max(0, (os.cpu_count() or 1) - 1))
     dl = DataLoader(items, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=_collate,
                     pin_memory=device.type == 'cuda', persistent_workers=False)
     bb = bb.to(device).eval()
     feats, kept, failed = [], [], []
-    with torch.inference_mode(), tqdm(total=len(items), unit='img', unit_scale=True, disable=not progress,
+    with torch.inference_mode(), _fast(bb, dtype, device.type, channels_last), tqdm(total=len(items), unit='img', unit_scale=True, disable=not progress,
                                       desc=f'{bb.name} ({bb.weights_name or "random"})') as bar:
         for idx, xb, bad in dl:
             if xb is not None:
-                feats.append(bb(xb.to(device, non_blocking=True)).float().cpu()); kept += idx
+                feats.append(bb(xb.to(device, non_blocking=True, memory_format=torch.channels_last if channels_last else torch.preserve_format)).float().cpu()); kept += idx
             failed += bad; bar.update(len(idx) + len(bad))
     x = torch.cat(feats).numpy() if feats else np.zeros((0, bb.dim), np.float32)
     if failed:
@@ -317,13 +370,14 @@ class _DigitImages(Dataset):
 def load_digits_cnn_embeddings(n:int=None, # only the first `n` digits (default: all 1,797)
                                cache=True, # True: `images.default_cache_dir()`; a folder; or False for no cache
                                backbone='efficientnet_lite0', weights='DEFAULT', # another backbone, only to compare
-                               device=None, progress:bool=True): # as in `embed_images`
+                               device=None, progress:bool=True, # as in `embed_images`
+                               precision:str='fp32', channels_last:bool=False): # see `EmbedConfig` (other settings are other cache entries)
     "The `digits_cnn` dataset: scikit-learn's digits embedded by pretrained EfficientNet-Lite0, as a cached `EmbeddingSet`."
     from gnn_image_classification.images import ImageSource, EmbedConfig, embed_source  # images builds on this module
     ds = _DigitImages(n)
     names = [f'digit_{i:04d}' for i in range(len(ds))]
     src = ImageSource(ds.targets, ds.classes, names, dict(kind='dataset', dataset='digits_cnn', repr=repr(ds)), dataset=ds, indices=range(len(ds)))
-    cfg = EmbedConfig(backbone, weights)
+    cfg = EmbedConfig(backbone, weights, precision=precision, channels_last=channels_last)
     es = embed_source(src, cfg, cache=cache, errors='raise', device=device, num_workers=0, progress=progress)
     es.source = f'digits_cnn|{cfg.tag}'
     return es

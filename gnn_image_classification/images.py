@@ -15,7 +15,7 @@ from torch.utils.data import Dataset
 from PIL import Image
 from .data import EmbeddingSet, atomic_write_text, write_embeddings_csv, digits_images
 from .embeddings import (embed_images, get_backbone, resolve_weights, image_transform,
-                                                 SkippedImagesWarning, BACKBONES, to_rgb_image)
+                                                 SkippedImagesWarning, BACKBONES, to_rgb_image, PRECISIONS)
 
 # %% auto #0
 __all__ = ['DIGIT_WORDS', 'MAX_PIXELS', 'IMAGE_EXTS', 'CACHE_STATS', 'make_digit_folder', 'open_image', 'ImageSource',
@@ -229,20 +229,25 @@ def dataset_source(ds, # a Dataset of (image, label), e.g. torchvision.datasets.
 # %% ../nbs/09_images.ipynb #ba09cd45
 @dataclass(frozen=True)
 class EmbedConfig:
-    "How images become embeddings: backbone, weights, input size, normalisation, seed."
+    "How images become embeddings: backbone, weights, input size, normalisation, seed, and the opt-in precision and layout."
     backbone: str = 'efficientnet_lite0' # a name from `BACKBONES`
     weights: str = None # None (random), 'DEFAULT', or a weights name; stored resolved, e.g. 'VGG16_Weights.IMAGENET1K_V1'
     image_size: int = None # None: the weights' own size, or 224
     normalise: bool = True # L2-normalise each embedding
     seed: int = 0 # initialisation seed of random weights
+    precision: str = 'fp32' # 'fp32', or 'bf16' / 'fp16' autocast (see `embeddings.check_precision`)
+    channels_last: bool = False # convolutions in channels-last layout (not bit-identical, so part of the key)
     def __post_init__(self):
         w = resolve_weights(self.backbone, self.weights)
         object.__setattr__(self, 'weights', None if w is None else f'{type(w).__name__}.{w.name}')
         if self.image_size is not None: object.__setattr__(self, 'image_size', int(self.image_size))
+        if self.precision not in PRECISIONS: raise ValueError(f"unknown precision {self.precision!r}; valid: {', '.join(PRECISIONS)}")
+        object.__setattr__(self, 'channels_last', bool(self.channels_last))
     def transform(self): return image_transform(resolve_weights(self.backbone, self.weights), self.image_size)
     def describe(self):
         "This configuration as a JSON-able dict, with the preprocessing spelled out."
-        d = asdict(self); d['transform'] = repr(self.transform())
+        d = {**asdict(self), 'transform': repr(self.transform())}
+        for k in ('precision', 'channels_last'): d.pop(k); d.update(self.speed)  # the defaults leave the key as it was
         if self.weights is not None: d['seed'] = None  # irrelevant with pretrained weights
         return d
     def build(self):
@@ -250,9 +255,16 @@ class EmbedConfig:
         return get_backbone(self.backbone, self.weights, self.seed, self.image_size if self.backbone.startswith('vit') else None)
     def embed(self, images, backbone=None, **kwargs): # backbone: a `Backbone` built by `build()`, to reuse
         "`embed_images` with this configuration."
-        return embed_images(images, backbone or self.build(), image_size=self.image_size, normalise=self.normalise, **kwargs)
+        return embed_images(images, backbone or self.build(), image_size=self.image_size, normalise=self.normalise,
+                            precision=self.precision, channels_last=self.channels_last, **kwargs)
     @property
-    def tag(self): return f"{self.backbone}/{self.weights or f'random{self.seed}'}/{self.image_size or 'default'}px"
+    def speed(self):
+        "The settings of `precision` and `channels_last` that differ from the default (fp32, contiguous), as a dict."
+        return {k: v for k, v in dict(precision=self.precision, channels_last=self.channels_last).items() if v != EmbedConfig.__dataclass_fields__[k].default}
+    @property
+    def tag(self):
+        sp = ('/' + self.precision if self.precision != 'fp32' else '') + ('/channels_last' if self.channels_last else '')
+        return f"{self.backbone}/{self.weights or f'random{self.seed}'}/{self.image_size or 'default'}px{sp}"
 
 # %% ../nbs/09_images.ipynb #8db58397
 CACHE_STATS = Counter()  # 'reused' and 'embedded' images, 'hits' (calls that embedded nothing) and 'misses'
@@ -347,7 +359,7 @@ def embed_source(src:ImageSource, # from `image_folder` or `dataset_source`
     if todo:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always', SkippedImagesWarning)
-            xn, kept = embed_images(src.subset(todo), cfg.build(), image_size=cfg.image_size, normalise=cfg.normalise,
+            xn, kept = embed_images(src.subset(todo), cfg.build(), image_size=cfg.image_size, normalise=cfg.normalise, precision=cfg.precision, channels_last=cfg.channels_last,
                                     batch_size=batch_size, device=device, progress=progress, num_workers=num_workers,
                                     errors=errors, return_index=True)
         for o in caught:

@@ -163,7 +163,7 @@ def save(self:GraphClassifier, path):
     d = dict(format=_FORMAT, version=_VERSION,
              model=dict(config=_gnn_config(self.model), state={k: v.detach().cpu() for k, v in self.model.state_dict().items()}),
              nodes=dict(x=self.x, y=self.y, names=self.names), classes=self.classes, graph=self.graph,
-             embedder=dict(backbone=e.backbone, weights=e.weights, image_size=e.image_size, normalise=e.normalise, seed=e.seed),
+             embedder=dict(backbone=e.backbone, weights=e.weights, image_size=e.image_size, normalise=e.normalise, seed=e.seed, **e.speed),
              stored=self.stored, probe=self.probe, meta=json.dumps(self.meta, default=str))
     path = check_output_file(path, 'classifier file')
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
