@@ -238,7 +238,7 @@ def read_results(path, repair:bool=False): # also rewrite the file without what 
 # %% ../nbs/06_experiments.ipynb #17d5d231
 def _keys(text:bytes) -> set:
     "Run keys in results CSV text: the first field of each line after the header."
-    return {l.split(b',', 1)[0].decode() for l in text.split(b'\n')[1:]}
+    return {l.split(b',', 1)[0].decode() for l in text.split(b'\n')[1:] if l}
 
 def _keys_on_disk(path) -> set:
     "Run keys in results CSV `path`, read under the readers' lock."
