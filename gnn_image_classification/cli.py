@@ -113,6 +113,17 @@ def _parser():
     _run_args(sub.add_parser('sweep', help="the label-rate sweep: `gnnic run` with a sweep preset (quick or full), writing report.md"), 'quick')
     return p
 
+# %% ../nbs/08_cli.ipynb #c5a1e0d4
+def _drop_repeats(a):
+    "Remove repeated values of `gnnic run`'s list options in place (metrics by their canonical name), saying on stderr which were dropped."
+    from gnn_image_classification.metrics import get_metric
+    if a.metrics: a.metrics = [get_metric(m).name for m in a.metrics]  # 'cos' and 'cosine' are one metric
+    dropped = []
+    for opt in ('methods', 'metrics', 'k', 'label_rates', 'protocols'):
+        v = getattr(a, opt) or []; rep = [x for i, x in enumerate(v) if x in v[:i]]
+        if rep: setattr(a, opt, list(dict.fromkeys(v))); dropped.append(f"--{opt.replace('_', '-')} {' '.join(f'{x:g}' if isinstance(x, float) else str(x) for x in rep)}")
+    if dropped: print(f"gnnic: note: repeated values are run once; dropped {'; '.join(dropped)}", file=sys.stderr)
+
 # %% ../nbs/08_cli.ipynb #1be1f6eb
 def _load_dataset(a):
     "The embeddings to run on, and a short name for the output folder."
@@ -145,16 +156,19 @@ def cmd_run(a):
     from gnn_image_classification.experiments import preset_grid, run_grid
     from gnn_image_classification.analysis import save_figures
     from gnn_image_classification.report import write_report, compare
+    _drop_repeats(a)
     es, ds = _load_dataset(a)
     out = _outdir(a.out or f'gnnic_results/{a.preset}-{ds}')
-    graphs = tuple((a.graph, k) for k in dict.fromkeys(a.k)) if a.k else None
-    specs = preset_grid(a.preset, es, methods=a.methods and tuple(dict.fromkeys(a.methods)), metrics=a.metrics, graphs=graphs,
-                        rates=a.label_rates and tuple(dict.fromkeys(a.label_rates)), protocols=a.protocols, tune=a.tune,
-                        seeds=range(a.seeds) if a.seeds else None)
+    graphs = tuple((a.graph, k) for k in a.k) if a.k else None
+    specs = list(dict.fromkeys(preset_grid(a.preset, es, methods=a.methods and tuple(a.methods), metrics=a.metrics, graphs=graphs,
+                        rates=a.label_rates and tuple(a.label_rates), protocols=a.protocols, tune=a.tune,
+                        seeds=range(a.seeds) if a.seeds else None)))
     print(f"gnnic: {len(specs)} runs of preset '{a.preset}' on {es} -> {out}")
     t0 = time.perf_counter()
     df = run_grid(es, specs, out / 'results.csv', fresh=a.fresh, workers=a.workers, progress=not a.no_progress, device=a.device)
     wall = time.perf_counter() - t0
+    if df.attrs.get('by_others'): print(f"gnnic: note: {df.attrs['by_others']} of these runs were written meanwhile by another process using {out}; "
+                                        "each run is kept once (run one gnnic per output folder; --workers runs units in parallel)", file=sys.stderr)
     print(f"\n{len(df)} runs, {wall:.1f} s (finished runs found in {out / 'results.csv'} are not re-run):\n")
     figs, cmp = save_figures(df, out), compare(df)
     path = write_report(df, es, out, title=f"gnnic run --preset {a.preset} on {ds}", map_method=a.map, cmp=cmp,

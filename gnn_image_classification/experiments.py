@@ -7,23 +7,27 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/experi
 # %% ../nbs/06_experiments.ipynb #31d72ff1
 from __future__ import annotations
 import hashlib, json, os, platform, re, time, warnings
+from contextlib import contextmanager
+from io import StringIO
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, asdict
 from multiprocessing import get_context
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from tqdm.auto import tqdm
-from .data import EmbeddingSet, split_indices
+from .data import EmbeddingSet, split_indices, atomic_write_text
 from .metrics import get_metric, METRICS
 from .graph import knn_graph, threshold_graph, band_graph, graph_stats, class_mean_scores, warn_uninformative
 from .gnn import default_device
 from fastcore.basics import patch
 from .methods import METHODS, GRAPH_METHODS, DEFAULTS, GRIDS, PROTOCOLS, family, fit_method
+try: import fcntl
+except ImportError: fcntl = None  # Windows: no `flock`; run one process per results folder there
 
 # %% auto #0
 __all__ = ['GRAPH_KINDS', 'FRACS', 'SCHEMA_VERSION', 'RATES', 'PRESETS', 'COLUMNS', 'threshold_rules', 'rule_threshold',
-           'data_digest', 'RunSpec', 'make_grid', 'preset_grid', 'subsample_labels', 'read_results', 'append_row',
-           'build_graph', 'run_grid']
+           'data_digest', 'RunSpec', 'make_grid', 'preset_grid', 'subsample_labels', 'results_lock', 'read_results',
+           'append_row', 'build_graph', 'run_grid']
 
 # %% ../nbs/06_experiments.ipynb #d856ad8a
 GRAPH_KINDS = ('knn', 'mutual_knn', 'threshold', 'band')
@@ -183,34 +187,76 @@ def _check_schema(path, df):
     if bad: raise ValueError(f"{path} holds rows of results schema {bad}; this version reads and writes schema {SCHEMA_VERSION}: "
                              "move the file away, or rerun with --fresh")
 
+# %% ../nbs/06_experiments.ipynb #9237cc8e
+def _open_lock(path, shared:bool):
+    "Descriptor of the lock file `<path>.lock`, created for a writer; None for a reader where there is none."
+    lock = Path(path).with_name(Path(path).name + '.lock')
+    try: return os.open(lock, os.O_RDONLY | (0 if shared else os.O_CREAT), 0o644)
+    except OSError as e:
+        if shared: return None  # no lock file: no locking writer has written here
+        raise type(e)(f"cannot lock results file {path} (lock file {lock}): {os.strerror(e.errno)}") from None
+
+@contextmanager
+def results_lock(path, # a results CSV; the lock is an `flock` on the file `<path>.lock` beside it
+                 shared:bool=False): # a reader's lock: many readers at once, none while a writer holds the lock
+    "Hold the lock of results CSV `path` for a `with` block, waiting while another process holds a conflicting one."
+    fd = _open_lock(path, shared) if fcntl is not None else None
+    try:
+        if fd is not None: fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        yield
+    finally:
+        if fd is not None: os.close(fd)
+
 # %% ../nbs/06_experiments.ipynb #0b7d6805
-def read_results(path):
-    "Results CSV as a DataFrame; a trailing partial line (from a crash mid-write) is dropped with a warning."
+def _rows(rows:list) -> str: return ', '.join(map(str, rows[:10])) + (f", … ({len(rows)} in all)" if len(rows) > 10 else '')
+
+def _clean_text(text:str):
+    "(text, notes): results CSV text without a partial last line, repeated header lines and repeated run keys; notes name the rows (the header is row 1)."
+    lines, notes = text.split('\n'), []
+    if lines[-1]: notes.append(f"dropping an incomplete last line (row {len(lines)}: a run interrupted while writing)")
+    keep, heads, dups, seen = lines[:1], [], [], set()
+    for i, l in enumerate(lines[1:-1], 2):
+        k = l.split(',', 1)[0]
+        if l == lines[0]: heads.append(i)
+        elif k in seen: dups.append(i)
+        else: seen.add(k); keep.append(l)
+    if heads: notes.append(f"dropping {len(heads)} repeated header line(s) at row(s) {_rows(heads)}")
+    if dups: notes.append(f"dropping {len(dups)} repeated run(s) at row(s) {_rows(dups)} (each has the run key of an earlier row, which is kept)")
+    return ('\n'.join(keep) + '\n' if len(lines) > 1 else ''), notes
+
+# %% ../nbs/06_experiments.ipynb #5e1c07a2
+def read_results(path, repair:bool=False): # also rewrite the file without what was dropped, under the writers' lock
+    "Results CSV as a DataFrame, one row per run key; a partial last line (a crash mid-write), repeated header lines and repeated runs (processes that wrote at once, before gnnic locked the file) are dropped with a warning naming their rows."
     path = Path(path)
-    if not path.exists() or path.stat().st_size == 0: return pd.DataFrame(columns=COLUMNS)
-    text = path.read_text()
-    if not text.endswith('\n'):
-        warnings.warn(f"{path}: dropping an incomplete last line (a run interrupted while writing)")
-        text = text[:text.rfind('\n') + 1]
-    from io import StringIO
-    df = pd.read_csv(StringIO(text), keep_default_na=True) if text.strip() else pd.DataFrame(columns=COLUMNS)
-    _check_schema(path, df)
-    return df.drop_duplicates('run_key', keep='first').reset_index(drop=True)
+    with results_lock(path, shared=not repair):
+        text, notes = _clean_text(path.read_text() if path.exists() else '')
+        df = pd.read_csv(StringIO(text), keep_default_na=True) if text.strip() else pd.DataFrame(columns=COLUMNS)
+        _check_schema(path, df)
+        if notes and repair: atomic_write_text(path, text)
+    if notes: warnings.warn(f"{path}: {'; '.join(notes)}" + ('; the file is repaired' if repair else ''))
+    return df
 
 # %% ../nbs/06_experiments.ipynb #17d5d231
-def append_row(path, row:dict):
-    "Append one row to a results CSV with a single fsync'ed write, repairing a partial last line first."
-    path = Path(path); new = not path.exists() or path.stat().st_size == 0
-    if not new:
-        with open(path, 'rb') as f:
-            f.seek(-1, os.SEEK_END)
-            if f.read(1) != b'\n':
-                good = path.read_bytes(); good = good[:good.rfind(b'\n') + 1]
-                path.write_bytes(good); new = len(good) == 0
-    line = pd.DataFrame([row], columns=COLUMNS).to_csv(index=False, header=new)
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try: os.write(fd, line.encode()); os.fsync(fd)
-    finally: os.close(fd)
+def _keys(text:bytes) -> set:
+    "Run keys in results CSV text: the first field of each line after the header."
+    return {l.split(b',', 1)[0].decode() for l in text.split(b'\n')[1:] if l}
+
+def _keys_on_disk(path) -> set:
+    "Run keys in results CSV `path`, read under the readers' lock."
+    with results_lock(path, shared=True): return _keys(Path(path).read_bytes()) if Path(path).exists() else set()
+
+# %% ../nbs/06_experiments.ipynb #9a41c3d7
+def append_row(path, row:dict) -> bool:
+    "Append one run's row to a results CSV in one fsync'ed write, under the writers' lock, unless its run key is there already; whether it wrote."
+    path = Path(path)
+    with results_lock(path):
+        text = path.read_bytes() if path.exists() else b''
+        if text and not text.endswith(b'\n'): text = text[:text.rfind(b'\n') + 1]; path.write_bytes(text)  # a partial line from a crash
+        if str(row['run_key']) in _keys(text): return False  # written meanwhile by another process
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try: os.write(fd, pd.DataFrame([row], columns=COLUMNS).to_csv(index=False, header=not text).encode()); os.fsync(fd)
+        finally: os.close(fd)
+    return True
 
 # %% ../nbs/06_experiments.ipynb #c03ea087
 def build_graph(x, # (N, d) embeddings (or an `EmbeddingSet`)
@@ -254,7 +300,8 @@ def _row(es, spec, key, r, lab, g, th, split):
 
 # %% ../nbs/06_experiments.ipynb #b4daeb6e
 def _run_unit(unit):
-    "All runs of one (seed, rate) unit; returns their finished rows (also the worker processes' entry point)."
+    "All runs of one (seed, rate) unit; returns their finished rows, or none if another process wrote them all meanwhile (also the worker processes' entry point)."
+    if unit.get('csv') and set(unit['keys']) <= _keys_on_disk(unit['csv']): return []  # all written meanwhile by another process
     if unit.get('threads'): torch.set_num_threads(unit['threads'])
     es, specs, device = unit['es'], [RunSpec(**d) for d in unit['specs']], unit['device']
     split = split_indices(es.y, FRACS, seed=specs[0].seed, classes=es.classes, where=es.source)
@@ -267,26 +314,28 @@ def _run_unit(unit):
         g, th = graphs[gk] if gk is not None else (None, None)
         r = fit_method(spec.method, g if g is not None else es, split, lab, spec.seed, spec.protocol, spec.grid, device, es.n_classes)
         rows.append({**_row(es, spec, key, r, lab, g, th, split), 'seconds': time.perf_counter() - t0,
-                     'cpu_seconds': time.process_time() - c0, 'device': str(device), 'versions': unit['versions']})
+                     'cpu_seconds': time.process_time() - c0, 'device': str(device), 'versions': unit['versions'], 'data_digest': unit.get('digest')})
     return rows
 
 # %% ../nbs/06_experiments.ipynb #015a0f50
-def _units(es, todo, keys, device, threads):
+def _units(es, todo, keys, device, threads, csv=None, digest=None):
     "Group the runs to do by (seed, rate, graph); non-graph runs join their seed and rate's first graph unit (C&S then reuses the MLP fits)."
     groups, first = {}, {}
     for s in sorted(todo, key=lambda s: (s.graph_key is None, str(s.graph_key))):
         g = str(s.graph_key) if s.graph_key is not None else first.get((s.seed, s.rate), 'none')
         first.setdefault((s.seed, s.rate), g); groups.setdefault((s.seed, s.rate, g), []).append(s)
-    return [dict(es=es, specs=[asdict(s) for s in v], keys=[keys[s] for s in v], device=device, threads=threads, versions=_versions()) for v in groups.values()]
+    return [dict(es=es, specs=[asdict(s) for s in v], keys=[keys[s] for s in v], device=device, threads=threads, versions=_versions(),
+                 csv=csv and str(csv), digest=digest) for v in groups.values()]
 
 def _execute(units, workers, write):
-    "Run `units` here or in `workers` spawned processes, passing each one's rows to `write` as it finishes."
+    "Run `units` here or in `workers` spawned processes, passing each unit and its rows to `write` as it finishes."
     if workers <= 1 or len(units) <= 1:
-        for u in units: write(_run_unit(u))
+        for u in units: write(u, _run_unit(u))
         return
     from gnn_image_classification.experiments import _run_unit as work  # importable by name, also when called from a notebook
     with ProcessPoolExecutor(workers, mp_context=get_context('spawn')) as ex:
-        for f in as_completed([ex.submit(work, u) for u in units]): write(f.result())
+        futs = {ex.submit(work, u): u for u in units}
+        for f in as_completed(futs): write(futs[f], f.result())
 
 # %% ../nbs/06_experiments.ipynb #033d07f7
 def run_grid(es:EmbeddingSet, specs:list, # the runs, e.g. from `make_grid` or `preset_grid`
@@ -295,20 +344,21 @@ def run_grid(es:EmbeddingSet, specs:list, # the runs, e.g. from `make_grid` or `
              workers:int=1, # processes running units at once
              threads:int=None, # torch threads per unit (default: 1 with several workers, else torch's own)
              progress:bool=True, device=None) -> pd.DataFrame:
-    "Run every spec not already in `out_csv`, appending one row per run; return the rows of `specs`, for this data only."
+    "Run every spec not already in `out_csv`, appending one row per run; return the rows of `specs`, for this data only (`.attrs['by_others']`: how many another process wrote meanwhile)."
     split_indices(es.y, FRACS, seed=0, classes=es.classes, where=es.source)  # data too small to split: say so before any work
     out_csv = Path(out_csv); out_csv.parent.mkdir(parents=True, exist_ok=True)
-    if fresh: out_csv.unlink(missing_ok=True)
+    if fresh:
+        with results_lock(out_csv): out_csv.unlink(missing_ok=True)
     digest = data_digest(es); keys = {s: s.key(digest) for s in dict.fromkeys(specs)}
-    done = set(read_results(out_csv)['run_key'])
+    done = set(read_results(out_csv, repair=True)['run_key'])
     todo = [s for s in keys if keys[s] not in done]
-    units = _units(es, todo, keys, str(device or default_device()), threads or (1 if workers > 1 else None))
-    bar = tqdm(total=len(todo), desc='runs', disable=not progress or not todo)
-    def write(rows):
-        for row in rows: append_row(out_csv, row)
-        bar.update(len(rows))
+    units = _units(es, todo, keys, str(device or default_device()), threads or (1 if workers > 1 else None), out_csv, digest)
+    bar, mine = tqdm(total=len(todo), desc='runs', disable=not progress or not todo), []
+    def write(unit, rows):
+        mine.extend(r['run_key'] for r in rows if append_row(out_csv, r)); bar.update(len(unit['keys']))
     old = torch.get_num_threads()
     try: _execute(units, workers, write)
     finally: torch.set_num_threads(old); bar.close()
-    res = read_results(out_csv)
-    return res[res.run_key.isin(set(keys.values()))].reset_index(drop=True)
+    res = read_results(out_csv); res = res[res.run_key.isin(set(keys.values()))].reset_index(drop=True)
+    res.attrs['by_others'] = len(todo) - len(mine)
+    return res
