@@ -79,33 +79,37 @@ def run_case(case):
     from gnn_image_classification.propagation import gcn_adjacency, propagate
     from gnn_image_classification.gnn import seed_everything
     x, y, g = _load(case['data']); split = _split(len(y), case['labels'], case['val']); what = case['what']; res = {}
-    base = _rss_mib(); ru = resource.getrusage(resource.RUSAGE_SELF); t0 = time.perf_counter()
+    base = _rss_mib(); ru = resource.getrusage(resource.RUSAGE_SELF); t0 = time.perf_counter(); clock = [t0, time.process_time()]
+    def lap(stage=None, per=1): # wall and CPU seconds since the last lap, as `stage`_seconds and `stage`_cpu (divided by `per`)
+        if stage: res[f'{stage}_seconds'], res[f'{stage}_cpu'] = (time.perf_counter() - clock[0]) / per, (time.process_time() - clock[1]) / per
+        clock[:] = time.perf_counter(), time.process_time()
     if what == 'precompute':
-        task = _task(x, y, g, split); res['task_seconds'] = time.perf_counter() - t0
-        t1 = time.perf_counter(); adj = gcn_adjacency(task.edge_index, task.edge_weight, len(y)); res['adjacency_seconds'] = time.perf_counter() - t1
-        t1 = time.perf_counter(); task.hops = propagate(task.x, adj, case['K'], case.get('path'), case['max_memory'])
-        res['propagate_seconds'] = time.perf_counter() - t1; res['on'] = 'disk' if isinstance(task.hops.hops[-1], np.memmap) else 'memory'
+        task = _task(x, y, g, split); lap('task')
+        adj = gcn_adjacency(task.edge_index, task.edge_weight, len(y)); lap('adjacency')
+        task.hops = propagate(task.x, adj, case['K'], case.get('path'), case['max_memory']); lap('propagate')
+        res['on'] = 'disk' if isinstance(task.hops.hops[-1], np.memmap) else 'memory'
         del adj; t_end, ru_end, peak = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF), _rss_mib('VmHWM')
         for name in ('sgc', 'sign'):  # seconds per training epoch: one pass over the labelled nodes in shuffled batches
             hp = dict(M.DEFAULTS[name], K=case['K']); ft = M._feature_tasks(name, [task], case['K'])
             m = M._model(name, ft[0], hp, 0); M.train([m], ft, hp, 0, fixed_epochs=1)  # warm-up epoch
-            t1 = time.perf_counter(); M.train([m], ft, hp, 0, fixed_epochs=3); res[f'{name}_epoch_seconds'] = (time.perf_counter() - t1) / 3
+            lap(); M.train([m], ft, hp, 0, fixed_epochs=3); lap(f'{name}_epoch', 3)
         res['peak_after_epochs_mib'] = _rss_mib('VmHWM')
     elif what == 'pipeline':
         out = M.fit_at_scale(x, g, y, split, methods=tuple(case['methods']), path=case.get('path'), max_memory=case['max_memory'])
         res.update({f'{k}_seconds': v for k, v in out['seconds'].items()}, methods=out['methods'])
+        res.update({f'{k}_cpu': v for k, v in out['cpu_seconds'].items()})
     elif what == 'pyg_sgconv':
         import torch.nn as nn, torch.nn.functional as F
         from torch_geometric.nn import SGConv
         class FullBatchSGC(nn.Module):
             def __init__(self, d, c, K): super().__init__(); self.conv = SGConv(d, c, K=K, cached=True)
             def forward(self, x, edge_index, edge_weight=None): return F.log_softmax(self.conv(x, edge_index, edge_weight), dim=-1)
-        task = _task(x, y, g, split); res['task_seconds'] = time.perf_counter() - t0
+        task = _task(x, y, g, split); lap('task')
         hp = dict(M.DEFAULTS['sgc'], batch_size=None); seed_everything(0); m = FullBatchSGC(x.shape[1], task.n_classes, hp['K'])
-        t1 = time.perf_counter(); M.train([m], [task], hp, 0, fixed_epochs=1); res['first_epoch_seconds'] = time.perf_counter() - t1  # propagates, caches
-        t1 = time.perf_counter(); M.train([m], [task], hp, 0, fixed_epochs=3); res['epoch_seconds'] = (time.perf_counter() - t1) / 3
+        lap(); M.train([m], [task], hp, 0, fixed_epochs=1); lap('first_epoch')  # propagates, caches
+        M.train([m], [task], hp, 0, fixed_epochs=3); lap('epoch', 3)
         seed_everything(0); m = FullBatchSGC(x.shape[1], task.n_classes, hp['K'])
-        t1 = time.perf_counter(); ep, eps, _ = M.train([m], [task], hp, 0); p = M._probs(m, task); res['fit_seconds'] = time.perf_counter() - t1
+        lap(); ep, eps, _ = M.train([m], [task], hp, 0); p = M._probs(m, task); lap('fit')
         res.update(epochs=len(eps), test_acc=float((p[split['test']].argmax(1).numpy() == y[split['test']]).mean()))
     else: raise ValueError(what)
     if what != 'precompute': t_end, ru_end, peak = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF), _rss_mib('VmHWM')
@@ -136,6 +140,7 @@ def main(argv=None):
     sizes = sorted(set(a.sizes + ([1_000_000] if a.full else [])))
     tmp = a.tmp or tempfile.mkdtemp(prefix='propbench'); rows = []
     env = dict(OMP_NUM_THREADS=str(a.threads), OMP_WAIT_POLICY=os.environ.get('OMP_WAIT_POLICY', 'PASSIVE'))
+    print("per stage: wall/CPU seconds (CPU counts every thread; on a busy machine it is the steadier number)")
     print(f"cores: {os.cpu_count()}  threads: {a.threads}  load average at start: {os.getloadavg()[0]:.2f}  d={a.dim} classes={a.classes} "
           f"noise={a.noise} p={a.p} labelled={a.labels} val={a.val}", flush=True)
 
@@ -143,7 +148,8 @@ def main(argv=None):
         row = dict(n=n, what=what, **kw, **r); rows.append(row)
         if 'error' in r: print(f"  {n:>9,} {what:<16} ERROR {r['error']}", flush=True); return row
         skip = {'seconds', 'cpu_seconds', 'peak_rss_mib', 'base_rss_mib', 'load', 'methods'}
-        extra = ' '.join(f"{k.removesuffix('_seconds')}={v:.2f}s" if k.endswith('_seconds') else f"{k}={v}" for k, v in r.items() if k not in skip)
+        extra = ' '.join(f"{k.removesuffix('_seconds')}={v:.2f}/{r.get(k.removesuffix('_seconds') + '_cpu', float('nan')):.2f}s" if k.endswith('_seconds')
+                         else f"{k}={v}" for k, v in r.items() if k not in skip and not k.endswith('_cpu'))
         if 'methods' in r: extra += ' ' + ' '.join(f"{m}: acc {v['test_acc']:.3f} ({v['epochs']} ep)" for m, v in r['methods'].items())
         print(f"  {n:>9,} {what:<16} {r['seconds']:8.1f} s (cpu {r['cpu_seconds']:7.1f} s)  peak {r['peak_rss_mib'] / 1024:5.2f} GiB  "
               f"load {r['load'][0]:.1f}→{r['load'][1]:.1f}  {extra}", flush=True)
