@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 # %% auto #0
-__all__ = ['DATASETS', 'cmd_run', 'cmd_fit', 'cmd_predict', 'cmd_sweep', 'main']
+__all__ = ['DATASETS', 'cmd_run', 'cmd_fit', 'cmd_predict', 'cmd_embed', 'cmd_sweep', 'main']
 
 # %% ../nbs/08_cli.ipynb #7893078d
 def _digits():
@@ -49,7 +49,7 @@ def _run_args(r, preset:str):
     from gnn_image_classification.metrics import METRICS
     names = [n for n in PRESETS if n.startswith('sweep_') == (preset == 'quick')]
     r.add_argument('--preset', default=preset, help=f"preset: {', '.join(names)} (default: {preset})")
-    r.add_argument('--embeddings', help='embeddings CSV in the reference layout (image_name, class_name, embedding); default: --dataset')
+    r.add_argument('--embeddings', help='embeddings: a CSV in the reference layout (image_name, class_name, embedding) or a folder written by `gnnic embed`; default: --dataset')
     r.add_argument('--dataset', default='digits', choices=list(DATASETS), help='built-in dataset (default: digits)')
     r.add_argument('--out', help='output folder (default: gnnic_results/<preset>-<dataset>)')
     r.add_argument('--methods', '--models', nargs='+', help=f"override the preset's methods: {', '.join(METHODS)}")
@@ -85,6 +85,21 @@ def _parser():
     f.add_argument('--k', type=float, default=10, help='k for kNN graphs, or the threshold for threshold graphs (default: 10)')
     f.add_argument('--seed', type=int, default=0); f.add_argument('--lr', type=float, default=0.01); f.add_argument('--epochs', type=int, default=100)
     f.add_argument('--device', help='torch device (default: cuda if available)')
+    e = sub.add_parser('embed', help='embed an image folder into an embedding folder (float32 .npy, labels, names, manifest); under torchrun, sharded over the ranks')
+    e.add_argument('folder', help='image folder with one subfolder per class (a nested images/ level is fine)')
+    e.add_argument('--out', required=True, help='embedding folder to write (shared by all ranks); DIR/parts keeps the parts for re-runs')
+    e.add_argument('--backbone', default='efficientnet_lite0', help='backbone, as for `gnnic fit` (default: efficientnet_lite0)')
+    e.add_argument('--weights', default='DEFAULT', help="pretrained weights: DEFAULT, a weights name, or 'none' for random weights")
+    e.add_argument('--image-size', type=int, help="input size (default: the weights' own, or 224)")
+    e.add_argument('--class-names', help='class-name map: words.txt-style file or JSON {folder: name}')
+    e.add_argument('--n-per-class', type=int, help='sample this many images per class (seeded by --seed)'); e.add_argument('--seed', type=int, default=0)
+    e.add_argument('--chunk', type=_positive, default=1024, help='images per part: the unit of work of a rank (default: 1024)')
+    e.add_argument('--drop-parts', action='store_true', help='delete DIR/parts after the merge (a re-run then embeds everything again)')
+    e.add_argument('--fingerprint', default='stat', choices=['stat', 'sha1'], help='how unchanged files are recognised: size and mtime (default), or content hash')
+    e.add_argument('--errors', default='skip', choices=['skip', 'raise'], help='unreadable images: skip and list them (default) or stop')
+    e.add_argument('--batch-size', type=_positive, default=64); e.add_argument('--workers', type=int, help='DataLoader workers per rank')
+    e.add_argument('--device', help='torch device (default: the rank\'s GPU if there is one, else cpu)')
+    e.add_argument('--no-progress', action='store_true', help='hide the progress bar')
     q = sub.add_parser('predict', help='classify new images with a classifier saved by `gnnic fit`, writing a CSV')
     q.add_argument('model', help='classifier file written by `gnnic fit`')
     q.add_argument('inputs', nargs='+', help='image files or folders')
@@ -99,8 +114,8 @@ def _parser():
 # %% ../nbs/08_cli.ipynb #1be1f6eb
 def _load_dataset(a):
     "The embeddings to run on, and a short name for the output folder."
-    from gnn_image_classification.data import read_embeddings_csv
-    if a.embeddings: return read_embeddings_csv(a.embeddings), Path(a.embeddings).stem
+    from gnn_image_classification.data import read_embeddings
+    if a.embeddings: return read_embeddings(a.embeddings), Path(a.embeddings).stem
     return DATASETS[a.dataset](), a.dataset
 
 def _outdir(path):
@@ -170,6 +185,18 @@ def cmd_predict(a):
     inputs = a.inputs[0] if len(a.inputs) == 1 else a.inputs
     df = predict_folder_to_csv(a.model, inputs, a.out, mode=a.mode, errors=a.errors, all_probs=a.all_probs, device=a.device)
     print(f"predicted {len(df)} images; wrote {a.out}")
+    return 0
+
+# %% ../nbs/08_cli.ipynb #bcb35100
+def cmd_embed(a):
+    "Embed an image folder into an embedding folder; under `torchrun`, each rank embeds its share and rank 0 merges."
+    from gnn_image_classification.images import embed_folder, EmbedConfig, dist_env
+    cfg = EmbedConfig(a.backbone, None if str(a.weights).lower() == 'none' else a.weights, a.image_size)
+    t0 = time.perf_counter()
+    es = embed_folder(a.folder, a.out, cfg, class_names=a.class_names, n_per_class=a.n_per_class, seed=a.seed, chunk=a.chunk, keep_parts=not a.drop_parts,
+                      fingerprint=a.fingerprint, errors=a.errors, batch_size=a.batch_size, device=a.device, num_workers=a.workers, progress=not a.no_progress)
+    rank, world, _ = dist_env()
+    if rank == 0: print(f"embedded {len(es)} images of {es.n_classes} classes ({cfg.tag}, {es.d}-d) into {a.out} with {world} process(es) in {time.perf_counter() - t0:.1f} s")
     return 0
 
 # %% ../nbs/08_cli.ipynb #f537667f

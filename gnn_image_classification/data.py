@@ -6,14 +6,15 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/data.h
 
 # %% ../nbs/00_data.ipynb #3886071d
 from __future__ import annotations
-import math, os, re, tempfile
+import hashlib, json, math, os, re, tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
 
 # %% auto #0
-__all__ = ['EmbeddingSet', 'digits_images', 'l2_normalise', 'load_digits_embeddings', 'parse_vector', 'read_embeddings_csv',
-           'atomic_write_text', 'write_embeddings_csv', 'check_output_file', 'split_indices']
+__all__ = ['EMB_DIR_FILES', 'EmbeddingSet', 'digits_images', 'l2_normalise', 'load_digits_embeddings', 'parse_vector',
+           'read_embeddings_csv', 'atomic_write_text', 'write_embeddings_csv', 'check_output_file',
+           'write_embeddings_dir', 'read_embeddings_dir', 'read_embeddings', 'split_indices']
 
 # %% ../nbs/00_data.ipynb #ade64006
 @dataclass
@@ -169,6 +170,88 @@ def check_output_file(path, # the file to be written
     os.close(fd); os.unlink(tmp)
     return path
 
+
+# %% ../nbs/00_data.ipynb #fbb22602
+EMB_DIR_FILES = dict(embeddings='embeddings.npy', labels='labels.npy', names='names.txt', manifest='manifest.json')
+_DIR_FORMAT = 1
+
+def _file_sha1(path, block:int=1 << 24):
+    "SHA-1 of a file, read in 16 MiB blocks (a large matrix is never loaded whole)."
+    h = hashlib.sha1()
+    with open(path, 'rb') as f:
+        while b := f.read(block): h.update(b)
+    return h.hexdigest()
+
+def _write_tmp(path:Path, write):
+    "A file beside `path` written by `write(binary file)` and flushed to disk; returns its temporary name, for the caller to rename."
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    try:
+        with os.fdopen(fd, 'wb') as f: write(f); f.flush(); os.fsync(f.fileno())
+    except BaseException: Path(tmp).unlink(missing_ok=True); raise
+    return Path(tmp)
+
+# %% ../nbs/00_data.ipynb #fcc1946d
+def write_embeddings_dir(path, # folder to write (created if needed)
+                         x, # (N, d) embeddings, or a complete float32 `.npy` file of them inside `path`, moved into place
+                         y, classes:list, names:list, # labels (N,), class names, image names (N,)
+                         meta:dict=None): # further manifest entries (provenance)
+    "Write an embedding folder (`embeddings.npy`, `labels.npy`, `names.txt`, `manifest.json`); a reader never sees half of it."
+    path = Path(path).expanduser(); f = {k: path/v for k, v in EMB_DIR_FILES.items()}
+    check_output_file(f['manifest'], 'embeddings folder manifest')
+    x_file = Path(x) if isinstance(x, (str, Path)) else None
+    if x_file is not None and x_file.parent.resolve() != path.resolve(): raise ValueError(f"{x_file}: must lie in {path} to be moved into place")
+    es = EmbeddingSet(np.load(x_file, mmap_mode='r') if x_file else x, y, classes, names)
+    bad = next((n for n in es.names if '\n' in n or '\r' in n), None)
+    if bad is not None: raise ValueError(f"image name {bad!r} contains a line break; {EMB_DIR_FILES['names']} holds one name per line")
+    tmps = {}
+    try:
+        if x_file is None: tmps['embeddings'] = _write_tmp(f['embeddings'], lambda o: np.save(o, es.x, allow_pickle=False))
+        else:
+            with open(x_file, 'rb') as o: os.fsync(o.fileno())
+        tmps['labels'] = _write_tmp(f['labels'], lambda o: np.save(o, es.y, allow_pickle=False))
+        tmps['names'] = _write_tmp(f['names'], lambda o: o.write(''.join(n + '\n' for n in es.names).encode('utf-8')))
+        sha = {k: _file_sha1(tmps.get(k, x_file)) for k in ('embeddings', 'labels', 'names')}
+        f['manifest'].unlink(missing_ok=True)  # from here until the new manifest is written, the folder reads as incomplete
+        for k, t in tmps.items(): os.replace(t, f[k])
+        if x_file is not None: os.replace(x_file, f['embeddings'])
+        man = dict(kind='gnnic-embeddings', format=_DIR_FORMAT, n=len(es), dim=es.d, dtype='float32', classes=es.classes,
+                   files={k: v for k, v in EMB_DIR_FILES.items() if k != 'manifest'}, sha1=sha, **(meta or {}))
+        atomic_write_text(f['manifest'], json.dumps(man))
+    except BaseException:
+        for t in tmps.values(): t.unlink(missing_ok=True)
+        raise
+    return path
+
+# %% ../nbs/00_data.ipynb #c8884c18
+def read_embeddings_dir(path, # folder written by `write_embeddings_dir` (e.g. by `gnnic embed`)
+                        mmap:bool=True, # memory-map the embeddings (read-only) instead of loading them
+                        verify:bool=True): # check each file against its SHA-1 in the manifest (reads each once)
+    "Read an embedding folder into an `EmbeddingSet`, its `x` memory-mapped by default."
+    path = Path(path).expanduser(); f = {k: path/v for k, v in EMB_DIR_FILES.items()}
+    if not path.is_dir(): raise FileNotFoundError(f"{path}: no such embeddings folder")
+    if not f['manifest'].exists():
+        raise IsADirectoryError(f"{path}: is a folder; expected an embeddings CSV file or a folder written by `gnnic embed`, but it has no "
+                                f"{EMB_DIR_FILES['manifest']}" + (" (its writing was interrupted: run `gnnic embed` again)" if f['embeddings'].exists() or (path/'parts').is_dir() else ''))
+    try: man = json.loads(f['manifest'].read_text())
+    except ValueError as e: raise ValueError(f"{f['manifest']}: not valid JSON ({e})") from None
+    if man.get('kind') != 'gnnic-embeddings' or man.get('format') != _DIR_FORMAT:
+        raise ValueError(f"{f['manifest']}: not an embedding-folder manifest of format {_DIR_FORMAT} (kind {man.get('kind')!r}, format {man.get('format')!r})")
+    for k in ('embeddings', 'labels', 'names'):
+        if not f[k].exists(): raise FileNotFoundError(f"{f[k]}: missing, though {f['manifest']} lists it")
+        if verify and _file_sha1(f[k]) != man['sha1'][k]:
+            raise ValueError(f"{f[k]}: does not match its checksum in {f['manifest']} (changed or damaged since it was written); write the folder again")
+    x = np.load(f['embeddings'], mmap_mode='r' if mmap else None, allow_pickle=False)
+    n, d = man['n'], man['dim']
+    if x.dtype != np.float32 or x.shape != (n, d): raise ValueError(f"{f['embeddings']}: a {x.dtype} matrix of shape {x.shape}; {f['manifest']} says float32 ({n}, {d})")
+    y, names = np.load(f['labels'], allow_pickle=False), f['names'].read_bytes().decode('utf-8').split('\n')[:-1]
+    if y.shape != (n,) or len(names) != n: raise ValueError(f"{path}: {len(y)} labels and {len(names)} names for {n} embeddings")
+    return EmbeddingSet(x, y, man['classes'], names, source=str(path))
+
+def read_embeddings(path): # an embeddings CSV in the reference layout, or an embedding folder (or its manifest.json)
+    "Embeddings from a CSV file or from an embedding folder, whichever `path` is."
+    path = Path(path).expanduser()
+    if path.name == EMB_DIR_FILES['manifest']: path = path.parent
+    return read_embeddings_dir(path) if path.is_dir() else read_embeddings_csv(path)
 
 # %% ../nbs/00_data.ipynb #e32b6ff9
 def _cname(c, classes): return repr(classes[c]) if classes is not None and c < len(classes) else f'class {c}'

@@ -20,7 +20,7 @@ from .embeddings import (embed_images, get_backbone, resolve_weights, image_tran
 # %% auto #0
 __all__ = ['DIGIT_WORDS', 'MAX_PIXELS', 'IMAGE_EXTS', 'CACHE_STATS', 'make_digit_folder', 'open_image', 'ImageSource',
            'read_class_names', 'image_folder', 'dataset_source', 'EmbedConfig', 'default_cache_dir', 'embed_source',
-           'folder_to_csv']
+           'folder_to_csv', 'dist_env', 'embed_folder']
 
 # %% ../nbs/09_images.ipynb #7f6a8248
 DIGIT_WORDS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine')
@@ -81,7 +81,8 @@ def open_image(path, # an image file
     with _open_checked(path, max_pixels) as im:
         with warnings.catch_warnings():
             warnings.simplefilter('error', Image.DecompressionBombWarning)
-            return to_rgb_image(im)
+            rgb = to_rgb_image(im)
+            return rgb.copy() if rgb is im else rgb  # an 8-bit RGB file comes back as itself: decode it before the file closes
 
 
 # %% ../nbs/09_images.ipynb #ae092672
@@ -288,6 +289,14 @@ def _save_cache(cdir, key, x, man):
     except BaseException: Path(tmp).unlink(missing_ok=True); raise
     atomic_write_text(cdir/f'{key}.json', json.dumps({**man, 'npy_sha1': hashlib.sha1(raw).hexdigest()}))
 
+# %% ../nbs/09_images.ipynb #b67fe3a2
+def _cache_key(src:ImageSource, cfg:EmbedConfig, fingerprint:str):
+    "The cache key of `src` embedded by `cfg`: a digest of the selection, the configuration, the fingerprint kind and a non-default pixel limit."
+    keydoc = dict(format=_FORMAT, source=src.spec, embed=cfg.describe(), fingerprint=fingerprint)
+    limit = MAX_PIXELS if src.max_pixels is None else src.max_pixels
+    if src.paths is not None and limit != _DEFAULT_MAX_PIXELS: keydoc['max_pixels'] = limit  # another limit skips other files
+    return hashlib.sha1(json.dumps(keydoc, sort_keys=True, default=str).encode()).hexdigest()[:20]
+
 # %% ../nbs/09_images.ipynb #8cc9b80d
 def _header_error(path, max_pixels=None):
     "Why an image file cannot be read, from its header alone (`'Type: message'`, as skipped images are reported), or None."
@@ -311,16 +320,14 @@ def embed_source(src:ImageSource, # from `image_folder` or `dataset_source`
                  cache=True, # True: `default_cache_dir()`; a folder; or False for no cache
                  fingerprint:str='stat', # 'stat' (size + mtime) or 'sha1' (content hash) per file
                  errors:str='skip', # 'skip' unreadable images with a warning, or 'raise'
-                 batch_size:int=64, device=None, num_workers:int=None, progress:bool=True): # as in `embed_images`
+                 batch_size:int=64, device=None, num_workers:int=None, progress:bool=True, # as in `embed_images`
+                 refuse_empty:bool=True): # refuse classes none of whose images can be read (False: a part, checked after merging)
     "Embeddings of an image source as an `EmbeddingSet`, reusing cached rows for unchanged files."
     cfg = backbone if isinstance(backbone, EmbedConfig) else EmbedConfig(backbone, weights, image_size, normalise, seed)
     if errors not in ('skip', 'raise'): raise ValueError(f"errors must be 'skip' or 'raise', got {errors!r}")
     t0 = time.perf_counter()
     fp = src.fingerprint(fingerprint)
-    keydoc = dict(format=_FORMAT, source=src.spec, embed=cfg.describe(), fingerprint=fingerprint)
-    limit = MAX_PIXELS if src.max_pixels is None else src.max_pixels
-    if src.paths is not None and limit != _DEFAULT_MAX_PIXELS: keydoc['max_pixels'] = limit  # another limit skips other files
-    key = hashlib.sha1(json.dumps(keydoc, sort_keys=True, default=str).encode()).hexdigest()[:20]
+    key = _cache_key(src, cfg, fingerprint)
     cdir = None if cache is False or cache is None else (default_cache_dir() if cache is True else Path(cache))
     old = _load_cache(cdir, key) if cdir else None
     rows_old = {r[0]: (r[1:], i) for i, r in enumerate(old[1]['rows'])} if old else {}
@@ -336,7 +343,7 @@ def embed_source(src:ImageSource, # from `image_folder` or `dataset_source`
     if src.paths is not None and errors == 'skip' and todo:  # headers first: refuse what cannot be read before any embedding
         hdr = {i: _header_error(src.paths[i], src.max_pixels) for i in todo}
         failed += [(i, e) for i, e in hdr.items() if e]; todo = [i for i in todo if not hdr[i]]
-        _refuse_empty_classes(src, [*reuse, *todo], failed)
+        if refuse_empty: _refuse_empty_classes(src, [*reuse, *todo], failed)
     if todo:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always', SkippedImagesWarning)
@@ -364,7 +371,7 @@ def embed_source(src:ImageSource, # from `image_folder` or `dataset_source`
                     rows=[fp[i] for i in order], skipped=[[*fp[i], e] for i, e in failed]))
     if progress and cdir and old:
         print(f"embeddings: {len(reuse)} reused from {cdir/key}.npy, {len(todo)} embedded", file=sys.stderr)
-    _refuse_empty_classes(src, order, failed)  # after the cache is written: the embeddings are kept
+    if refuse_empty: _refuse_empty_classes(src, order, failed)  # after the cache is written: the embeddings are kept
     es = EmbeddingSet(x, src.y[order], src.classes, [src.names[i] for i in order], source=f"{src.source}|{cfg.tag}")
     return es
 
@@ -380,3 +387,147 @@ def folder_to_csv(root, # class-per-subfolder image folder
     es = embed_source(src, backbone, weights, image_size, **kwargs)
     write_embeddings_csv(es, out, style=style)
     return es
+
+# %% ../nbs/09_images.ipynb #c7c61bb1
+import shutil
+from tqdm import tqdm
+from .data import write_embeddings_dir, read_embeddings_dir, check_output_file, EMB_DIR_FILES
+from .gnn import default_device
+
+def dist_env():
+    "This process's place in a `torchrun` launch, from its environment: `(rank, world_size, local_rank)`; `(0, 1, 0)` without one."
+    e = os.environ
+    if 'RANK' not in e or 'WORLD_SIZE' not in e: return 0, 1, 0
+    return int(e['RANK']), int(e['WORLD_SIZE']), int(e.get('LOCAL_RANK', 0))
+
+# %% ../nbs/09_images.ipynb #2f4c14e9
+class _Group:
+    "The ranks of a `torchrun` launch (gloo on CPU, NCCL on GPU; one thread each unless `OMP_NUM_THREADS` is set), or one process alone."
+    def __init__(self, device=None, hours:float=12): # hours: how long a rank may wait for the slowest
+        import torch.distributed as dist, datetime
+        (self.rank, self.world, self.local), self.dist, self.owned = dist_env(), dist, False
+        if device is None: device = (f'cuda:{self.local}' if torch.cuda.is_available() else 'cpu') if self.world > 1 else default_device()
+        self.device = torch.device(device)
+        if self.world == 1: return
+        if self.device.type == 'cuda' and self.device.index is None: self.device = torch.device('cuda', self.local)
+        if 'OMP_NUM_THREADS' not in os.environ: torch.set_num_threads(1)
+        if self.device.type == 'cuda': torch.cuda.set_device(self.device)
+        if not dist.is_initialized():
+            dist.init_process_group('nccl' if self.device.type == 'cuda' else 'gloo', timeout=datetime.timedelta(hours=hours)); self.owned = True
+    @property
+    def backend(self): return self.dist.get_backend() if self.world > 1 else None
+    def gather(self, obj): # every rank's `obj`, in rank order
+        if self.world == 1: return [obj]
+        out = [None] * self.world; self.dist.all_gather_object(out, obj); return out
+    def bcast(self, obj): # rank 0's `obj`, on every rank
+        if self.world == 1: return obj
+        box = [obj]; self.dist.broadcast_object_list(box, src=0); return box[0]
+    def agree(self, err=None): # this rank's exception, or None
+        "Raise this rank's error, or else another rank's, on every rank, so that no rank waits for one that failed."
+        msgs = self.gather(None if err is None else f"{type(err).__name__}: {err}")
+        if err is not None: raise err
+        bad = [(r, m) for r, m in enumerate(msgs) if m is not None]
+        if bad: raise ValueError(f"rank {bad[0][0]} of {self.world} failed: {bad[0][1]}")
+    def close(self):
+        if self.owned: self.dist.destroy_process_group()
+
+# %% ../nbs/09_images.ipynb #ccc477be
+class _OneNet(EmbedConfig):
+    "An `EmbedConfig` that builds its network once, for all the parts of `embed_folder` (same fields, so the same cache key)."
+    def build(self):
+        if '_net' not in self.__dict__: object.__setattr__(self, '_net', super().build())
+        return self.__dict__['_net']
+
+def _test_exit(rank, done, first_parts):
+    "Test hook: with `GNNIC_EMBED_TEST_EXIT='R:K'` rank R dies (`os._exit`) after writing K parts, once every rank's first part exists."
+    spec = os.environ.get('GNNIC_EMBED_TEST_EXIT')
+    if not spec or [int(o) for o in spec.split(':')] != [rank, done]: return
+    t_end = time.time() + 300
+    while time.time() < t_end and not all(p.exists() for p in first_parts): time.sleep(0.05)
+    os._exit(17)
+
+def _part_rows(n, chunk, c): return range(c * chunk, min(n, (c + 1) * chunk))
+
+def _embed_parts(src, cfg, parts:Path, chunk:int, g:_Group, key:str, progress:bool, **kwargs): # kwargs: to `embed_source`
+    "Embed this rank's parts (`rank`, `rank + P`, … of `chunk` images each) into cache entries `parts/<part>/`; returns (reused, embedded) images."
+    n_parts, before = -(-len(src) // chunk), Counter(CACHE_STATS)
+    mine, first = range(g.rank, n_parts, g.world), [parts/f'{c:06d}'/f'{key}.json' for c in range(min(g.world, n_parts))]
+    with tqdm(total=sum(len(_part_rows(len(src), chunk, c)) for c in mine), unit='img', disable=not progress, desc=f'rank {g.rank}/{g.world}: {cfg.tag}') as bar:
+        for k, c in enumerate(mine, 1):
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', SkippedImagesWarning)  # reported once, after the merge
+                embed_source(src.subset(_part_rows(len(src), chunk, c)), cfg, cache=parts/f'{c:06d}', refuse_empty=False, progress=False, **kwargs)
+            bar.update(len(_part_rows(len(src), chunk, c))); _test_exit(g.rank, k, first)
+    return CACHE_STATS['reused'] - before['reused'], CACHE_STATS['embedded'] - before['embedded']
+
+# %% ../nbs/09_images.ipynb #483f7920
+def _merge_parts(src, key:str, parts:Path, chunk:int, out:Path, dim:int, meta:dict):
+    "Rank 0: check that the parts cover the file list once, report skipped files, refuse unlearnable classes, write the parts in file order to `out`."
+    mans, kept, failed = [], [], []
+    for c in range(-(-len(src) // chunk)):
+        rows, mp = _part_rows(len(src), chunk, c), parts/f'{c:06d}'/f'{key}.json'
+        pos = {src.names[i]: i for i in rows}
+        try: man = json.loads(mp.read_text())
+        except (OSError, ValueError) as e: raise FileNotFoundError(f"{mp}: part {c} is missing or unreadable ({e}); run again to redo it") from None
+        got, bad = [r[0] for r in man['rows']], [r[0] for r in man['skipped']]
+        if any(n not in pos for n in got + bad) or sorted(pos[n] for n in got + bad) != list(rows) or got != sorted(got, key=pos.get):
+            raise ValueError(f"{mp}: part {c} does not hold images {rows.start}..{rows.stop - 1} of the file list once each; delete it and run again")
+        kept += [pos[n] for n in got]; failed += [(pos[r[0]], r[3]) for r in man['skipped']]; mans.append(man)
+    if failed:
+        lst = '\n'.join(f'  {src.names[i]}: {e}' for i, e in failed)
+        warnings.warn(SkippedImagesWarning(f"{src.source}: skipped {len(failed)} unreadable image(s) of {len(src)}:\n{lst}",
+                                           [(src.names[i], e) for i, e in failed]))
+    _refuse_empty_classes(src, kept, failed)
+    fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{EMB_DIR_FILES['embeddings']}.", suffix='.tmp'); os.close(fd); tmp = Path(tmp)
+    try:
+        xm, j = np.lib.format.open_memmap(tmp, 'w+', np.float32, (len(kept), dim)), 0
+        for c, man in enumerate(mans):
+            if not man['rows']: continue
+            part = _load_cache(parts/f'{c:06d}', key)
+            if part is None or len(part[0]) != len(man['rows']): raise ValueError(f"{parts/f'{c:06d}'}: part {c} is damaged; run again to redo it")
+            xm[j:j + len(part[0])] = part[0]; j += len(part[0])
+        xm.flush(); del xm
+        write_embeddings_dir(out, tmp, src.y[kept], src.classes, [src.names[i] for i in kept],
+                             {**meta, 'rows': [r for m in mans for r in m['rows']], 'skipped': [s for m in mans for s in m['skipped']]})
+    finally: tmp.unlink(missing_ok=True)
+
+# %% ../nbs/09_images.ipynb #d2fc2408
+def embed_folder(root, # class-per-subfolder image folder
+                 out, # embedding folder to write (see `write_embeddings_dir`), shared by all ranks; `out/parts` holds the parts
+                 backbone='efficientnet_lite0', weights=None, image_size:int=None, # see `EmbedConfig` (or pass one as `backbone`)
+                 classes:list=None, class_names=None, n_per_class:int=None, seed:int=0, # see `image_folder`
+                 chunk:int=1024, # images per part: a rank's unit of work, and at most what a killed rank loses
+                 keep_parts:bool=True, # keep `out/parts` after the merge, so that a re-run embeds only new or changed files
+                 fingerprint:str='stat', errors:str='skip', # as in `embed_source`
+                 batch_size:int=64, device=None, # default: the rank's GPU (`cuda:LOCAL_RANK`) if there is one
+                 num_workers:int=None, # DataLoader workers; default under torchrun: none on CPU, the rank's share of the cores on GPU
+                 progress:bool=True): # a progress bar on rank 0
+    "Embed an image folder into an embedding folder; under `torchrun`, each rank embeds its share of the parts and rank 0 merges them in file order."
+    if int(chunk) < 1: raise ValueError(f"chunk must be at least 1 image, got {chunk}")
+    t0, g, src, err = time.perf_counter(), _Group(device), None, None
+    try:
+        cfg = _OneNet(**asdict(backbone if isinstance(backbone, EmbedConfig) else EmbedConfig(backbone, weights, image_size)))
+        out = Path(out).expanduser(); parts = out/'parts'
+        if g.rank == 0:
+            try: check_output_file(out/EMB_DIR_FILES['manifest'], 'embeddings folder'); src = image_folder(root, classes, class_names, n_per_class, seed)
+            except Exception as e: err = e
+        src = g.bcast(src); g.agree(err)
+        if num_workers is None and g.world > 1:
+            num_workers = 0 if g.device.type == 'cpu' else min(8, max(0, (os.cpu_count() or 1) // int(os.environ.get('LOCAL_WORLD_SIZE', g.world)) - 1))
+        key, counts = _cache_key(src, cfg, fingerprint), (0, 0)
+        try: counts = _embed_parts(src, cfg, parts, int(chunk), g, key, progress and g.rank == 0, fingerprint=fingerprint, errors=errors,
+                                   batch_size=batch_size, device=g.device, num_workers=num_workers)
+        except Exception as e: err = e
+        counts = g.gather(counts); g.agree(err)
+        if g.rank == 0:
+            meta = dict(key=key, created=time.strftime('%Y-%m-%dT%H:%M:%S'), versions=_versions(), source=src.spec, embed=cfg.describe(),
+                        fingerprint=fingerprint, chunk=int(chunk), world_size=g.world, backend=g.backend, device=str(g.device),
+                        reused=sum(r for r, _ in counts), embedded=sum(e for _, e in counts), ranks=[dict(reused=r, embedded=e) for r, e in counts])
+            try:
+                for t in [*out.glob('.*.tmp'), *parts.glob('*/.*.tmp')]: t.unlink(missing_ok=True)  # left by killed ranks; every rank has finished
+                _merge_parts(src, key, parts, int(chunk), out, BACKBONES[cfg.backbone], {**meta, 'seconds': round(time.perf_counter() - t0, 3)})
+                if not keep_parts: shutil.rmtree(parts)
+            except Exception as e: err = e
+        g.agree(err)
+        return read_embeddings_dir(out, verify=False)
+    finally: g.close()
