@@ -72,6 +72,13 @@ def _task(x, y, g, split):
     return make_task(Data(x=_as_tensor(x), edge_index=ei, edge_weight=w, y=torch.as_tensor(y)), split['train'], split['val'], split['test'], device='cpu')
 
 
+def child(case, timeout, env):
+    "`in_child`, with a case that runs past `timeout` recorded as an error row instead of ending the benchmark."
+    import subprocess
+    try: return in_child(__file__, case, timeout, env)
+    except subprocess.TimeoutExpired: return dict(error=f"timed out after {timeout} s", load=(os.getloadavg()[0],) * 2)
+
+
 def run_case(case):
     "One measurement in this process (imports and loading first, then the clock starts)."
     import numpy as np, torch
@@ -164,14 +171,14 @@ def main(argv=None):
             print(f"N = {n:,}: data and graph written in {time.perf_counter() - t0:.1f} s ({nnz:,} directed edges, {nnz / n:.1f} per node)", flush=True)
             base = dict(data=folder, labels=a.labels, val=a.val, threads=a.threads, max_memory=int(a.max_memory * 2**30))
             for K in a.Ks:
-                rec(n, f'precompute K={K}', in_child(__file__, dict(base, what='precompute', K=K, path=os.path.join(folder, f'hops{K}')), a.timeout, env), K=K)
+                rec(n, f'precompute K={K}', child(dict(base, what='precompute', K=K, path=os.path.join(folder, f'hops{K}')), a.timeout, env), K=K)
                 shutil.rmtree(os.path.join(folder, f'hops{K}'), ignore_errors=True)
             if not a.no_disk and max(a.Ks) * n * a.dim * 4 <= base['max_memory']:  # the largest K once more, its hops forced to .npy files
                 K = max(a.Ks); case = dict(base, what='precompute', K=K, path=os.path.join(folder, 'hops_disk'), max_memory=0)
-                rec(n, f'precompute K={K} disk', in_child(__file__, case, a.timeout, env), K=K); shutil.rmtree(case['path'], ignore_errors=True)
-            pipe = rec(n, 'pipeline', in_child(__file__, dict(base, what='pipeline', methods=a.methods, path=os.path.join(folder, 'hops')), a.timeout, env))
+                rec(n, f'precompute K={K} disk', child(case, a.timeout, env), K=K); shutil.rmtree(case['path'], ignore_errors=True)
+            pipe = rec(n, 'pipeline', child(dict(base, what='pipeline', methods=a.methods, path=os.path.join(folder, 'hops')), a.timeout, env))
             if n == 100_000:
-                old = rec(n, 'pyg_sgconv', in_child(__file__, dict(base, what='pyg_sgconv'), a.timeout, env))
+                old = rec(n, 'pyg_sgconv', child(dict(base, what='pyg_sgconv'), a.timeout, env))
                 if 'error' not in old and 'error' not in pipe and 'sgc_seconds' in pipe:
                     ours = pipe['adjacency_seconds'] + pipe['propagate_seconds'] + pipe['sgc_seconds']
                     print(f"  SGC at N = 100,000: precomputed (adjacency + propagation + fit) {ours:.1f} s vs full-batch SGConv fit "
