@@ -2,7 +2,7 @@
 approach, scikit-learn, FAISS and the machine's float32 matmul ceiling.
 
 Every measurement runs in its own subprocess, so its wall time and peak RSS (VmHWM) belong to that case alone. Each
-child loads the embeddings from a .npy file and warms up on 300 rows (library start-up; compiling the L1/L∞ kernel),
+child loads the embeddings from a .npy file and warms up on 300 rows (library start-up; loading, or on a machine's first run building, the C L1/L∞ kernel),
 then is measured; peak RSS includes the interpreter, torch (≈0.9 GiB here) and the data, and the log shows it above
 that baseline too. Children run with OMP_WAIT_POLICY=PASSIVE unless it is set: on a shared 2-core machine, OpenMP
 threads that spin while waiting make small parallel torch ops up to 100× slower (a 40k-element sort took 200 ms instead
@@ -74,12 +74,10 @@ def run_case(case):
     from gnn_image_classification.graph import knn_graph, knn_search, threshold_graph, band_graph, graph_stats, block_rows, knn_recall
     x = np.load(case['data']); y = np.load(case['labels']); n, d = x.shape; k = case['k']
     what = case['what']; res = {}
-    # warm up on 300 rows: library initialisation (MKL, OpenMP, torch_geometric) and, for L1/L∞, compiling the kernel
+    # warm up on 300 rows: library initialisation (MKL, OpenMP, torch_geometric) and, for L1/L∞, loading (or building) the C kernel
     t0 = time.perf_counter()
     if what in ('knn', 'mutual_knn', 'threshold', 'band'):
-        from gnn_image_classification import graph as G
-        if case['metric'] in ('cityblock', 'maxnorm') and G._use_compiled(n, d): G.LP_KERNEL = 'compiled'
-        knn_graph(x[:300], case['metric'], k); G.LP_KERNEL = 'auto'
+        knn_graph(x[:300], case['metric'], k)
     elif what == 'matmul': torch.mm(torch.from_numpy(x[:300]), torch.from_numpy(x[:300]).T)
     res['warmup_seconds'] = time.perf_counter() - t0
     base = _rss_mib(); ru = resource.getrusage(resource.RUSAGE_SELF); t_end = None

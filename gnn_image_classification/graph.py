@@ -6,8 +6,9 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/graph.
 
 # %% ../nbs/03_graph.ipynb #c5a6e712
 from __future__ import annotations
-import math, os, threading, warnings
+import contextlib, ctypes, hashlib, math, os, subprocess, tempfile, threading, warnings
 from contextlib import contextmanager
+from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 import numpy as np, torch
 from threadpoolctl import ThreadpoolController
@@ -48,28 +49,80 @@ def _lp_into(a, xT, p, out, tile:int=131072):
     list(_pool().map(run, [(i, j) for i in range(0, b, mb) for j in range(0, n, w)]))
 
 # %% ../nbs/03_graph.ipynb #7a73b333
-LP_KERNEL = os.environ.get('GNNIC_LP_KERNEL', 'auto')  # 'auto', 'compiled' or 'numpy'
-_COMPILED = {}
+LP_KERNEL = os.environ.get('GNNIC_LP_KERNEL', 'auto')  # 'auto' (the C kernel where it builds), 'c' or 'torch'
 
-def _lp_compiled(p):
-    "The `torch.compile`d L1 (`p=1`) or L∞ block kernel (a (b, d), xT (d, w)) → (b, w); None where compilation fails."
-    key = (p, torch.get_num_threads())  # inductor bakes the thread count into the kernel
-    if key not in _COMPILED:
-        def f(a, xT):
-            diff = (a[:, :, None] - xT[None]).abs()
-            return diff.sum(1) if p == 1 else diff.amax(1)
-        try:
-            cf = torch.compile(f, dynamic=True)
-            cf(torch.randn(3, 5), torch.randn(5, 7))  # compile now, so that a failure shows here
-            _COMPILED[key] = cf
-        except Exception as e:
-            warnings.warn(f"compiling the L{'1' if p == 1 else '∞'} kernel failed ({type(e).__name__}: {str(e)[:200]}); using the numpy kernel")
-            _COMPILED[key] = None
-    return _COMPILED[key]
+_LP_C = r"""
+/* L1 and L-inf distances between the rows of a (r x d, row stride lda) and the columns of bt (d x w, row stride ldb):
+   out[i*ldo + j] = sum_f |a[i][f] - bt[f][j]|  (lp1)  or  max_f |a[i][f] - bt[f][j]|  (lpinf),  i < r, j < w rounded up to 8.
+   Vectors of 8 columns; a tile of 4 rows x 24 columns keeps its 12 accumulators in registers. Every pair is summed over
+   f = 0, 1, ..., d-1 in that order, so its distance has the same bits wherever it is computed. */
+typedef long long i64;
+typedef float V __attribute__((vector_size(32)));
+typedef int VI __attribute__((vector_size(32)));
+typedef float VU __attribute__((vector_size(32), aligned(4)));  /* for unaligned loads and stores */
+#define U _Pragma("GCC unroll 4")
+#define ABSDIFF(x, y) ((VI)((x) - (y)) & 0x7fffffff)
+#define ADD(s, t) s += (V)(t)
+#define MAX(s, t) do { VI u = (t), v = (VI)s, m = u > v; s = (V)((u & m) | (v & ~m)); } while (0)  /* |x| >= 0 orders like its bits */
+#define TILE(R, C, OP) do { V s[R][C]; \
+    U for (int q = 0; q < R; q++) U for (int c = 0; c < C; c++) s[q][c] = (V){}; \
+    for (i64 f = 0; f < d; f++) { \
+        const float *bp = bt + f * ldb + j; V b[C]; \
+        U for (int c = 0; c < C; c++) b[c] = *(const VU *)(bp + 8 * c); \
+        U for (int q = 0; q < R; q++) { V x = (V){} + a[(i + q) * lda + f]; U for (int c = 0; c < C; c++) OP(s[q][c], ABSDIFF(x, b[c])); } \
+    } \
+    U for (int q = 0; q < R; q++) U for (int c = 0; c < C; c++) *(VU *)(out + (i + q) * ldo + j + 8 * c) = s[q][c]; \
+} while (0)
+#define BODY(OP) i64 i = 0, j; \
+    for (; i + 4 <= r; i += 4) { for (j = 0; j + 24 <= w; j += 24) TILE(4, 3, OP); for (; j < w; j += 8) TILE(4, 1, OP); } \
+    for (; i < r; i++) for (j = 0; j < w; j += 8) TILE(1, 1, OP);
+void lp1(const float *a, i64 lda, const float *bt, i64 ldb, float *out, i64 ldo, i64 r, i64 w, i64 d) { BODY(ADD) }
+void lpinf(const float *a, i64 lda, const float *bt, i64 ldb, float *out, i64 ldo, i64 r, i64 w, i64 d) { BODY(MAX) }
+"""
+_CFLAGS = ('-O2', '-mavx2', '-shared', '-fPIC')
 
-def _use_compiled(n, d):
-    if LP_KERNEL not in ('auto', 'compiled', 'numpy'): raise ValueError(f"unknown LP_KERNEL {LP_KERNEL!r}; valid: 'auto', 'compiled', 'numpy'")
-    return LP_KERNEL == 'compiled' or (LP_KERNEL == 'auto' and n * n * d >= 1e11)
+def _kernel_dir():
+    "Where built kernels are kept: `$GNNIC_KERNEL_DIR`, else gnn_image_classification/kernels in the user cache (`$XDG_CACHE_HOME` or ~/.cache)."
+    return Path(os.environ.get('GNNIC_KERNEL_DIR') or Path(os.environ.get('XDG_CACHE_HOME') or '~/.cache').expanduser()/'gnn_image_classification'/'kernels')
+
+def _build_lp():
+    "Load the C kernel from the kernel cache, compiling it there first if needed; None without AVX2, and with a warning if building fails."
+    if torch.backends.cpu.get_cpu_capability() not in ('AVX2', 'AVX512'): return None  # written for 8-float vectors
+    cc = os.environ.get('CC') or 'cc'; key = '\0'.join([_LP_C, cc, *_CFLAGS])
+    path = _kernel_dir()/f"lp_{hashlib.sha256(key.encode()).hexdigest()[:16]}.so"
+    try:
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
+                (Path(tmp)/'lp.c').write_text(_LP_C)
+                r = subprocess.run([cc, *_CFLAGS, 'lp.c', '-o', 'lp.so'], cwd=tmp, capture_output=True, text=True, timeout=300)
+                if r.returncode: raise RuntimeError(r.stderr.strip()[-300:])
+                os.replace(Path(tmp)/'lp.so', path)  # atomic: another process sees the whole library or none
+        lib = ctypes.CDLL(str(path))
+        for f in (lib.lp1, lib.lpinf): f.argtypes, f.restype = [ctypes.c_void_p, ctypes.c_int64] * 3 + [ctypes.c_int64] * 3, None
+        return lib
+    except Exception as e:
+        warnings.warn(f"building the C L1/L∞ kernel with {cc!r} failed ({type(e).__name__}: {str(e)[:300]}); using the slower torch kernel")
+        return None
+
+_LIB, _LIB_LOCK = {}, threading.Lock()
+def _lp_lib():
+    "The C L1/L∞ kernel `LP_KERNEL` asks for (built once per machine, loaded once per process), or None for the torch kernels."
+    if LP_KERNEL not in ('auto', 'c', 'torch'): raise ValueError(f"unknown LP_KERNEL {LP_KERNEL!r}; valid: 'auto', 'c', 'torch'")
+    if LP_KERNEL == 'torch': return None
+    with _LIB_LOCK:
+        if 'lib' not in _LIB: _LIB['lib'] = _build_lp()
+    if _LIB['lib'] is None and LP_KERNEL == 'c': raise RuntimeError("LP_KERNEL='c' but the C L1/L∞ kernel is not available here (no AVX2, or building it failed)")
+    return _LIB['lib']
+
+def _lp_c(lib, p, a, bT, out):
+    "C kernel: L1 (`p=1`) or L∞ distances between the rows of `a` (r, d) and the columns of `bT` (d, w) into `out` (r, w), rows contiguous."
+    (r, d), w = a.shape, bT.shape[1]; w0, f = w - w % 8, lib.lp1 if p == 1 else lib.lpinf
+    if out.shape != (r, w) or a.stride(1) != 1 or bT.stride(1) != 1 or out.stride(1) != 1: raise ValueError("_lp_c needs out (r, w) and rows with unit stride")
+    if w0: f(a.data_ptr(), a.stride(0), bT.data_ptr(), bT.stride(0), out.data_ptr(), out.stride(0), r, w0, d)
+    if w > w0:  # the last w % 8 columns: the kernel reads 8 (bT must have spare columns) and writes 8, into a scratch block
+        assert bT.storage_offset() + (d - 1) * bT.stride(0) + w0 + 8 <= bT.untyped_storage().nbytes() // 4, "bT needs 8 spare columns"
+        o = torch.empty(r, 8); f(a.data_ptr(), a.stride(0), bT.data_ptr() + 4 * w0, bT.stride(0), o.data_ptr(), 8, r, 8, d); out[:, w0:] = o[:, :w - w0]
 
 # %% ../nbs/03_graph.ipynb #167c4ad0
 def _check_x(x, device=None):
@@ -88,31 +141,26 @@ class _Scorer:
         if self.kind == 'euclidean': self.sq = (x * x).sum(1)
         self.lp = self.kind in ('cityblock', 'maxnorm') and x.device.type == 'cpu'  # our L1/L∞ kernels (torch.cdist on GPU)
         if self.lp:
-            self.p = 1 if self.kind == 'cityblock' else math.inf
-            self.fn = _lp_compiled(self.p) if _use_compiled(self.n, x.shape[1]) else None
-            if self.fn is None: self.xT, self.xnp = x.T.contiguous().numpy(), x.numpy()
-            self._tiles = {}
+            self.p, self.lib = 1 if self.kind == 'cityblock' else math.inf, _lp_lib()
+            if self.lib is None: self.xT, self.xnp = x.T.contiguous().numpy(), x.numpy()
+            else: self.x = x.contiguous(); self.xT = torch.zeros(x.shape[1], self.n + 8); self.xT[:, :self.n] = x.T  # 8 spare columns for the C kernel
 
-    def tiles(self, t):
-        "Contiguous column tiles of xᵀ, t columns each (small enough to stay in cache)."
-        if t not in self._tiles: self._tiles = {t: [self.x[j:j + t].T.contiguous() for j in range(0, self.n, t)]}
-        return self._tiles[t]
-
-    def _lp(self, s, e, out, t:int=1024):
-        "L1/L∞ distances of rows `s:e` to all rows, into `out` (e-s, N)."
-        if self.fn is None: _lp_into(self.xnp[s:e], self.xT, self.p, out.numpy()); return
-        a = self.x[s:e]
-        for j, tile in zip(range(0, self.n, t), self.tiles(t)): out[:, j:j + tile.shape[1]] = self.fn(a, tile)
+    def _lp(self, s, e, out, w:int=1024):
+        "L1/L∞ distances of rows `s:e` to all rows, into `out` (e-s, N); threaded, `w` columns at a time (all N columns of xᵀ would not stay in cache)."
+        if self.lib is None: _lp_into(self.xnp[s:e], self.xT, self.p, out.numpy()); return
+        step = -(-(e - s) // torch.get_num_threads())
+        def run(i):
+            a, o = self.x[s + i:min(e, s + i + step)], out[i:i + step]
+            for j in range(0, self.n, w): _lp_c(self.lib, self.p, a, self.xT[:, j:min(j + w, self.n)], o[:, j:j + w])
+        list(_pool().map(run, range(0, e - s, step)))
 
     def all_keys(self, out, t:int=256):
-        "Keys of all rows against all rows into `out` (N, N); L1/L∞ compute each pair of t × t tiles once and mirror it."
-        if not self.lp or self.fn is None: return self.keys(0, self.n, out)
-        tiles = self.tiles(t)
-        for bi, i in enumerate(range(0, self.n, t)):
-            for bj in range(bi, len(tiles)):
-                j = bj * t; T = self.fn(self.x[i:i + t], tiles[bj])  # |a − b| = |b − a|, summed in the same order: an exact mirror
-                out[i:i + t, j:j + t] = T
-                if bj != bi: out[j:j + t, i:i + t] = T.T
+        "Keys of all rows against all rows into `out` (N, N); the C L1/L∞ kernel computes each pair of t × t tiles once and mirrors it."
+        if not self.lp or self.lib is None: return self.keys(0, self.n, out)
+        for i in range(0, self.n, t):
+            for j in range(i, self.n, t):
+                T = out[i:i + t, j:j + t]; _lp_c(self.lib, self.p, self.x[i:i + t], self.xT[:, j:j + T.shape[1]], T)  # |a − b| = |b − a|, summed in the same order: an exact mirror
+                if j != i: out[j:j + t, i:i + t] = T.T
         out.neg_()
 
     def scores(self, s, e):
@@ -256,13 +304,7 @@ def _lp_eager(a, b, p, out, mb:int=16, elems:int=2**19):
             torch.sub(A, B3[:, j:j + nb], out=T); T.abs_(); red(T, 2, out=out[i:i + mb, j:j + nb])
 
 # %% ../nbs/03_graph.ipynb #01cc13a4
-def _lp_tiles(fn, a, tiles, j0, j1, out, t:int=256):
-    "Compiled L1/L∞ kernel `fn` of rows `a` against columns `j0:j1`, from the cached column tiles (t columns each, from column 0)."
-    for q in range(j0 // t, -(-j1 // t)):
-        lo, hi = max(j0, q * t), min(j1, (q + 1) * t)
-        out[:, lo - j0:hi - j0] = fn(a, tiles[q][:, lo - q * t:hi - q * t])
-
-def _pair_keys(sc:_Scorer, i0, i1, j0, j1, out, t:int=256):
+def _pair_keys(sc:_Scorer, i0, i1, j0, j1, out):
     "kNN keys (higher is closer) between rows `i0:i1` and `j0:j1` into `out` (contiguous); the same block serves both sides."
     if sc.kind in ('cosine', 'chord', 'euclidean'):
         X = sc.x if sc.kind == 'euclidean' else sc.xn
@@ -270,32 +312,8 @@ def _pair_keys(sc:_Scorer, i0, i1, j0, j1, out, t:int=256):
         else: torch.mm(X[i0:i1], X[j0:j1].T, out=out)
         if sc.kind == 'euclidean': out.mul_(2).sub_(sc.sq[i0:i1, None]).sub_(sc.sq[None, j0:j1])  # −‖a − b‖², symmetric
     elif not sc.lp: S = sc.m(sc.x[i0:i1], sc.x[j0:j1]); out.copy_(S if sc.m.higher_is_closer else -S)  # L1/L∞ on a GPU: torch.cdist
-    elif sc.fn is None: _lp_eager(sc.x[i0:i1], sc.x[j0:j1], sc.p, out); out.neg_()
-    else: _lp_tiles(sc.fn, sc.x[i0:i1], sc.tiles(t), j0, j1, out, t); out.neg_()
-
-def _lp_part(sc:_Scorer, h:int, i0, i1, j0, j1, out, t:int=256):
-    "L1/L∞ distances over the first (`h=0`) or the other features (`h=1`) between rows `i0:i1` and `j0:j1`, into `out`."
-    X = sc.parts[h]
-    if sc.fn is None: _lp_eager(X[i0:i1], X[j0:j1], sc.p, out); return
-    _lp_tiles(sc.fn, X[i0:i1], sc.part_tiles[h], j0, j1, out, t)
-
-def _lp_pair(sc:_Scorer, top, i0, bi, j0, bj, S):
-    "L1/L∞ block pair, pruned by lower bounds: the distance over the first features never exceeds the full one."
-    L = torch.empty(bi, bj); _lp_part(sc, 0, i0, i0 + bi, j0, j0 + bj, L)
-    k = top.k; dr, dc = -top.V[i0:i0 + bi, k - 1], -top.V[j0:j0 + bj, k - 1]  # current k-th distances (inf at first)
-    cand = (L <= dr[:, None]) | (L <= dc[None, :])
-    if i0 == j0: cand.fill_diagonal_(False)
-    if cand.sum() > bi * bj // 4:  # most pairs still matter: the whole block, as keys
-        R = torch.empty(bi, bj); _lp_part(sc, 1, i0, i0 + bi, j0, j0 + bj, R)
-        S.fill_(-math.inf); D = S[:bi, :bj]; torch.add(L, R, out=D) if sc.p == 1 else torch.maximum(L, R, out=D); D.neg_()
-        return False
-    r, c = cand.nonzero(as_tuple=True); Xr = sc.parts[1]; v = L[r, c]
-    for s in range(0, len(r), 8192):  # the rest of each candidate's distance, from its two rows
-        T = (Xr[i0 + r[s:s + 8192]] - Xr[j0 + c[s:s + 8192]]).abs_()
-        v[s:s + 8192] = v[s:s + 8192] + T.sum(1) if sc.p == 1 else torch.maximum(v[s:s + 8192], T.amax(1))
-    v = -v; top.offer(r, v, c + j0, i0)
-    if i0 != j0: o = c.argsort(stable=True); top.offer(c[o], v[o], r[o] + i0, j0)
-    return True
+    elif sc.lib is None: _lp_eager(sc.x[i0:i1], sc.x[j0:j1], sc.p, out); out.neg_()
+    else: _lp_c(sc.lib, sc.p, sc.x[i0:i1], sc.xT[:, j0:j1], out); out.neg_()
 
 def _knn_pairs(sc:_Scorer, k:int, bs:int, workers:int=1):
     "Running top-k (keys (N, k), columns (N, k)) of every row over the upper-triangular block schedule, in a thread pool."
@@ -303,9 +321,7 @@ def _knn_pairs(sc:_Scorer, k:int, bs:int, workers:int=1):
     def work(ij):
         i0, j0 = ij[0] * bs, ij[1] * bs; bi, bj = min(bs, n - i0), min(bs, n - j0)
         pi, pj = -(-bi // _PCHUNK) * _PCHUNK, -(-bj // _PCHUNK) * _PCHUNK; S = torch.empty(pi, pj, device=dev)
-        if sc.lp and hasattr(sc, 'parts'):
-            if _lp_pair(sc, top, i0, bi, j0, bj, S): return
-        elif (bi, bj) == (pi, pj): _pair_keys(sc, i0, i0 + bi, j0, j0 + bj, S)
+        if (bi, bj) == (pi, pj): _pair_keys(sc, i0, i0 + bi, j0, j0 + bj, S)
         else: T = torch.empty(bi, bj, device=dev); _pair_keys(sc, i0, i0 + bi, j0, j0 + bj, T); S.fill_(-math.inf); S[:bi, :bj] = T
         if i0 == j0: r = torch.arange(bi, device=dev); S[r, r] = -math.inf  # never your own neighbour
         top.feed(S, i0, j0, bi)
@@ -329,19 +345,19 @@ _SYMMETRIC = ('cosine', 'chord', 'euclidean', 'cityblock', 'maxnorm')
 
 _TPC = None
 @contextmanager
-def _one_thread_each(workers:int):
+def _one_thread_each(workers:int, blas:bool=True): # also limit numpy's BLAS (the GEMM metrics use it)
     "With several workers, run torch and numpy's BLAS single-threaded inside (one thread per worker)."
     global _TPC
     if workers == 1: yield; return
-    if _TPC is None: _TPC = ThreadpoolController()  # scanning the loaded libraries costs ~2 ms: once
+    if blas and _TPC is None: _TPC = ThreadpoolController()  # scanning the loaded libraries costs 2–15 ms: once
     t = torch.get_num_threads(); torch.set_num_threads(1)
     try:
-        with _TPC.limit(limits=1, user_api='blas'): yield
+        with _TPC.limit(limits=1, user_api='blas') if blas else contextlib.nullcontext(): yield
     finally: torch.set_num_threads(t)
 
 def _pair_block(n:int, lp:bool):
-    "Default block edge of the pair schedule: L1/L∞ tiles of 256 (cache-sized; many pairs for the workers), GEMM blocks of up to 2,048, at least 4 blocks."
-    return 256 if lp else min(2048, max(256, -(-n // 4 // _PCHUNK) * _PCHUNK))
+    "Default block edge of the pair schedule: at least 4 blocks (10 pairs for the workers), of 256 to 2,048 rows (L1/L∞: up to 1,024)."
+    return min(1024 if lp else 2048, max(256, -(-n // 4 // _PCHUNK) * _PCHUNK))
 
 def _knn_rows(sc:_Scorer, k:int, bs:int):
     "Each block of `bs` rows against all rows: (N, k) columns and keys."
@@ -372,12 +388,8 @@ def knn_search(x, # (N, d) embeddings
         if pairs:
             bs = min(n, block_size or _pair_block(n, m.name in ('cityblock', 'maxnorm'))); nbk = -(-n // bs)
             nt = min(torch.get_num_threads(), nbk * (nbk + 1) // 2)
-            with _one_thread_each(nt):  # `nt` workers keep every core busy
-                sc = _Scorer(x, m)
-                if sc.lp and x.shape[1] >= 8:  # lower bounds from the first d/8 features prune far pairs
-                    h = x.shape[1] // 8; sc.parts = [x[:, :h].contiguous(), x[:, h:].contiguous()]
-                    if sc.fn is not None: sc.part_tiles = [[X[j:j + 256].T.contiguous() for j in range(0, n, 256)] for X in sc.parts]
-                kv, nb = _knn_pairs(sc, k, bs, nt)
+            with _one_thread_each(nt, m.name not in ('cityblock', 'maxnorm')):  # `nt` workers keep every core busy
+                sc = _Scorer(x, m); kv, nb = _knn_pairs(sc, k, bs, nt)
             if sc.kind == 'euclidean': kv = kv + sc.sq[:, None]  # −‖a − b‖² → the row schedule's key ‖a‖² − ‖a − b‖²
         else:
             sc = _Scorer(x, m); kv, nb = _knn_rows(sc, k, min(n, block_size or block_rows(n, copies=2)))
