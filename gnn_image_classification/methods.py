@@ -1,4 +1,4 @@
-"""Every classifier behind one call: six PyG GNNs, label propagation, Correct & Smooth, three non-graph baselines and the reference repo's two fixed-epoch models, with one trainer and three ways of choosing hyperparameters, none of which can see a test label.
+"""Every classifier behind one call: six PyG GNNs, SIGN, label propagation, Correct & Smooth, three non-graph baselines and the reference repo's two fixed-epoch models, with one trainer and three ways of choosing hyperparameters, none of which can see a test label.
 
 Docs: https://gnn-image-classification.github.io/gnn_image_classification/methods.html.md"""
 
@@ -6,30 +6,32 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/method
 
 # %% ../nbs/11_methods.ipynb #2ac4f772
 from __future__ import annotations
-import copy, hashlib, itertools, json, time
+import copy, hashlib, itertools, json, time, warnings
 from dataclasses import dataclass, field
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch_geometric.data import Data
-from torch_geometric.nn import GATConv, SGConv, APPNP
+from torch_geometric.nn import GATConv, APPNP
 from torch_geometric.nn.models import LabelPropagation, CorrectAndSmooth
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from .gnn import GNN, GNN_KINDS, seed_everything, default_device, Adjacency, aggr_path
 from .baseline import MLP
+from .propagation import Hops, csr_to_edge_index, gcn_adjacency, propagate, _as_tensor
 
 # %% auto #0
 __all__ = ['GRAPH_METHODS', 'BASELINES', 'METHODS', 'DEFAULTS', 'AGGR_METHODS', 'GRIDS', 'PROTOCOLS', 'trained', 'family',
-           'expand_grid', 'GAT', 'SGC', 'APPNPNet', 'Task', 'make_task', 'train', 'knn_vote', 'MethodResult',
-           'fit_tasks', 'evaluate_test', 'fit_method']
+           'expand_grid', 'GAT', 'SGC', 'SIGN', 'APPNPNet', 'Task', 'make_task', 'train', 'knn_vote', 'MethodResult',
+           'fit_tasks', 'evaluate_test', 'fit_method', 'fit_at_scale']
 
 # %% ../nbs/11_methods.ipynb #749c2698
-GRAPH_METHODS = ('gcn', 'sage', 'gin', 'gat', 'sgc', 'appnp', 'labelprop', 'cs', 'sage_ref')
+GRAPH_METHODS = ('gcn', 'sage', 'gin', 'gat', 'sgc', 'sign', 'appnp', 'labelprop', 'cs', 'sage_ref')
 BASELINES = ('mlp', 'logreg', 'knn', 'mlp_ref')
 METHODS = GRAPH_METHODS + BASELINES
 _TRAIN = dict(epochs=200, patience=30, eval_every=1, optimizer='adam', batch_size=None)
 DEFAULTS = {  # every setting a method reads; `fit_method` keywords and grids override them
     **{k: dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=None, **_TRAIN) for k in GNN_KINDS},
     'gat': dict(lr=0.005, weight_decay=5e-4, dropout=0.6, hidden=8, heads=8, **_TRAIN),
-    'sgc': dict(lr=0.2, weight_decay=5e-5, K=2, **{**_TRAIN, 'epochs': 100}),
+    'sgc': dict(lr=0.2, weight_decay=5e-5, K=2, **{**_TRAIN, 'epochs': 100, 'batch_size': 16384}),
+    'sign': dict(lr=0.01, weight_decay=0., dropout=0.5, hidden=1024, K=2, **{**_TRAIN, 'batch_size': 16384}),
     'appnp': dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=64, K=10, alpha=0.1, **_TRAIN),
     'labelprop': dict(num_layers=50, alpha=0.9),
     'cs': dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=(128, 64), correction_alpha=1.0, smoothing_alpha=0.8, num_layers=50, **_TRAIN),
@@ -42,7 +44,7 @@ DEFAULTS = {  # every setting a method reads; `fit_method` keywords and grids ov
 }
 
 # %% ../nbs/11_methods.ipynb #6a2c91b6
-AGGR_METHODS = (*GNN_KINDS, 'sage_ref', 'sgc', 'appnp')  # the methods whose aggregation may run as a matrix product
+AGGR_METHODS = (*GNN_KINDS, 'sage_ref', 'appnp')  # the methods whose aggregation may run as a matrix product
 for _m in AGGR_METHODS: DEFAULTS[_m]['aggr'] = 'auto'
 
 # %% ../nbs/11_methods.ipynb #3bffd56e
@@ -63,6 +65,7 @@ GRIDS = {
     **{k: dict(dropout=[0., 0.5]) for k in GNN_KINDS},
     'gat': dict(dropout=[0.2, 0.6]),
     'sgc': dict(K=[1, 2, 3], weight_decay=[5e-5, 5e-4]),
+    'sign': dict(K=[1, 2, 3], dropout=[0., 0.5]),
     'appnp': dict(alpha=[0.1, 0.2]),
     'labelprop': dict(alpha=[0.5, 0.7, 0.9, 0.99]),
     'cs': dict(dropout=[0., 0.5], weight_decay=[5e-4, 5e-3], correction_alpha=[0.5, 1.0], smoothing_alpha=[0.5, 0.8]),
@@ -92,16 +95,23 @@ class GAT(nn.Module):
 
 # %% ../nbs/11_methods.ipynb #736c9cc7
 class SGC(nn.Module):
-    "Simplified graph convolution: `K` propagation steps (computed once and cached), then a linear classifier."
-    def __init__(self, in_dim:int, n_classes:int, K:int=2):
+    "Simplified graph convolution's classifier: one linear layer on the precomputed Â^K X."
+    def __init__(self, in_dim:int, n_classes:int):
         super().__init__()
-        self.conv = SGConv(in_dim, n_classes, K=K, cached=True)
-    def forward(self, x, edge_index, edge_weight=None, adj:Adjacency=None):
-        if adj is not None and self.conv._cached_x is None:  # propagate by matrix products; SGConv then reads its cache
-            h = x
-            for _ in range(self.conv.K): h = adj.mm(h, 'gcn')
-            self.conv._cached_x = h
-        return F.log_softmax(self.conv(x, edge_index, edge_weight), dim=-1)
+        self.lin = nn.Linear(in_dim, n_classes)
+    def forward(self, x): return F.log_softmax(self.lin(x), dim=-1)
+
+# %% ../nbs/11_methods.ipynb #86b27497
+class SIGN(nn.Module):
+    "SIGN's head: a linear layer + ReLU + dropout per hop of [X, ÂX, …, Â^K X], concatenated, then a linear layer to the classes."
+    def __init__(self, in_dim:int, n_classes:int, K:int=2, hidden:int=1024, dropout:float=0.5): # in_dim: width of one hop
+        super().__init__()
+        self.in_dim, self.dropout = in_dim, dropout
+        self.lins = nn.ModuleList([nn.Linear(in_dim, hidden) for _ in range(K + 1)])
+        self.out = nn.Linear((K + 1) * hidden, n_classes)
+    def forward(self, x): # (B, (K+1)·in_dim): the hops side by side
+        hs = [F.dropout(F.relu(lin(h)), self.dropout, self.training) for lin, h in zip(self.lins, x.split(self.in_dim, 1))]
+        return F.log_softmax(self.out(torch.cat(hs, 1)), dim=-1)
 
 # %% ../nbs/11_methods.ipynb #42b24450
 class APPNPNet(nn.Module):
@@ -135,6 +145,7 @@ class Task:
     key: str = '' # fingerprint of the features and the visible labels, for caching fits
     adj: Adjacency = None # the graph's aggregation matrices the models use (None: PyG's scatter)
     adjs: dict = field(default_factory=dict) # aggregation path → `Adjacency`, each built once per task, on first use
+    hops: Hops = None # precomputed [X, ÂX, …] for sgc/sign (default: computed from `x` and the graph when first needed)
 
 def _as_np(v): return v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v)
 def _idx(v): return np.unique(_as_np(v).astype(np.int64)) if v is not None else np.zeros(0, np.int64)
@@ -163,7 +174,7 @@ def make_task(data, # PyG `Data` with x, y, edge_index (edge_weight optional), o
         if len(both): raise ValueError(f"the nodes whose labels are read overlap the {name} nodes at {len(both)} node(s), e.g. {both[:5].tolist()}")
     known = np.full(n, -1, dtype=np.int64); known[lab] = y[lab]; known[val] = y[val]
     xt = torch.as_tensor(_as_np(data.x), dtype=torch.float32)
-    h = hashlib.sha1(xt.numpy().tobytes())
+    h = hashlib.sha1(memoryview(np.ascontiguousarray(xt.numpy())))  # no copy of a big x
     for a in (known, lab, val): h.update(a.tobytes())
     t = lambda v: None if v is None else torch.as_tensor(v).to(device)
     return Task(xt.to(device), t(known), t(lab), t(val), int(n_classes or y.max() + 1), *map(t, _graph_of(data, n)), h.hexdigest()[:16])
@@ -171,10 +182,14 @@ def make_task(data, # PyG `Data` with x, y, edge_index (edge_weight optional), o
 # %% ../nbs/11_methods.ipynb #643179d4
 def _acc(probs, y, idx): return float((probs[idx].argmax(-1) == y[idx]).float().mean())
 
+_CHUNK = 16384  # rows a model of rows sees at once (as one training batch): bounds memory at any N
+
 def _forward(model, task, idx=None):
-    "Log-probabilities of `model` on `task` (all nodes, or the rows `idx` for a non-graph model)."
+    "Log-probabilities of `model` on `task` (all nodes, or the rows `idx` for a non-graph model, `_CHUNK` rows at a time)."
     if task.edge_index is not None: return model(task.x, task.edge_index, task.edge_weight, **({'adj': task.adj} if task.adj is not None else {}))
-    return model(task.x if idx is None else task.x[idx])
+    n = len(task.y) if idx is None else len(idx)
+    part = lambda s: task.x[s:s + _CHUNK] if idx is None else task.x[idx[s:s + _CHUNK]]
+    return model(part(0)) if n <= _CHUNK else torch.cat([model(part(s)) for s in range(0, n, _CHUNK)])
 
 def _optimizer(model, hp):
     if hp['optimizer'] == 'sgd':
@@ -248,10 +263,32 @@ def _model(name, task, hp, seed):
         for conv in m.convs:  # the graph is fixed during a fit: normalise GCN's adjacency once, not every epoch
             if hasattr(conv, 'cached'): conv.cached = True
     elif name == 'gat': m = GAT(d, c, hp['hidden'], hp['heads'], hp['dropout'])
-    elif name == 'sgc': m = SGC(d, c, hp['K'])
+    elif name == 'sgc': m = SGC(d, c)
+    elif name == 'sign': m = SIGN(d // (hp['K'] + 1), c, hp['K'], hp['hidden'], hp['dropout'])
     elif name == 'appnp': m = APPNPNet(d, c, hp['hidden'], hp['K'], hp['alpha'], hp['dropout'])
     else: m = MLP(d, c, tuple(hp['hidden']), hp['dropout'])  # mlp, mlp_ref, and the base of cs
     return m.to(task.x.device)
+
+# %% ../nbs/11_methods.ipynb #fbb787c5
+_HOPS_CACHE = {}
+
+def _hops(task, K):
+    "The task's precomputed hops up to `K`, else computed from its features and graph, once per (features, graph) (cached)."
+    if task.hops is not None:
+        if task.hops.K < K: raise ValueError(f"the task's precomputed hops go to K={task.hops.K}; this configuration needs K={K}")
+        return task.hops
+    h = hashlib.sha1()
+    for a in (task.x, task.edge_index, task.edge_weight): h.update(memoryview(np.ascontiguousarray(_as_np(a))))
+    key = h.hexdigest()
+    if key not in _HOPS_CACHE or _HOPS_CACHE[key].K < K:
+        if len(_HOPS_CACHE) >= 4: _HOPS_CACHE.pop(next(iter(_HOPS_CACHE)))
+        _HOPS_CACHE[key] = propagate(task.x, gcn_adjacency(task.edge_index, task.edge_weight, len(task.y)), K)
+    return _HOPS_CACHE[key]
+
+def _feature_tasks(name, tasks, K):
+    "sgc and sign fit rows: each task's features become its hops (Â^K X; or X, ÂX, …, Â^K X side by side), its graph is dropped."
+    use = [K] if name == 'sgc' else list(range(K + 1))
+    return [Task(**{**t.__dict__, 'x': _hops(t, K).select(use), 'edge_index': None, 'edge_weight': None}) for t in tasks]
 
 # %% ../nbs/11_methods.ipynb #0af2bbbf
 _BASE_CACHE = {}
@@ -264,6 +301,7 @@ def _adjacency(task, path):
 def _fit_trained(name, tasks, hp, seed, fixed_epochs):
     "Train one model per task in lockstep; (models, probabilities, epoch, checkpoint epochs, curve)."
     if name in ('mlp', 'mlp_ref', 'cs'): tasks = [Task(**{**t.__dict__, 'edge_index': None, 'edge_weight': None}) for t in tasks]
+    if name in ('sgc', 'sign'): tasks = _feature_tasks(name, tasks, hp['K'])
     elif hp.get('aggr', 'scatter') != 'scatter': tasks = [Task(**{**t.__dict__, 'adj': _adjacency(t, hp['aggr'])}) for t in tasks]
     models = [_model(name, t, hp, seed) for t in tasks]
     ep, eps, curve = train(models, tasks, hp, seed, fixed_epochs)
@@ -279,12 +317,19 @@ def _mlp_base(tasks, hp, seed, fixed_epochs):
     return _BASE_CACHE[key]
 
 # %% ../nbs/11_methods.ipynb #7a5bc01e
+def _adj_t(task):
+    "The task's graph as a sparse CSR (target × source) matrix of its clamped weights: PyG's propagation then runs one sparse-dense product per step, with no E × C message tensor, and normalises it as `norm_weight` is."
+    n = len(task.y)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', UserWarning)  # "sparse CSR support is in beta"
+        return torch.sparse_coo_tensor(task.edge_index.flip(0), task.edge_weight, (n, n)).coalesce().to_sparse_csr()
+
 def _fit_untrained(name, task, hp):
     "Class probabilities of logistic regression, the kNN vote or label propagation on `task`."
     if name == 'knn': return knn_vote(task.x, task.labelled, task.y[task.labelled], task.n_classes, hp['k'], hp['temperature'])
     if name == 'labelprop':
         lp = LabelPropagation(hp['num_layers'], hp['alpha'])
-        return _normalise_rows(lp(_onehot_known(task), task.edge_index, mask=task.labelled, edge_weight=task.norm_weight))
+        return _normalise_rows(lp(_onehot_known(task), _adj_t(task), mask=task.labelled))
     from sklearn.linear_model import LogisticRegression
     ylab = task.y[task.labelled].cpu().numpy()
     if len(np.unique(ylab)) < 2: raise ValueError("logistic regression needs labelled nodes of at least two classes")
@@ -296,8 +341,9 @@ def _fit_untrained(name, task, hp):
 def _correct_and_smooth(task, base, hp):
     cs = CorrectAndSmooth(hp['num_layers'], hp['correction_alpha'], hp['num_layers'], hp['smoothing_alpha'], autoscale=True)
     yl = task.y[task.labelled]
-    p = cs.correct(base, yl, task.labelled, task.edge_index, task.norm_weight)
-    return _normalise_rows(cs.smooth(p, yl, task.labelled, task.edge_index, task.norm_weight).clamp_min(0))
+    adj = _adj_t(task)
+    p = cs.correct(base, yl, task.labelled, adj)
+    return _normalise_rows(cs.smooth(p, yl, task.labelled, adj).clamp_min(0))
 
 # %% ../nbs/11_methods.ipynb #ec6e3962
 @dataclass
@@ -392,3 +438,30 @@ def fit_method(name:str, # one of `METHODS`
     r.seconds = time.perf_counter() - t0
     r.test_acc = evaluate_test(r, data.y, split['test'])
     return r
+
+# %% ../nbs/11_methods.ipynb #ce205316
+def fit_at_scale(x, # (N, d) embeddings: array, tensor or memmap (`np.load(..., mmap_mode='r')`), never copied whole
+                 graph, # CSR arrays (indptr, indices, weights): row i lists the nodes i aggregates from
+                 y, # (N,) labels: split['train'] and split['val'] are read for fitting, split['test'] once at the end
+                 split:dict, # {'train': labelled nodes, 'val': early-stopping nodes, 'test': scored nodes}
+                 methods=('sgc', 'sign', 'labelprop'), # graph methods; sgc and sign share one propagation
+                 seed:int=0, path=None, max_memory:int=2**32, # where and beyond how many bytes the hops go to disk (see `propagate`)
+                 hparams:dict=None, # method → settings overriding `DEFAULTS[method]`
+                 device='cpu') -> dict:
+    "Propagate once, fit each method once with early stopping on `val`, score on `test`; per-method results, wall and CPU seconds per stage."
+    hparams, sec, cpu, res = hparams or {}, {}, {}, {}
+    def tic(stage=None): # close `stage` (wall and CPU seconds since the last call)
+        if stage: sec[stage], cpu[stage] = time.perf_counter() - t[0], time.process_time() - t[1]
+        t[:] = time.perf_counter(), time.process_time()
+    t = [0, 0]; tic(); ei, w = csr_to_edge_index(*graph)
+    data = Data(x=_as_tensor(x), edge_index=ei, edge_weight=w, y=torch.as_tensor(np.asarray(y)))
+    task = make_task(data, split['train'], split['val'], split['test'], device=device); del data, ei, w; tic('task')
+    K = max([{**DEFAULTS[m], **hparams.get(m, {})}['K'] for m in methods if m in ('sgc', 'sign')], default=0)
+    if K:
+        adj = gcn_adjacency(task.edge_index, task.edge_weight, len(task.y)); tic('adjacency')
+        task.hops = propagate(task.x, adj, K, path, max_memory); del adj; tic('propagate')
+    for m in methods:
+        r = fit_tasks(m, [task], seed, **hparams.get(m, {}))[0]; tic(m)
+        res[m] = dict(test_acc=evaluate_test(r, y, split['test']), val_acc=r.val_acc, epochs=len(r.curve), best_epoch=r.best_epoch)
+        tic()  # scoring is not fitting
+    return dict(methods=res, seconds=sec, cpu_seconds=cpu)
