@@ -107,11 +107,10 @@ class Adjacency:
 
 # %% ../nbs/04_gnn.ipynb #08da2670
 @patch
-@torch.no_grad()
 def matrix(self:Adjacency, norm:str):
     "The `norm` matrix `A` (rows: targets), with its CSR transpose on the sparse path; built once."
     if norm not in self._mats:
-        (src, dst), w = self._weights(norm)
+        with torch.no_grad(): (src, dst), w = self._weights(norm)
         if self.path == 'dense': self._mats[norm] = (torch.zeros(self.n, self.n, device=w.device).index_put_((dst, src), w, accumulate=True),)
         else:
             with warnings.catch_warnings():
