@@ -12,7 +12,6 @@ import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch_geometric.data import Data
 from torch_geometric.nn import GATConv, APPNP
 from torch_geometric.nn.models import LabelPropagation, CorrectAndSmooth
-from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from .gnn import GNN, GNN_KINDS, seed_everything, default_device, Adjacency, aggr_path
 from .baseline import MLP
 from .propagation import Hops, csr_to_edge_index, gcn_adjacency, propagate, _as_tensor
@@ -141,7 +140,6 @@ class Task:
     n_classes: int
     edge_index: torch.Tensor = None
     edge_weight: torch.Tensor = None # similarity weights, clamped ≥ 0
-    norm_weight: torch.Tensor = None # D^-1/2 A D^-1/2 weights of `edge_index`, for propagation
     key: str = '' # fingerprint of the features and the visible labels, for caching fits
     adj: Adjacency = None # the graph's aggregation matrices the models use (None: PyG's scatter)
     adjs: dict = field(default_factory=dict) # aggregation path → `Adjacency`, each built once per task, on first use
@@ -152,11 +150,11 @@ def _idx(v): return np.unique(_as_np(v).astype(np.int64)) if v is not None else 
 
 # %% ../nbs/11_methods.ipynb #a1f80af8
 def _graph_of(data, n):
-    "Edge index, clamped weights and normalised weights of `data` (all None without a graph)."
-    if not isinstance(data, Data) or getattr(data, 'edge_index', None) is None: return None, None, None
+    "Edge index and clamped weights of `data` (both None without a graph)."
+    if not isinstance(data, Data) or getattr(data, 'edge_index', None) is None: return None, None
     ei = data.edge_index.long().cpu()
     ew = data.edge_weight.float().clamp_min(0).cpu() if getattr(data, 'edge_weight', None) is not None else torch.ones(ei.shape[1])
-    return ei, ew, gcn_norm(ei, ew, n, add_self_loops=False)[1]
+    return ei, ew
 
 # %% ../nbs/11_methods.ipynb #9832948e
 def make_task(data, # PyG `Data` with x, y, edge_index (edge_weight optional), or an `EmbeddingSet` (non-graph methods only)
