@@ -77,7 +77,7 @@ def run_case(case):
     # warm up on 300 rows: library initialisation (MKL, OpenMP, torch_geometric) and, for L1/L∞, loading (or building) the C kernel
     t0 = time.perf_counter()
     if what in ('knn', 'mutual_knn', 'threshold', 'band'):
-        knn_graph(x[:300], case['metric'], k)
+        knn_graph(x[:300], metric=case['metric'], k=k)
     elif what == 'matmul': torch.mm(torch.from_numpy(x[:300]), torch.from_numpy(x[:300]).T)
     res['warmup_seconds'] = time.perf_counter() - t0
     base = _rss_mib(); ru = resource.getrusage(resource.RUSAGE_SELF); t_end = None
@@ -88,8 +88,8 @@ def run_case(case):
         res['gflops'] = 2 * n * n * d / (time.perf_counter() - t0) / 1e9
     elif what in ('knn', 'mutual_knn', 'threshold', 'band'):
         import warnings; warnings.simplefilter('ignore')
-        if what == 'knn': g = knn_graph(x, case['metric'], k)
-        elif what == 'mutual_knn': g = knn_graph(x, case['metric'], k, mutual=True)
+        if what == 'knn': g = knn_graph(x, metric=case['metric'], k=k)
+        elif what == 'mutual_knn': g = knn_graph(x, metric=case['metric'], k=k, mutual=True)
         elif what == 'threshold': g = threshold_graph(x, case['metric'], case['threshold'])
         else: g = band_graph(x, case['metric'], lower=case['threshold'])
         t_end, ru_end, peak = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF), _rss_mib('VmHWM')  # the graph alone
@@ -136,7 +136,7 @@ def _child(case, timeout):
 def _thresholds(x, k, metrics, sample=500):
     "Per metric, a threshold that joins about k neighbours per node, from the scores of a sample of rows."
     import numpy as np, torch
-    from gnn_image_classification.graph import _Scorer
+    from gnn_image_classification.knn import _Scorer
     from gnn_image_classification.metrics import get_metric
     rng = np.random.default_rng(1); rows = rng.choice(len(x), min(sample, len(x)), replace=False)
     out = {}

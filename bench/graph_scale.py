@@ -76,7 +76,7 @@ def run_case(c):
         res['deg_mean'] = B.nnz / n
     elif what == 'sweep':
         import faiss
-        from gnn_image_classification.graph import _faiss_index, exact_rows, _rows
+        from gnn_image_classification.knn import _faiss_index, exact_rows, _rows
         q = np.sort(np.random.default_rng(1).choice(n, 2000, replace=False)); ex = exact_rows(x, q, 'cosine', k)
         ix, p = _faiss_index(faiss, faiss.METRIC_INNER_PRODUCT, x, True, n, x.shape[1], k, 'ivf', c.get('nlist'), 1, c.get('train_size'), 10, 32, None, 0)
         for s in range(0, n, 65536): ix.add(_rows(x, slice(s, s + 65536), True).numpy())

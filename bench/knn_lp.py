@@ -43,9 +43,9 @@ def run_case(case):
     from gnn_image_classification.graph import knn_search, knn_graph
     x = np.load(case['data']); n, d = x.shape; k = case['k']; what, metric = case['what'], case['metric']
     if what.startswith('faiss'): import faiss
-    if what == 'build': from gnn_image_classification.graph import _lp_lib; _lp_lib(); return {}
+    if what == 'build': from gnn_image_classification.knn import _lp_lib; _lp_lib(); return {}
     base = _rss_mib(); c0 = _cpu(); t0 = time.perf_counter()
-    if what == 'first_graph': knn_graph(x, metric, k)
+    if what == 'first_graph': knn_graph(x, metric=metric, k=k)
     elif what in ('ours', 'ours_torch'): knn_search(x, metric, k)
     elif what == 'ours_rows': knn_search(x, metric, k, schedule='rows')
     else:

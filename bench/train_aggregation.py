@@ -43,7 +43,7 @@ def _graph(x, kind):
     import torch
     from torch_geometric.data import Data
     from gnn_image_classification.graph import knn_graph
-    if kind == 'knn10': return knn_graph(x, 'cosine', 10)
+    if kind == 'knn10': return knn_graph(x, metric='cosine', k=10)
     n = len(x); i, j = torch.meshgrid(torch.arange(n), torch.arange(n), indexing='ij'); keep = i != j
     ei = torch.stack([i[keep], j[keep]]); xt = torch.as_tensor(x)
     return Data(x=xt, edge_index=ei, edge_weight=(xt @ xt.T)[keep].clamp_min(0))

@@ -267,8 +267,8 @@ def build_graph(x, # (N, d) embeddings (or an `EmbeddingSet`)
     warn_uninformative(x, metric)  # all-identical or 1-d cosine embeddings: said once, before the sparse-graph warnings are silenced
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        if kind == 'knn': return knn_graph(x, metric, int(param), device=device)
-        if kind == 'mutual_knn': return knn_graph(x, metric, int(param), mutual=True, device=device)
+        if kind == 'knn': return knn_graph(x, metric=metric, k=int(param), device=device)
+        if kind == 'mutual_knn': return knn_graph(x, metric=metric, k=int(param), mutual=True, device=device)
         if kind == 'threshold': return threshold_graph(x, metric, float(param), device=device)
         if kind == 'band': return band_graph(x, metric, lower=float(param), device=device)
     raise ValueError(f"unknown graph kind {kind!r}; valid graph kinds: {', '.join(GRAPH_KINDS)}")
