@@ -151,7 +151,7 @@ class _Scorer:
             if self.lib is None: self.xT, self.xnp = x.T.contiguous().numpy(), x.numpy()
             else: self.x = x.contiguous(); self.xT = torch.zeros(x.shape[1], self.n + 8); self.xT[:, :self.n] = x.T  # 8 spare columns for the C kernel
 
-# %% ../nbs/03a_knn.ipynb #125ed721
+# %% ../nbs/03a_knn.ipynb #4bedb827
 @patch
 def _lp(self:_Scorer, s, e, out, w:int=1024):
     "L1/L∞ distances of rows `s:e` to all rows, into `out` (e-s, N); threaded, `w` columns at a time (all N columns of xᵀ would not stay in cache)."
@@ -162,7 +162,7 @@ def _lp(self:_Scorer, s, e, out, w:int=1024):
         for j in range(0, self.n, w): _lp_c(self.lib, self.p, a, self.xT[:, j:min(j + w, self.n)], o[:, j:j + w])
     list(_pool().map(run, range(0, e - s, step)))
 
-# %% ../nbs/03a_knn.ipynb #7431c683
+# %% ../nbs/03a_knn.ipynb #545d9026
 @patch
 def all_keys(self:_Scorer, out, t:int=256):
     "Keys of all rows against all rows into `out` (N, N); the C L1/L∞ kernel computes each pair of t × t tiles once and mirrors it."
@@ -173,7 +173,7 @@ def all_keys(self:_Scorer, out, t:int=256):
             if j != i: out[j:j + t, i:i + t] = T.T
     out.neg_()
 
-# %% ../nbs/03a_knn.ipynb #487bb1fb
+# %% ../nbs/03a_knn.ipynb #89162dae
 @patch
 def scores(self:_Scorer, s, e):
     "The metric's own (e-s, N) score block."
@@ -182,7 +182,7 @@ def scores(self:_Scorer, s, e):
     if self.lp: out = torch.empty(e - s, self.n); self._lp(s, e, out); return out
     return self.m(self.x[s:e], self.x)
 
-# %% ../nbs/03a_knn.ipynb #ecdfa879
+# %% ../nbs/03a_knn.ipynb #af466139
 @patch
 def keys(self:_Scorer, s, e, out):
     "Write kNN keys (higher is closer, monotone in the score) of rows `s:e` into `out` (e-s, N)."
@@ -191,7 +191,7 @@ def keys(self:_Scorer, s, e, out):
     elif self.lp: self._lp(s, e, out); out.neg_()
     else: S = self.m(self.x[s:e], self.x); out.copy_(S if self.m.higher_is_closer else -S)
 
-# %% ../nbs/03a_knn.ipynb #37a64ed0
+# %% ../nbs/03a_knn.ipynb #db4f5fee
 @patch
 def from_keys(self:_Scorer, kv, rows, nb):
     "The metric's scores of rows `rows` to their neighbours `nb` (b, k), whose keys are `kv`."
@@ -287,7 +287,7 @@ class _TopK:
         self.V = torch.full((n, k), -math.inf, device=device); self.I = torch.full((n, k), n, dtype=torch.long, device=device)
         self.locks = [threading.Lock() for _ in range(-(-n // bs))]
 
-# %% ../nbs/03a_knn.ipynb #e68798d8
+# %% ../nbs/03a_knn.ipynb #1aabcbf7
 @patch
 def feed(self:_TopK, S, r0:int, c0:int, nr:int, t:bool=False):
     "Offer the keys of the first `nr` rows of `S` (of its columns if `t`) to rows `r0:r0+nr`, as columns from `c0`; `S` is padded to whole chunks with -inf."
@@ -308,7 +308,7 @@ def feed(self:_TopK, S, r0:int, c0:int, nr:int, t:bool=False):
     r, c, v = rc[:, :1].expand_as(v)[ok], (rc[:, 1:] * _PCHUNK + torch.arange(_PCHUNK, device=S.device))[ok], v[ok]
     with self.locks[r0 // self.bs]: _merge_rows(V, I, r, v, c + c0)
 
-# %% ../nbs/03a_knn.ipynb #e29b038a
+# %% ../nbs/03a_knn.ipynb #70054b0a
 @patch
 def offer(self:_TopK, r, v, c, r0:int):
     "Offer single candidates: rows `r0 + r` (`r` nondecreasing), keys `v`, columns `c`."
