@@ -458,7 +458,7 @@ def _rows(x, idx, unit:bool=False):
 def _ivf_grouped(quantizer, get, n, d, k1, nprobe, l2:bool, chunk:int):
     "IVF search of every row among all rows, list by list: the candidates FAISS's IVF scans (each row's `nprobe` nearest lists), scored as matrix products; (D, I) as FAISS gives them."
     X, P = torch.empty(n, d), np.empty((n, nprobe), np.int64)
-    for s in range(0, n, chunk): X[s:s + chunk] = torch.from_numpy(get(s)); P[s:s + chunk] = quantizer.search(get(s), nprobe)[1]
+    for s in range(0, n, chunk): b = get(s); X[s:s + chunk] = torch.from_numpy(b); P[s:s + chunk] = quantizer.search(b, nprobe)[1]
     nl, sq = quantizer.ntotal, (X * X).sum(1) if l2 else None; it = torch.int32 if n < 2**31 else torch.long
     mem = np.argsort(P[:, 0], kind='stable'); ms = np.searchsorted(P[mem, 0], np.arange(nl + 1))  # each row is filed under its nearest list
     pr = np.argsort(P.ravel(), kind='stable'); ps = np.searchsorted(P.ravel()[pr], np.arange(nl + 1))  # (row, slot) pairs that probe each list
