@@ -178,7 +178,7 @@ def main(argv=None):
     ap.add_argument('--stage', help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.stage: print(json.dumps(run_stage(json.loads(a.stage)), default=float)); return
-    tmp = a.tmp or tempfile.mkdtemp(prefix='scalebench'); out = dict(argv=sys.argv[1:], cores=os.cpu_count(), threads=a.threads, runs=[])
+    tmp = a.tmp or tempfile.mkdtemp(prefix='scalebench'); out = dict(argv=sys.argv[1:], cores=os.cpu_count(), threads=a.threads, d=a.d, k=a.k, label_rate=a.label_rate, runs=[])
     gen = dict(classes=a.classes, modes=a.modes, intrinsic=a.intrinsic, noise=a.noise, spread=a.spread, flip=a.flip)
     print(f"cores {os.cpu_count()}, threads {a.threads}, load average at start {os.getloadavg()[0]:.2f}; data {gen}; per stage: "
           "wall / CPU seconds, peak RSS (anonymous part), load average before→after", flush=True)
