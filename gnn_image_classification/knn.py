@@ -450,7 +450,28 @@ def _rows(x, idx, unit:bool=False):
     if len(z): raise ValueError(f"all-zero vectors (rows {where(z[:10].numpy()).tolist()}): cosine and chord are undefined for them; drop those rows or use a distance metric such as euclidean")
     return _unit_rows(b)
 
-# %% ../nbs/03a_knn.ipynb #e3c1f979
+# %% ../nbs/03a_knn.ipynb #59e7eb0c
+def _ivf_grouped(quantizer, get, n, d, k1, nprobe, l2:bool, chunk:int):
+    "IVF search of every row among all rows, list by list: the candidates FAISS's IVF scans (each row's `nprobe` nearest lists), scored as matrix products; (D, I) as FAISS gives them."
+    X, P = torch.empty(n, d), np.empty((n, nprobe), np.int64)
+    for s in range(0, n, chunk): b = get(s); X[s:s + chunk] = torch.from_numpy(b); P[s:s + chunk] = quantizer.search(b, nprobe)[1]
+    nl, sq = quantizer.ntotal, (X * X).sum(1) if l2 else None; it = torch.int32 if n < 2**31 else torch.long
+    mem = np.argsort(P[:, 0], kind='stable'); ms = np.searchsorted(P[mem, 0], np.arange(nl + 1))  # each row is filed under its nearest list
+    pr = np.argsort(P.ravel(), kind='stable'); ps = np.searchsorted(P.ravel()[pr], np.arange(nl + 1))  # (row, slot) pairs that probe each list
+    BV, BI = torch.full((n, nprobe, k1), -math.inf), torch.full((n, nprobe, k1), -1, dtype=it)
+    for l in range(nl):
+        m, e = torch.from_numpy(mem[ms[l]:ms[l + 1]]), torch.from_numpy(pr[ps[l]:ps[l + 1]])
+        if not len(m) or not len(e): continue
+        q, slot = e // nprobe, e % nprobe; S = X[q] @ X[m].T
+        if l2: S.mul_(2).sub_(sq[m])  # 2 a·b − ‖b‖²: ranks as −‖a − b‖²
+        v, j = S.topk(min(k1, len(m)), 1); BV[q, slot, :v.shape[1]] = v; BI[q, slot, :v.shape[1]] = m[j].to(it)
+    D, I = np.empty((n, k1), np.float32), np.empty((n, k1), np.int64)
+    for s in range(0, n, chunk):
+        v, j = BV[s:s + chunk].flatten(1).topk(k1, 1); D[s:s + chunk], I[s:s + chunk] = v, BI[s:s + chunk].flatten(1).gather(1, j)
+        if l2: D[s:s + chunk] = (sq[s:s + chunk, None] - v).clamp_min(0)  # FAISS reports squared L2
+    return D, I
+
+# %% ../nbs/03a_knn.ipynb #2e3f64c3
 def _faiss_index(faiss, fm, x, unit, n, d, k, index, nlist, nprobe, train_size, niter, M, ef_search, seed):
     "A trained, empty FAISS index for `x` and the parameters it uses."
     if index == 'hnsw':
@@ -469,15 +490,19 @@ def approx_knn(x, # (N, d) embeddings: an array, a tensor or a memory-mapped .np
                nlist:int=None, nprobe:int=None, # IVF: lists (default 4√N, at most N/39) and lists searched per query (default 16)
                train_size:int=None, niter:int=10, # IVF: rows sampled to train its k-means (default 40 per list) and k-means iterations
                M:int=32, ef_search:int=None, # HNSW: links per node; search breadth (default max(64, 2(k+1)))
-               chunk:int=65536, seed:int=0): # rows per add/search call; seed of the training sample
+               chunk:int=65536, seed:int=0, # rows per add/search call; seed of the training sample
+               grouped:bool=True): # IVF with inner product or L2: search list by list as matrix products (`_ivf_grouped`); False: FAISS's own search
     "Approximate k nearest other nodes with a FAISS index: (N, k) indices and scores, nearest first, and the parameters used."
     m = get_metric(metric); faiss, fm = _faiss_metric(m); n, d = x.shape; _check_k(k, n)
     if index not in FAISS_INDEXES: raise ValueError(f"unknown FAISS index {index!r}; valid: {', '.join(FAISS_INDEXES)}")
     unit = m.name in ('cosine', 'chord'); get = lambda s: _rows(x, slice(s, min(s + chunk, n)), unit).numpy()
     ix, params = _faiss_index(faiss, fm, x, unit, n, d, k, index, nlist, nprobe, train_size, niter, M, ef_search, seed)
-    for s in range(0, n, chunk): ix.add(get(s))
-    D, I = np.empty((n, k + 1), np.float32), np.empty((n, k + 1), np.int64)
-    for s in range(0, n, chunk): D[s:s + chunk], I[s:s + chunk] = ix.search(get(s), k + 1)
+    if index == 'ivf': params['grouped'] = grouped = bool(grouped and fm in (faiss.METRIC_INNER_PRODUCT, faiss.METRIC_L2))
+    if index == 'ivf' and grouped: D, I = _ivf_grouped(ix.quantizer, get, n, d, k + 1, ix.nprobe, fm == faiss.METRIC_L2, chunk)
+    else:
+        for s in range(0, n, chunk): ix.add(get(s))
+        D, I = np.empty((n, k + 1), np.float32), np.empty((n, k + 1), np.int64)
+        for s in range(0, n, chunk): D[s:s + chunk], I[s:s + chunk] = ix.search(get(s), k + 1)
     if (I < 0).any(): raise RuntimeError(f"the FAISS index found fewer than k+1 neighbours for {int((I < 0).any(1).sum())} nodes; raise {'nprobe' if index == 'ivf' else 'ef_search'}")
     I, D = torch.from_numpy(I), torch.from_numpy(D)
     keep = I != torch.arange(n)[:, None]                      # drop the node itself ...
@@ -493,7 +518,7 @@ def knn_recall(approx, # (N, k) neighbour indices to check
     a, e = torch.as_tensor(approx), torch.as_tensor(exact)
     return float((a[:, :, None] == e[:, None, :]).any(1).float().mean())
 
-# %% ../nbs/03a_knn.ipynb #7dd35d61
+# %% ../nbs/03a_knn.ipynb #7a1122b1
 def exact_rows(x, # (N, d) embeddings: an array, a tensor or a memory-mapped .npy
                rows, # indices of the rows whose neighbours are wanted
                metric='cosine', k:int=10, block:int=32768): # all N rows are read `block` at a time
@@ -507,7 +532,7 @@ def exact_rows(x, # (N, d) embeddings: an array, a tensor or a memory-mapped .np
         c = topk_rows(K, min(k, e - s)); V, I = merge_topk(V, I, K.gather(1, c), c + s)
     return I
 
-# %% ../nbs/03a_knn.ipynb #2ea3748a
+# %% ../nbs/03a_knn.ipynb #91376e9c
 def sample_recall(x, # (N, d) embeddings
                   nb, # (N, k) neighbour indices to check, e.g. from `approx_knn`
                   metric='cosine', rows:int=1000, seed:int=0): # rows sampled (all when N ≤ `rows`) and the sample's seed
@@ -515,7 +540,7 @@ def sample_recall(x, # (N, d) embeddings
     n, k = nb.shape; r = np.sort(np.random.default_rng(seed).choice(n, min(rows, n), replace=False))
     return dict(recall=knn_recall(torch.as_tensor(nb)[torch.from_numpy(r)], exact_rows(x, r, metric, k)), recall_rows=int(len(r)))
 
-# %% ../nbs/03a_knn.ipynb #f4ee9927
+# %% ../nbs/03a_knn.ipynb #5579254a
 def _open_emb(emb):
     "The (N, d) float32 embeddings of a .npy file, memory-mapped; errors name the file."
     try: X = np.load(emb, mmap_mode='r')
@@ -523,28 +548,28 @@ def _open_emb(emb):
     if X.ndim != 2 or X.dtype != np.float32 or not len(X): raise ValueError(f"{emb}: expected a non-empty (N, d) float32 matrix, found {X.dtype} of shape {X.shape}")
     return X
 
-# %% ../nbs/03a_knn.ipynb #0532a49f
+# %% ../nbs/03a_knn.ipynb #8c724887
 def _rank_world(rank=None, world=None):
     "This worker's rank and the number of workers: as given, else torchrun's RANK and WORLD_SIZE, else 0 and 1."
     rank = int(os.environ.get('RANK', 0)) if rank is None else int(rank); world = int(os.environ.get('WORLD_SIZE', 1)) if world is None else int(world)
     if not 0 <= rank < world: raise ValueError(f"rank {rank} is not in 0..{world - 1} (world size {world})")
     return rank, world
 
-# %% ../nbs/03a_knn.ipynb #132f95eb
+# %% ../nbs/03a_knn.ipynb #2435b6f1
 def _shard_sig(emb, X, m:Metric, k, bs, world):
     "What a partial result depends on: the embeddings file (path, size, modification time), the search, the split."
     st = os.stat(emb)
     return dict(emb=os.path.abspath(emb), size=st.st_size, mtime=st.st_mtime_ns, n=len(X), d=X.shape[1], metric=m.name, k=int(k), block_size=int(bs), world=int(world))
 
-# %% ../nbs/03a_knn.ipynb #556145d2
+# %% ../nbs/03a_knn.ipynb #3b88b0b8
 def _part_path(out_dir, rank, world): return os.path.join(out_dir, f"part-{rank:05d}-of-{world:05d}.npz")
 
-# %% ../nbs/03a_knn.ipynb #f8142e56
+# %% ../nbs/03a_knn.ipynb #0193513d
 def _read_part(p):
     import json
     with np.load(p) as z: return json.loads(str(z['meta'])), torch.from_numpy(z['V']), torch.from_numpy(z['I'])
 
-# %% ../nbs/03a_knn.ipynb #fde65d23
+# %% ../nbs/03a_knn.ipynb #7eb6dcf1
 def _shard_pairs(X, m:Metric, k, bs, pairs, workers):
     "Running top-k keys and columns of every row over the block pairs `pairs` of the memory-mapped `X`: the same keys as `knn_search`."
     n = len(X); top = _TopK(n, k, bs, 'cpu'); kind = m.name; p = 1 if kind == 'cityblock' else math.inf
@@ -568,7 +593,7 @@ def _shard_pairs(X, m:Metric, k, bs, pairs, workers):
     with _one_thread_each(workers), ThreadPoolExecutor(workers) as ex: list(ex.map(run, pairs))
     return top.V, top.I
 
-# %% ../nbs/03a_knn.ipynb #0b353bdc
+# %% ../nbs/03a_knn.ipynb #92e8724b
 def knn_shard(emb, # an (N, d) float32 .npy file, memory-mapped
               out_dir, # where the partial results go
               metric='cosine', k:int=10,
@@ -589,7 +614,7 @@ def knn_shard(emb, # an (N, d) float32 .npy file, memory-mapped
         raise
     return part
 
-# %% ../nbs/03a_knn.ipynb #143d4036
+# %% ../nbs/03a_knn.ipynb #dc9ebf91
 def _shard_scores(X, m:Metric, kv, nb, block:int=65536):
     "The metric's scores from merged keys, as `knn_search` computes them (near-duplicate pairs recomputed from their rows)."
     if m.name == 'cosine': return kv
@@ -604,7 +629,7 @@ def _shard_scores(X, m:Metric, kv, nb, block:int=65536):
         out[s:e] = d2.sqrt()
     return out
 
-# %% ../nbs/03a_knn.ipynb #0b7d5d56
+# %% ../nbs/03a_knn.ipynb #cd4ec8ad
 def knn_merge(emb, out_dir, # the embeddings and the directory of `knn_shard`'s parts
               world:int): # how many parts
     "Merge the `world` partial top-k's in `out_dir` into the exact kNN: (N, k) indices and scores, nearest first, as `knn_search` gives."
@@ -619,7 +644,7 @@ def knn_merge(emb, out_dir, # the embeddings and the directory of `knn_shard`'s 
     if _shard_sig(emb, X, get_metric(sig['metric']), sig['k'], sig['block_size'], world) != sig: raise ValueError(f"{emb} changed since its parts in {out_dir} were computed; delete them and rerun")
     return I, _shard_scores(X, get_metric(sig['metric']), V, I)
 
-# %% ../nbs/03a_knn.ipynb #b8620224
+# %% ../nbs/03a_knn.ipynb #3f9691c6
 def knn_sharded(emb, # an (N, d) float32 .npy file, memory-mapped by every rank
                 out_dir, # parts and the merged result (`knn.npz`) go here
                 metric='cosine', k:int=10, block_size:int=None):
