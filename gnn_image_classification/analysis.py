@@ -24,10 +24,10 @@ def ci95(values) -> float:
     if len(v) < 2: return float('nan')
     return float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
 
-# %% ../nbs/07_analysis.ipynb #7324c252
+# %% ../nbs/07_analysis.ipynb #795d67fb
 _CONFIG_COLS = ['method', 'metric', 'graph', 'param', 'threshold_from', 'protocol', 'rate']
 
-# %% ../nbs/07_analysis.ipynb #1d86c591
+# %% ../nbs/07_analysis.ipynb #cd9482ac
 def method_label(row) -> str:
     "Short human name of a configuration's method and graph, e.g. 'sage · cosine knn k=10' or 'mlp'."
     if pd.isna(row.get('graph')) or row.get('graph') in ('', None): return str(row['method'])
@@ -36,7 +36,7 @@ def method_label(row) -> str:
     except ValueError: p = f"{p} ({row.get('threshold_from')} labels)"  # a threshold rule
     return f"{row['method']} · {row['metric']} {row['graph']} {p}"
 
-# %% ../nbs/07_analysis.ipynb #c302a87e
+# %% ../nbs/07_analysis.ipynb #5d51fa0b
 def paired_diffs(df:pd.DataFrame, baseline:str='mlp', value:str='test_acc') -> pd.DataFrame:
     "Each run's `value` minus `baseline`'s on the same protocol, rate and seed (column `diff`); rows without a baseline run are dropped."
     keys = ['protocol', 'rate', 'seed']
@@ -44,19 +44,19 @@ def paired_diffs(df:pd.DataFrame, baseline:str='mlp', value:str='test_acc') -> p
     out = df.merge(b, on=keys, how='inner')
     return out.assign(diff=out[value] - out['_base']).drop(columns='_base')
 
-# %% ../nbs/07_analysis.ipynb #6b0dce29
+# %% ../nbs/07_analysis.ipynb #550a9833
 def _blank_na(df, cols):
     "`df` with missing values in `cols` (other than the rate) replaced by '', so that grouping keeps those rows."
     return df.assign(**{c: df[c].astype(object).where(df[c].notna(), '') for c in cols if c != 'rate'})
 
-# %% ../nbs/07_analysis.ipynb #bebf5361
+# %% ../nbs/07_analysis.ipynb #a3afed7d
 def _vs_baseline(d, by, value, baseline):
     "Mean paired difference from `baseline` (`vs_base`) and its 95% CI half-width (`vs_base_ci`) per configuration `by`."
     if not (d.method == baseline).any(): return None
     g = paired_diffs(d, baseline, value).groupby(by, dropna=False, sort=False)['diff']
     return g.agg(vs_base='mean').join(g.apply(ci95).rename('vs_base_ci')).reset_index()
 
-# %% ../nbs/07_analysis.ipynb #b0147d05
+# %% ../nbs/07_analysis.ipynb #b813aa15
 def summarise(df:pd.DataFrame, # results rows (see `experiments.run_grid`)
               value:str='test_acc', baseline:str='mlp'):
     "Mean, std, n and 95% CI of `value` per configuration, and the paired difference from `baseline` (mean and 95% CI)."
@@ -69,7 +69,7 @@ def summarise(df:pd.DataFrame, # results rows (see `experiments.run_grid`)
     out.insert(0, 'label', out.apply(method_label, axis=1))
     return out.sort_values(['rate', 'protocol', 'mean'], ascending=[True, True, False]).reset_index(drop=True)
 
-# %% ../nbs/07_analysis.ipynb #766b3c17
+# %% ../nbs/07_analysis.ipynb #7afa5e8c
 def _fmt_ci(m, h, signed=False, mean=True):
     "'m [m-h, m+h]' (or just the interval), blank for nan."
     f = (lambda v: f"{v:+.4f}") if signed else (lambda v: f"{v:.4f}")
@@ -77,34 +77,34 @@ def _fmt_ci(m, h, signed=False, mean=True):
     ci = f"[{f(m - h)}, {f(m + h)}]" if not np.isnan(h) else ''
     return f"{f(m)} {ci}".strip() if mean else ci
 
-# %% ../nbs/07_analysis.ipynb #1c79acdf
+# %% ../nbs/07_analysis.ipynb #c9bf55e9
 def _table_row(r) -> tuple:
     "The cells of one summary row: label, mean ± std, 95% CI, paired difference [CI], selection score, seeds."
     return (r.label, f"{r['mean']:.4f} ± {r['std']:.4f}" if not np.isnan(r['std']) else f"{r['mean']:.4f}",
             _fmt_ci(r['mean'], r.ci95, mean=False), _fmt_ci(r.get('vs_base', np.nan), r.get('vs_base_ci', np.nan), True),
             '' if np.isnan(r.val_mean) else f"{r.val_mean:.4f}", str(r.n))
 
-# %% ../nbs/07_analysis.ipynb #f00d5720
+# %% ../nbs/07_analysis.ipynb #0115ba74
 def _text_table(head, rows) -> list:
     "Lines of a plain-text table: `head`, a rule of dashes, then `rows`, each column padded to its widest cell."
     w = [max(len(x[i]) for x in [head, *rows]) for i in range(len(head))]
     line = lambda x: '  '.join(c.ljust(w[i]) for i, c in enumerate(x)).rstrip()
     return [line(head), line(['-' * n for n in w]), *map(line, rows)]
 
-# %% ../nbs/07_analysis.ipynb #ce0001ea
+# %% ../nbs/07_analysis.ipynb #98366ca0
 def results_table(df:pd.DataFrame, baseline:str='mlp') -> str:
     "Plain-text table per protocol and rate: mean test accuracy ± std, its 95% CI, and the paired difference from `baseline`."
     head = ('method', 'test acc ± std', '95% CI', f'minus {baseline}, paired by seed: mean [95% CI]', 'selection score', 'seeds')
     return '\n\n'.join('\n'.join([f"label rate {rate:g}, protocol {proto}:", *_text_table(head, [_table_row(r) for _, r in b.iterrows()])])
                        for (rate, proto), b in summarise(df, baseline=baseline).groupby(['rate', 'protocol'], sort=False))
 
-# %% ../nbs/07_analysis.ipynb #2b2ab2f0
+# %% ../nbs/07_analysis.ipynb #35015fcb
 def _save(fig, path):
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=120, bbox_inches='tight')
     return fig
 
-# %% ../nbs/07_analysis.ipynb #467318f9
+# %% ../nbs/07_analysis.ipynb #3ca8c423
 def _one_block(s):
     "Rows of the first (rate, protocol) block of a summary, for single-panel figures."
     r, p = s.rate.iloc[0], s.protocol.iloc[0]
@@ -133,36 +133,40 @@ def plot_paired(df:pd.DataFrame, path=None, baseline:str='mlp'):
     ax.set_xlabel(f'test accuracy minus {baseline}, same seed'); ax.set_title(f'Paired difference from {baseline} (mean, 95% CI; {where})')
     fig.tight_layout(); return _save(fig, path)
 
-# %% ../nbs/07_analysis.ipynb #1c75fddd
+# %% ../nbs/07_analysis.ipynb #139bebd6
 def _graph_rows(df:pd.DataFrame) -> pd.DataFrame:
     "Rows of graph configurations whose parameter is a number (k or a threshold), with `param` as a float."
     d = df[df.graph.notna() & (df.graph.astype(str) != '')]
     return d[pd.to_numeric(d.param, errors='coerce').notna()].assign(param=lambda t: pd.to_numeric(t.param))
 
-# %% ../nbs/07_analysis.ipynb #373ee90c
+# %% ../nbs/07_analysis.ipynb #3af2a524
+def _param_panel(ax, d, base, metric):
+    "One metric's panel: accuracy against the parameter per method and graph kind with 95% CI bands; baselines' means dashed."
+    for (meth, kind), g in d[d.metric == metric].groupby(['method', 'graph']):
+        s = g.groupby('param').test_acc.agg(['mean', ci95]).reset_index()
+        ax.plot(s.param, s['mean'], marker='o', label=f'{meth} ({kind})')
+        ax.fill_between(s.param, s['mean'] - s.ci95.fillna(0), s['mean'] + s.ci95.fillna(0), alpha=.2)
+    for meth, g in base.groupby('method'): ax.axhline(g.test_acc.mean(), ls='--', lw=1, color='0.4')
+    ax.set_title(metric); ax.set_xlabel('k or threshold'); ax.set_ylabel('test accuracy')
+
+# %% ../nbs/07_analysis.ipynb #27b46506
 def plot_vs_param(df:pd.DataFrame, path=None):
     "Test accuracy against the graph parameter, one panel per metric, one line per method and graph kind, 95% CI bands; None if no grid varies it."
     d = _graph_rows(df)
     if d.empty or d.groupby(['method', 'metric', 'graph']).param.nunique().max() < 2: return None
     metrics = sorted(d.metric.unique()); base = df.loc[df.graph.isna() | (df.graph.astype(str) == ''), ['method', 'test_acc']]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.3), squeeze=False)
-    for ax, m in zip(axes[0], metrics):
-        for (meth, kind), g in d[d.metric == m].groupby(['method', 'graph']):
-            s = g.groupby('param').test_acc.agg(['mean', ci95]).reset_index()
-            ax.plot(s.param, s['mean'], marker='o', label=f'{meth} ({kind})')
-            ax.fill_between(s.param, s['mean'] - s.ci95.fillna(0), s['mean'] + s.ci95.fillna(0), alpha=.2)
-        for meth, g in base.groupby('method'): ax.axhline(g.test_acc.mean(), ls='--', lw=1, color='0.4')
-        ax.set_title(m); ax.set_xlabel('k or threshold'); ax.set_ylabel('test accuracy')
+    for ax, m in zip(axes[0], metrics): _param_panel(ax, d, base, m)
     axes[0][-1].legend(fontsize=8); fig.tight_layout()
     return _save(fig, path)
 
-# %% ../nbs/07_analysis.ipynb #6ed9fdfa
+# %% ../nbs/07_analysis.ipynb #8ea46ca3
 def _mean_curve(curves) -> np.ndarray:
     "Mean over ragged curves (lists), position by position, over the curves that reach it."
     n = max(map(len, curves))
     return np.nanmean(np.array([c + [np.nan] * (n - len(c)) for c in curves]), 0)
 
-# %% ../nbs/07_analysis.ipynb #f6d3a0af
+# %% ../nbs/07_analysis.ipynb #e4490312
 def plot_curves(df:pd.DataFrame, path=None):
     "Mean validation accuracy at each checkpoint under the `full` protocol, one line per configuration (seeds that stopped early end early)."
     d = df[(df.protocol == 'full') & (df.val_curve.astype(str).str.len() > 2)]
