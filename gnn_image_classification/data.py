@@ -70,10 +70,10 @@ def load_digits_embeddings(normalise:bool=True): # L2-normalise each flattened i
     if normalise: x = l2_normalise(x)
     return EmbeddingSet(x, y, classes, [f'digit_{i:04d}' for i in range(len(y))], source='sklearn-digits')
 
-# %% ../nbs/00_data.ipynb #1bdb5d6d
+# %% ../nbs/00_data.ipynb #14be887c
 _REF_COLS = ('image_name', 'class_name', 'embedding')  # the reference CSV's columns
 
-# %% ../nbs/00_data.ipynb #e74e7017
+# %% ../nbs/00_data.ipynb #cd5b34d7
 def _parse_vector(s:str, # numpy-printed vector such as "[0.1 0.2\n 0.3]"
                   where:str=''): # location for error messages, e.g. "file.csv, row 3, column 'embedding'"
     "Parse one numpy-printed vector string into a float32 array."
@@ -100,7 +100,7 @@ def _csv_parse_error(path, e):
     return f"{path}: not a readable CSV file ({str(e).replace('Error tokenizing data. C error: ', '')})"
 
 
-# %% ../nbs/00_data.ipynb #6c8cd39d
+# %% ../nbs/00_data.ipynb #666e5cb6
 def _check_rows(path, df, classes):
     "The vectors of a reference CSV's rows and the class order, once every row is checked (rows counted as a spreadsheet does, header = row 1)."
     vecs = [_parse_vector(s, f"{path}, row {i+2}, column 'embedding'") for i, s in enumerate(df['embedding'])]
@@ -116,7 +116,7 @@ def _check_rows(path, df, classes):
     if unknown: raise ValueError(f"{path}: column 'class_name' has classes {unknown} not in the given classes {cls}")
     return vecs, cls
 
-# %% ../nbs/00_data.ipynb #c7b8b2dd
+# %% ../nbs/00_data.ipynb #41164e64
 def read_embeddings_csv(path, # CSV with columns image_name, class_name, embedding
                         classes:list=None): # class order; default: order of first appearance
     "Read the reference repo's embeddings CSV into an `EmbeddingSet`."
@@ -134,10 +134,10 @@ def read_embeddings_csv(path, # CSV with columns image_name, class_name, embeddi
     lookup = {c: i for i, c in enumerate(cls)}
     return EmbeddingSet(np.stack(vecs), [lookup[c] for c in df['class_name']], cls, list(df['image_name']), source=str(path))
 
-# %% ../nbs/00_data.ipynb #f75fcd58
+# %% ../nbs/00_data.ipynb #589307ee
 def _reason(e:OSError): return os.strerror(e.errno) if e.errno else str(e)
 
-# %% ../nbs/00_data.ipynb #2d12b2e9
+# %% ../nbs/00_data.ipynb #3bde9c1e
 def check_output_file(path, # the file to be written
                       what:str='output file'): # what it is, for messages
     "`path` as a `Path`, once its folder exists (created if needed) and takes a new file; else an `OSError` naming the path and the reason."
@@ -150,7 +150,7 @@ def check_output_file(path, # the file to be written
     os.close(fd); os.unlink(tmp)
     return path
 
-# %% ../nbs/00_data.ipynb #505f7496
+# %% ../nbs/00_data.ipynb #1c5890ba
 def _write_tmp(path:Path, write):
     "A file beside `path` written by `write(binary file)`, flushed to disk, with a normal file's mode; its temporary name, for the caller to rename."
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')  # unique: concurrent writers do not collide
@@ -160,7 +160,7 @@ def _write_tmp(path:Path, write):
     except BaseException: Path(tmp).unlink(missing_ok=True); raise
     return Path(tmp)
 
-# %% ../nbs/00_data.ipynb #5446e014
+# %% ../nbs/00_data.ipynb #61ad31d5
 def atomic_write(path, # the file to write
                  data, # str (written as UTF-8), bytes, or a function that writes to a binary file
                  what:str='output file'): # what it is, for messages
@@ -173,18 +173,18 @@ def atomic_write(path, # the file to write
         raise type(e)(f"cannot write {what} {path}: {_reason(e)}") from None
     return path
 
-# %% ../nbs/00_data.ipynb #6924e614
+# %% ../nbs/00_data.ipynb #d2df34cc
 def atomic_write_text(path, text:str):
     "Write `text` to `path` atomically (see `atomic_write`)."
     return atomic_write(path, text)
 
-# %% ../nbs/00_data.ipynb #ba06c4d0
+# %% ../nbs/00_data.ipynb #82e979ae
 def _vec_str(v, style):
     if style == 'reference': return np.array2string(np.asarray(v, dtype=np.float32))
     if style == 'exact': return np.array2string(np.asarray(v, dtype=np.float32), floatmode='unique', precision=None, threshold=np.inf)
     raise ValueError(f"style must be 'reference' or 'exact', got {style!r}")
 
-# %% ../nbs/00_data.ipynb #a1a5af57
+# %% ../nbs/00_data.ipynb #185284f5
 def write_embeddings_csv(es:EmbeddingSet, path, # destination CSV
                          style:str='exact'): # 'exact' round-trips float32; 'reference' prints like numpy's default
     "Write `es` in the reference repo's CSV layout (image_name, class_name, embedding)."
@@ -194,11 +194,11 @@ def write_embeddings_csv(es:EmbeddingSet, path, # destination CSV
     atomic_write_text(path, df.to_csv(index=False))
     return Path(path)
 
-# %% ../nbs/00_data.ipynb #cdd8c815
+# %% ../nbs/00_data.ipynb #3948bbdb
 _EMB_DIR_FILES = dict(embeddings='embeddings.npy', labels='labels.npy', names='names.txt', manifest='manifest.json')
 _DIR_FORMAT = 1
 
-# %% ../nbs/00_data.ipynb #4e2d3ddb
+# %% ../nbs/00_data.ipynb #6e46ab75
 def _file_sha1(path, block:int=1 << 24):
     "SHA-1 of a file, read in 16 MiB blocks (a large matrix is never loaded whole)."
     h = hashlib.sha1()
@@ -206,7 +206,7 @@ def _file_sha1(path, block:int=1 << 24):
         while b := f.read(block): h.update(b)
     return h.hexdigest()
 
-# %% ../nbs/00_data.ipynb #38f87cb4
+# %% ../nbs/00_data.ipynb #735aa524
 def write_embeddings_dir(path, # folder to write (created if needed)
                          x, # (N, d) embeddings, or a complete float32 `.npy` file of them inside `path`, moved into place
                          y, classes:list, names:list, # labels (N,), class names, image names (N,)
@@ -238,7 +238,7 @@ def write_embeddings_dir(path, # folder to write (created if needed)
         raise
     return path
 
-# %% ../nbs/00_data.ipynb #e45fd3a2
+# %% ../nbs/00_data.ipynb #e25164f6
 def read_embeddings_dir(path, # folder written by `write_embeddings_dir` (e.g. by `gnnic embed`)
                         mmap:bool=True, # memory-map the embeddings (read-only) instead of loading them
                         verify:bool=True): # check each file against its SHA-1 in the manifest (reads each once)
@@ -263,21 +263,21 @@ def read_embeddings_dir(path, # folder written by `write_embeddings_dir` (e.g. b
     if y.shape != (n,) or len(names) != n: raise ValueError(f"{path}: {len(y)} labels and {len(names)} names for {n} embeddings")
     return EmbeddingSet(x, y, man['classes'], names, source=str(path))
 
-# %% ../nbs/00_data.ipynb #02b310c7
+# %% ../nbs/00_data.ipynb #6483db1b
 def read_embeddings(path): # an embeddings CSV in the reference layout, or an embedding folder (or its manifest.json)
     "Embeddings from a CSV file or from an embedding folder, whichever `path` is."
     path = Path(path).expanduser()
     if path.name == _EMB_DIR_FILES['manifest']: path = path.parent
     return read_embeddings_dir(path) if path.is_dir() else read_embeddings_csv(path)
 
-# %% ../nbs/00_data.ipynb #0166771d
+# %% ../nbs/00_data.ipynb #209d4d97
 def _cname(c, classes): return repr(classes[c]) if classes is not None and c < len(classes) else f'class {c}'
 
-# %% ../nbs/00_data.ipynb #02cd9717
+# %% ../nbs/00_data.ipynb #42826ea3
 def _split_sizes(n, f): # sizes scikit-learn's train_test_split gives `n` items with train fraction `f`
     a = math.floor(f * n); return a, n - a
 
-# %% ../nbs/00_data.ipynb #a19de0fd
+# %% ../nbs/00_data.ipynb #6aa312f7
 def _check_splittable(y, fracs, classes, where):
     "Refuse labels that a stratified `fracs` split cannot divide, with the classes by name and what to do."
     pre, pct = f"{where}: " if where else '', '/'.join(f'{f:.0%}' for f in fracs)
@@ -295,7 +295,7 @@ def _check_splittable(y, fracs, classes, where):
         raise ValueError(f"{pre}{n} images in {C} classes are too few for a stratified {pct} train/val/test split: the validation and test "
                          f"parts get {va} and {te} images, but each needs one image of every class; use at least {need} images (or fewer classes)")
 
-# %% ../nbs/00_data.ipynb #09e20a75
+# %% ../nbs/00_data.ipynb #54b677d5
 def _check_held_out(y, y_rest, fracs, classes, where):
     "Every class needs 2 images among those held out for validation and test; name the classes that have fewer."
     held, counts = np.bincount(y_rest, minlength=len(np.bincount(y))), np.bincount(y)
@@ -304,7 +304,7 @@ def _check_held_out(y, y_rest, fracs, classes, where):
                               f"{', '.join(thin)}; validation and test need one image each, about {math.ceil(2 / (fracs[1] + fracs[2]))} images "
                               "per class; add images to these classes or leave them out")
 
-# %% ../nbs/00_data.ipynb #2ba80509
+# %% ../nbs/00_data.ipynb #737b5fed
 def split_indices(y:np.ndarray, # (N,) labels
                   fracs:tuple=(0.8, 0.1, 0.1), # train, validation, test fractions
                   seed:int=0, # the split depends on this seed only
