@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, asdict
 from pathlib import Path
 import numpy as np, torch
+from fastcore.basics import patch
 from fastcore.xdg import xdg_cache_home
 from .data import EmbeddingSet, atomic_write, write_embeddings_csv
 from .embeddings import (embed_images, get_backbone, resolve_weights, image_transform,
@@ -39,19 +40,9 @@ class EmbedConfig:
         if self.precision not in PRECISIONS: raise ValueError(f"unknown precision {self.precision!r}; valid: {', '.join(PRECISIONS)}")
         object.__setattr__(self, 'channels_last', bool(self.channels_last))
     def transform(self): return image_transform(resolve_weights(self.backbone, self.weights), self.image_size)
-    def describe(self):
-        "This configuration as a JSON-able dict, with the preprocessing spelled out."
-        d = {**asdict(self), 'transform': repr(self.transform())}
-        for k in ('precision', 'channels_last'): d.pop(k); d.update(self.speed)  # the defaults leave the key as it was
-        if self.weights is not None: d['seed'] = None  # irrelevant with pretrained weights
-        return d
     def build(self):
         "The `Backbone` this configuration describes."
         return get_backbone(self.backbone, self.weights, self.seed, self.image_size if self.backbone.startswith('vit') else None)
-    def embed(self, images, backbone=None, **kwargs): # backbone: a `Backbone` built by `build()`, to reuse
-        "`embed_images` with this configuration."
-        return embed_images(images, backbone or self.build(), image_size=self.image_size, normalise=self.normalise,
-                            precision=self.precision, channels_last=self.channels_last, **kwargs)
     @property
     def speed(self):
         "The settings of `precision` and `channels_last` that differ from the default (fp32, contiguous), as a dict."
@@ -60,6 +51,22 @@ class EmbedConfig:
     def tag(self):
         sp = ('/' + self.precision if self.precision != 'fp32' else '') + ('/channels_last' if self.channels_last else '')
         return f"{self.backbone}/{self.weights or f'random{self.seed}'}/{self.image_size or 'default'}px{sp}"
+
+# %% ../nbs/09b_cache.ipynb #8bc691e3
+@patch
+def embed(self:EmbedConfig, images, backbone=None, **kwargs): # backbone: a `Backbone` built by `build()`, to reuse
+    "`embed_images` with this configuration."
+    return embed_images(images, backbone or self.build(), image_size=self.image_size, normalise=self.normalise,
+                        precision=self.precision, channels_last=self.channels_last, **kwargs)
+
+# %% ../nbs/09b_cache.ipynb #fcd26f23
+@patch
+def describe(self:EmbedConfig):
+    "This configuration as a JSON-able dict, with the preprocessing spelled out."
+    d = {**asdict(self), 'transform': repr(self.transform())}
+    for k in ('precision', 'channels_last'): d.pop(k); d.update(self.speed)  # the defaults leave the key as it was
+    if self.weights is not None: d['seed'] = None  # irrelevant with pretrained weights
+    return d
 
 # %% ../nbs/09b_cache.ipynb #b7779132
 _CACHE_STATS = Counter()  # 'reused' and 'embedded' images, 'hits' (calls that embedded nothing) and 'misses'

@@ -10,6 +10,7 @@ import hashlib, json, math, os, re, tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
+from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['EmbeddingSet', 'digits_images', 'l2_normalise', 'load_digits_embeddings', 'read_embeddings_csv', 'check_output_file',
@@ -42,10 +43,13 @@ class EmbeddingSet:
     @property
     def n_classes(self): return len(self.classes)
     def __repr__(self): return f"EmbeddingSet(N={len(self)}, d={self.d}, classes={self.n_classes}, source={self.source!r})"
-    def subset(self, idx):
-        "The rows `idx` as a new `EmbeddingSet` (classes kept)."
-        idx = np.asarray(idx)
-        return EmbeddingSet(self.x[idx], self.y[idx], self.classes, [self.names[i] for i in idx], self.source)
+
+# %% ../nbs/00_data.ipynb #789ae9be
+@patch
+def subset(self:EmbeddingSet, idx):
+    "The rows `idx` as a new `EmbeddingSet` (classes kept)."
+    idx = np.asarray(idx)
+    return EmbeddingSet(self.x[idx], self.y[idx], self.classes, [self.names[i] for i in idx], self.source)
 
 # %% ../nbs/00_data.ipynb #ce40e6d7
 def digits_images():
@@ -207,6 +211,12 @@ def _file_sha1(path, block:int=1 << 24):
     return h.hexdigest()
 
 # %% ../nbs/00_data.ipynb #735aa524
+def _check_dir_names(names):
+    "Refuse an image name that would break `names.txt` (one name per line)."
+    bad = next((n for n in es.names if '\n' in n or '\r' in n), None)
+    if bad is not None: raise ValueError(f"image name {bad!r} contains a line break; {_EMB_DIR_FILES['names']} holds one name per line")
+
+# %% ../nbs/00_data.ipynb #184d6c9e
 def write_embeddings_dir(path, # folder to write (created if needed)
                          x, # (N, d) embeddings, or a complete float32 `.npy` file of them inside `path`, moved into place
                          y, classes:list, names:list, # labels (N,), class names, image names (N,)
@@ -217,8 +227,7 @@ def write_embeddings_dir(path, # folder to write (created if needed)
     x_file = Path(x) if isinstance(x, (str, Path)) else None
     if x_file is not None and x_file.parent.resolve() != path.resolve(): raise ValueError(f"{x_file}: must lie in {path} to be moved into place")
     es = EmbeddingSet(np.load(x_file, mmap_mode='r') if x_file else x, y, classes, names)
-    bad = next((n for n in es.names if '\n' in n or '\r' in n), None)
-    if bad is not None: raise ValueError(f"image name {bad!r} contains a line break; {_EMB_DIR_FILES['names']} holds one name per line")
+    _check_dir_names(es.names)
     tmps = {}
     try:
         if x_file is None: tmps['embeddings'] = _write_tmp(f['embeddings'], lambda o: np.save(o, es.x, allow_pickle=False))

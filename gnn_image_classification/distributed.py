@@ -121,6 +121,17 @@ def _merge_parts(src, key:str, parts:Path, chunk:int, out:Path, dim:int, meta:di
     finally: tmp.unlink(missing_ok=True)
 
 # %% ../nbs/09c_distributed.ipynb #8cdc6e61
+def _finish(g, src, cfg, key, counts, out, chunk, fingerprint, keep_parts, t0):
+    "Rank 0, once every rank is done: clear what killed ranks left, merge the parts into `out` with the provenance, drop the parts if asked."
+    meta = dict(key=key, created=time.strftime('%Y-%m-%dT%H:%M:%S'), versions=_versions(), source=src.spec, embed=cfg.describe(),
+                fingerprint=fingerprint, chunk=chunk, world_size=g.world, backend=g.backend, device=str(g.device),
+                reused=sum(r for r, _ in counts), embedded=sum(e for _, e in counts), ranks=[dict(reused=r, embedded=e) for r, e in counts])
+    parts = out/'parts'
+    for t in [*out.glob('.*.tmp'), *parts.glob('*/.*.tmp')]: t.unlink(missing_ok=True)  # left by killed ranks; every rank has finished
+    _merge_parts(src, key, parts, chunk, out, BACKBONES[cfg.backbone], {**meta, 'seconds': round(time.perf_counter() - t0, 3)})
+    if not keep_parts: shutil.rmtree(parts)
+
+# %% ../nbs/09c_distributed.ipynb #00407836
 def embed_folder(root, # class-per-subfolder image folder
                  out, # embedding folder to write (see `write_embeddings_dir`), shared by all ranks; `out/parts` holds the parts
                  backbone='efficientnet_lite0', weights=None, image_size:int=None, # see `EmbedConfig` (or pass one as `backbone`)
@@ -149,13 +160,7 @@ def embed_folder(root, # class-per-subfolder image folder
         except Exception as e: err = e
         counts = g.gather(counts); g.agree(err)
         if g.rank == 0:
-            meta = dict(key=key, created=time.strftime('%Y-%m-%dT%H:%M:%S'), versions=_versions(), source=src.spec, embed=cfg.describe(),
-                        fingerprint=fingerprint, chunk=int(chunk), world_size=g.world, backend=g.backend, device=str(g.device),
-                        reused=sum(r for r, _ in counts), embedded=sum(e for _, e in counts), ranks=[dict(reused=r, embedded=e) for r, e in counts])
-            try:
-                for t in [*out.glob('.*.tmp'), *parts.glob('*/.*.tmp')]: t.unlink(missing_ok=True)  # left by killed ranks; every rank has finished
-                _merge_parts(src, key, parts, int(chunk), out, BACKBONES[cfg.backbone], {**meta, 'seconds': round(time.perf_counter() - t0, 3)})
-                if not keep_parts: shutil.rmtree(parts)
+            try: _finish(g, src, cfg, key, counts, out, int(chunk), fingerprint, keep_parts, t0)
             except Exception as e: err = e
         g.agree(err)
         return read_embeddings_dir(out, verify=False)

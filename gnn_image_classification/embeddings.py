@@ -335,6 +335,13 @@ def _warn_skipped(failed:list, # `(name, error)` of each image left out
     warnings.warn(SkippedImagesWarning(f"{where + ': ' if where else ''}skipped {len(failed)} unreadable image(s) of {total}:\n{lst}", failed), stacklevel=2)
 
 # %% ../nbs/01_embeddings.ipynb #76908808
+def _loader(items, batch_size, num_workers, device):
+    "Batches of `items`, decoded in `num_workers` DataLoader workers (default: none for in-memory batches, up to 8 for datasets)."
+    if num_workers is None: num_workers = 0 if isinstance(items.src, torch.Tensor) else min(8, max(0, (os.cpu_count() or 1) - 1))
+    return DataLoader(items, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=_collate,
+                      pin_memory=device.type == 'cuda', persistent_workers=False)
+
+# %% ../nbs/01_embeddings.ipynb #b6fe513d
 def embed_images(images, # (N, H, W), (N, C, H, W) or (N, H, W, C) array/tensor, or a Dataset of images or (image, label)
                  backbone='efficientnet_lite0', # a name from `BACKBONES`, or a `Backbone`
                  weights=None, # None (random), 'DEFAULT', 'IMAGENET1K_V1', ...; ignored when `backbone` is a `Backbone`
@@ -353,9 +360,7 @@ def embed_images(images, # (N, H, W), (N, C, H, W) or (N, H, W, C) array/tensor,
     device = torch.device(device) if device is not None else default_device()
     dtype = check_precision(precision, device)  # before any work: an unsupported precision fails at once
     items = _Items(images, bb.transforms(image_size), errors)
-    if num_workers is None: num_workers = 0 if isinstance(items.src, torch.Tensor) else min(8, max(0, (os.cpu_count() or 1) - 1))
-    dl = DataLoader(items, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=_collate,
-                    pin_memory=device.type == 'cuda', persistent_workers=False)
+    dl = _loader(items, batch_size, num_workers, device)
     bb = bb.to(device).eval()
     feats, kept, failed = [], [], []
     with torch.inference_mode(), _fast(bb, dtype, device.type, channels_last), tqdm(total=len(items), unit='img', unit_scale=True, disable=not progress,

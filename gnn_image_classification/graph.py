@@ -612,10 +612,10 @@ def warn_uninformative(x, # (N, d) embeddings
     return why
 
 
-# %% ../nbs/03_graph.ipynb #a3a5399d
+# %% ../nbs/03_graph.ipynb #fc398fc3
 GRAPH_KINDS = ('knn', 'mutual_knn', 'threshold', 'band')  # the kinds of graph rule
 
-# %% ../nbs/03_graph.ipynb #5bb1122b
+# %% ../nbs/03_graph.ipynb #8cdb32e9
 def build_graph(x, # (N, d) embeddings (or anything with such an `x`, e.g. an `EmbeddingSet`)
                 metric, kind, param, # the rule: kind 'knn' / 'mutual_knn' with k, 'threshold' / 'band' with a threshold
                 device=None):
