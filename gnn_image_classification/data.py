@@ -213,7 +213,7 @@ def _file_sha1(path, block:int=1 << 24):
 # %% ../nbs/00_data.ipynb #735aa524
 def _check_dir_names(names):
     "Refuse an image name that would break `names.txt` (one name per line)."
-    bad = next((n for n in es.names if '\n' in n or '\r' in n), None)
+    bad = next((n for n in names if '\n' in n or '\r' in n), None)
     if bad is not None: raise ValueError(f"image name {bad!r} contains a line break; {_EMB_DIR_FILES['names']} holds one name per line")
 
 # %% ../nbs/00_data.ipynb #184d6c9e

@@ -281,17 +281,21 @@ def _item_names(src):
         return [str(o[0]) for o in samples]
 
 # %% ../nbs/01_embeddings.ipynb #a2845257
+def _as_batch(src):
+    "An in-memory batch as an (N, C, H, W) tensor; grey (N, H, W) and channels-last (N, H, W, C) batches accepted."
+    t = torch.as_tensor(np.asarray(src)) if isinstance(src, np.ndarray) else src
+    if t.ndim == 3: t = t[:, None]
+    elif t.ndim == 4 and t.shape[1] not in (1, 3):
+        if t.shape[-1] not in (1, 3): raise ValueError(f"expected a batch (N, H, W), (N, C, H, W) or (N, H, W, C) with C in {{1, 3}}, got shape {tuple(t.shape)}")
+        t = t.permute(0, 3, 1, 2)
+    elif t.ndim != 4: raise ValueError(f"expected a batch (N, H, W), (N, C, H, W) or (N, H, W, C), got shape {tuple(t.shape)}")
+    return t
+
+# %% ../nbs/01_embeddings.ipynb #227443b1
 class _Items(Dataset):
     "Any image source as a dataset of `(index, preprocessed tensor or None, error)`."
     def __init__(self, src, tf, errors='raise'):
-        if isinstance(src, (np.ndarray, torch.Tensor)):
-            t = torch.as_tensor(np.asarray(src)) if isinstance(src, np.ndarray) else src
-            if t.ndim == 3: t = t[:, None]
-            elif t.ndim == 4 and t.shape[1] not in (1, 3):
-                if t.shape[-1] not in (1, 3): raise ValueError(f"expected a batch (N, H, W), (N, C, H, W) or (N, H, W, C) with C in {{1, 3}}, got shape {tuple(t.shape)}")
-                t = t.permute(0, 3, 1, 2)
-            elif t.ndim != 4: raise ValueError(f"expected a batch (N, H, W), (N, C, H, W) or (N, H, W, C), got shape {tuple(t.shape)}")
-            src = t
+        if isinstance(src, (np.ndarray, torch.Tensor)): src = _as_batch(src)
         elif not isinstance(src, Dataset) and not hasattr(src, '__getitem__'):
             raise TypeError(f"images must be an array, a tensor or a Dataset, got {type(src).__name__}")
         if errors not in ('raise', 'skip'): raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
