@@ -17,10 +17,11 @@ from torch_geometric.utils import to_undirected, coalesce, remove_self_loops, de
 from .metrics import get_metric, as_tensor, Metric, _unit_rows
 
 # %% auto #0
-__all__ = ['LP_KERNEL', 'SCHEDULES', 'WEIGHTS', 'BACKENDS', 'FAISS_INDEXES', 'block_rows', 'iter_score_blocks', 'topk_rows',
-           'block_pairs', 'merge_topk', 'knn_search', 'approx_knn', 'knn_recall', 'exact_rows', 'sample_recall',
-           'knn_graph', 'threshold_graph', 'band_graph', 'warn_uninformative', 'knn_csr', 'save_graph', 'load_graph',
-           'knn_shard', 'knn_merge', 'knn_sharded', 'class_mean_scores', 'reference_thresholds', 'graph_stats']
+__all__ = ['LP_KERNEL', 'SCHEDULES', 'WEIGHTS', 'BACKENDS', 'FAISS_INDEXES', 'GRAPH_KINDS', 'block_rows', 'iter_score_blocks',
+           'topk_rows', 'block_pairs', 'merge_topk', 'knn_search', 'approx_knn', 'knn_recall', 'exact_rows',
+           'sample_recall', 'knn_graph', 'threshold_graph', 'band_graph', 'warn_uninformative', 'build_graph',
+           'knn_csr', 'save_graph', 'load_graph', 'knn_shard', 'knn_merge', 'knn_sharded', 'class_mean_scores',
+           'reference_thresholds', 'graph_stats']
 
 # %% ../nbs/03_graph.ipynb #6581fff2
 def block_rows(n:int, # number of columns (all nodes)
@@ -635,6 +636,23 @@ def warn_uninformative(x, # (N, d) embeddings
                           "edges. Check how the embeddings were made" + (", or use a distance metric such as euclidean" if angular and 'identical' not in why else ''))
     return why
 
+
+# %% ../nbs/03_graph.ipynb #fc398fc3
+GRAPH_KINDS = ('knn', 'mutual_knn', 'threshold', 'band')  # the kinds of graph rule
+
+# %% ../nbs/03_graph.ipynb #8cdb32e9
+def build_graph(x, # (N, d) embeddings (or anything with such an `x`, e.g. an `EmbeddingSet`)
+                metric, kind, param, # the rule: kind 'knn' / 'mutual_knn' with k, 'threshold' / 'band' with a threshold
+                device=None):
+    "The PyG graph of `x` for one rule (metric, kind, numeric parameter)."
+    x = getattr(x, 'x', x)
+    warn_uninformative(x, metric)  # all-identical or 1-d cosine embeddings: said once, before the sparse-graph warnings are silenced
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        if kind in ('knn', 'mutual_knn'): return knn_graph(x, metric, int(param), mutual=kind == 'mutual_knn', device=device)
+        if kind == 'threshold': return threshold_graph(x, metric, float(param), device=device)
+        if kind == 'band': return band_graph(x, metric, lower=float(param), device=device)
+    raise ValueError(f"unknown graph kind {kind!r}; valid graph kinds: {', '.join(GRAPH_KINDS)}")
 
 # %% ../nbs/03_graph.ipynb #a3f154bf
 def knn_csr(nb, # (N, k) neighbour indices of every node
