@@ -14,10 +14,10 @@ from .metrics import get_metric, as_tensor, Metric
 from .knn import _check_k, iter_score_blocks, knn_search, approx_knn, sample_recall, BACKENDS
 
 # %% auto #0
-__all__ = ['WEIGHTS', 'knn_graph', 'threshold_graph', 'band_graph', 'knn_csr', 'save_graph', 'load_graph', 'class_mean_scores',
-           'reference_thresholds', 'SCHEDULES', 'BACKENDS', 'FAISS_INDEXES', 'iter_score_blocks', 'knn_search',
-           'approx_knn', 'knn_recall', 'exact_rows', 'sample_recall', 'knn_shard', 'knn_merge', 'knn_sharded',
-           'graph_stats', 'warn_uninformative']
+__all__ = ['WEIGHTS', 'GRAPH_KINDS', 'knn_graph', 'threshold_graph', 'band_graph', 'knn_csr', 'save_graph', 'load_graph',
+           'class_mean_scores', 'reference_thresholds', 'build_graph', 'SCHEDULES', 'BACKENDS', 'FAISS_INDEXES',
+           'iter_score_blocks', 'knn_search', 'approx_knn', 'knn_recall', 'exact_rows', 'sample_recall', 'knn_shard',
+           'knn_merge', 'knn_sharded', 'graph_stats', 'warn_uninformative']
 
 # %% ../nbs/03b_graph.ipynb #b992e1a5
 from .knn import SCHEDULES, FAISS_INDEXES, knn_recall, exact_rows, knn_shard, knn_merge, knn_sharded
@@ -239,3 +239,20 @@ def reference_thresholds(x, y, metric='cosine'):
     "The reference protocol's thresholds: min×0.95, each class's mean within-class score, max×1.05 (sorted)."
     cm = class_mean_scores(x, y, metric)
     return sorted([float(cm.min() * 0.95), *map(float, cm), float(cm.max() * 1.05)])
+
+# %% ../nbs/03b_graph.ipynb #c19a5dfe
+GRAPH_KINDS = ('knn', 'mutual_knn', 'threshold', 'band')  # the kinds of graph rule
+
+# %% ../nbs/03b_graph.ipynb #cfdba2fd
+def build_graph(x, # (N, d) embeddings (or anything with such an `x`, e.g. an `EmbeddingSet`)
+                metric, kind, param, # the rule: kind 'knn' / 'mutual_knn' with k, 'threshold' / 'band' with a threshold
+                device=None):
+    "The PyG graph of `x` for one rule (metric, kind, numeric parameter)."
+    x = getattr(x, 'x', x)
+    warn_uninformative(x, metric)  # all-identical or 1-d cosine embeddings: said once, before the sparse-graph warnings are silenced
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        if kind in ('knn', 'mutual_knn'): return knn_graph(x, metric=metric, k=int(param), mutual=kind == 'mutual_knn', device=device)
+        if kind == 'threshold': return threshold_graph(x, metric, float(param), device=device)
+        if kind == 'band': return band_graph(x, metric, lower=float(param), device=device)
+    raise ValueError(f"unknown graph kind {kind!r}; valid graph kinds: {', '.join(GRAPH_KINDS)}")
