@@ -62,7 +62,7 @@ class GNN(nn.Module):
 # %% ../nbs/04_gnn.ipynb #cd9bbfeb
 AGGR_PATHS = ('auto', 'scatter', 'sparse', 'dense', 'complement')
 DENSE_MIN_DENSITY = 0.15  # edges / N² from which the dense product is faster (measured, see above)
-COMPLEMENT_MIN_DENSITY = 0.85  # edges / N² from which the complement's product is faster than the dense one (measured, see below)
+COMPLEMENT_MIN_DENSITY = 0.88  # edges / N² from which the complement's product is faster than the dense one (measured, see below)
 DENSE_MAX_BYTES = 2**28  # the N × N guard: at most 256 MiB per dense matrix (N ≤ 8,192 in float32)
 
 def aggr_path(n:int, n_edges:int, path:str='auto') -> str:
@@ -112,17 +112,16 @@ class Adjacency:
 
 # %% ../nbs/04_gnn.ipynb #08da2670
 def _csr_pair(a):
-    "The matrix `a` (sparse or dense) as CSR, with its CSR transpose."
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # "sparse CSR support is in beta"
-        a = a.to_sparse().coalesce()
-        return a.to_sparse_csr(), a.t().coalesce().to_sparse_csr()
+    "The matrix `a` (sparse COO or dense) as CSR, with its CSR transpose."
+    a = a.to_sparse().coalesce()
+    return a.to_sparse_csr(), a.t().coalesce().to_sparse_csr()
 
 @patch
 def matrix(self:Adjacency, norm:str):
     "The `norm` matrix: `(A,)` dense, `(A, Aᵀ)` CSR, or `(r, c, S, Sᵀ)` with `A = r cᵀ − S` on the complement path; built once."
     if norm not in self._mats:
-        with torch.no_grad():
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # "sparse CSR support is in beta"
             (src, dst), w = self._weights(norm)
             if self.path == 'sparse': self._mats[norm] = _csr_pair(torch.sparse_coo_tensor(torch.stack([dst, src]), w, (self.n, self.n)))
             else:
