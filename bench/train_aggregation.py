@@ -18,7 +18,8 @@ Reference preset: a 2,000 × 512 embeddings CSV (4 classes) written with `write_
 threshold) and `--preset-seeds 1` one seed; the table then also gives the whole preset extrapolated by the number of
 `sage_ref` runs.
 
-    python bench/train_aggregation.py                                    # everything, about 10-15 min on an idle 2-core machine
+    python bench/train_aggregation.py --preset-peer /tmp/peer            # everything, the preset also with the code of a checkout at /tmp/peer (~40 min idle)
+    python bench/train_aggregation.py                                    # everything without the preset's peer, about 15-20 min on an idle 2-core machine
     python bench/train_aggregation.py --no-preset                        # the training cases only (about 3-5 min)
     python bench/train_aggregation.py --no-train --preset-metrics cosine # the preset on one metric
     python bench/train_aggregation.py --no-train --preset-peer /path/to/other/checkout  # the preset, and the same with other code (the peer)
