@@ -149,6 +149,8 @@ def _rank1(self:Adjacency, norm:str):
 @patch
 def _complement(self:Adjacency, a, norm:str):
     "`(r, c, S, Sᵀ)` with `a = r cᵀ − S` and S sparse (the missing edges); `(a,)` when S would not be sparse (e.g. GCN with unequal weights)."
+    w = self.edge_weight
+    if norm == 'gcn' and w is not None and len(w) and w.min() != w.max(): return (a,)  # unequal weights: S would be dense
     r, c = self._rank1(norm); s = torch.outer(r, c) - a
     s[s.abs() <= 1e-6 * a.abs()] = 0  # on the edges r[i] c[j] and the normalised weight differ only by rounding
     if (s != 0).sum() > (1 - COMPLEMENT_MIN_DENSITY) * self.n * self.n: return (a,)
