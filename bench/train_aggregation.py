@@ -1,6 +1,6 @@
-"""Benchmark GNN training by aggregation path (issue 13, item 1): PyG's scatter (the peer, today's path) against the
-sparse CSR and dense adjacency products (`aggr='auto'` picks one by density; see nbs/04_gnn.ipynb), each case in its
-own process; then the whole `reference` preset through `gnnic run`.
+"""Benchmark GNN training by aggregation path (issue 13, item 1): PyG's scatter (the peer) against the
+sparse CSR and dense adjacency products and the complement's (a rank-one matrix minus the sparse missing edges;
+`aggr='auto'` picks one by density; see nbs/04_gnn.ipynb), each case in its own process; then the whole `reference` preset through `gnnic run`.
 
 Training cases: the reference's GraphSAGE (`sage_ref`: 512-256-128-4, Adam lr 5e-4, 100 epochs, validation every 10)
 and GCN / GIN with the same sizes and schedule, on synthetic class-structured L2-normalised 512-d embeddings of 2,000
@@ -18,9 +18,11 @@ Reference preset: a 2,000 × 512 embeddings CSV (4 classes) written with `write_
 threshold) and `--preset-seeds 1` one seed; the table then also gives the whole preset extrapolated by the number of
 `sage_ref` runs.
 
-    python bench/train_aggregation.py                                    # everything, about 10-15 min on an idle 2-core machine
+    python bench/train_aggregation.py --preset-peer /tmp/peer            # everything, the preset also with the code of a checkout at /tmp/peer (~40 min idle)
+    python bench/train_aggregation.py                                    # everything without the preset's peer, about 15-20 min on an idle 2-core machine
     python bench/train_aggregation.py --no-preset                        # the training cases only (about 3-5 min)
     python bench/train_aggregation.py --no-train --preset-metrics cosine # the preset on one metric
+    python bench/train_aggregation.py --no-train --preset-peer /path/to/other/checkout  # the preset, and the same with other code (the peer)
 
 Per case: wall and CPU seconds, peak RSS (above the start of the measurement for training cases; the largest process's
 peak for the preset), the ratio against the scatter path measured in the same run, the load average before and after.
@@ -34,7 +36,7 @@ from graph_build import make_embeddings, _rss_mib, in_child
 
 MODELS = ('sage_ref', 'gcn', 'gin')
 GRAPHS = ('complete', 'knn10')
-PATHS = ('scatter', 'auto', 'sparse', 'dense')
+PATHS = ('scatter', 'auto', 'sparse', 'dense', 'complement')
 SCHEDULE = dict(epochs=100, patience=None, eval_every=10, lr=5e-4, dropout=0.)  # sage_ref's, for GCN and GIN too
 
 
@@ -67,19 +69,20 @@ def run_case(case):
                 val_acc=r.val_acc)
 
 
-def run_preset(a, tmp):
-    "Time `gnnic run --preset reference` on a synthetic CSV of the reference's size; a result row."
+def run_preset(a, tmp, code=None):
+    "Time `gnnic run --preset reference` on a synthetic CSV of the reference's size (with the package at `code` first on the path); a result row."
     import numpy as np, pandas as pd
     from gnn_image_classification.data import EmbeddingSet, write_embeddings_csv
     x, y = make_embeddings(a.n, a.dim, classes=a.classes)
     csv = os.path.join(tmp, 'reference_synthetic.csv')
     write_embeddings_csv(EmbeddingSet(x, y, [f'class{c}' for c in range(a.classes)], [f'img{i:05d}.jpg' for i in range(a.n)], 'synthetic'), csv)
-    out = os.path.join(tmp, 'preset_out')
+    out = os.path.join(tmp, 'preset_out' + ('_peer' if code else ''))
     cmd = [sys.executable, '-c', 'import sys; from gnn_image_classification.cli import main; sys.exit(main())', 'run', '--preset', 'reference',
            '--embeddings', csv, '--workers', str(a.workers), '--out', out, '--no-progress']
     if a.preset_metrics: cmd += ['--metrics', *a.preset_metrics]
     if a.preset_seeds: cmd += ['--seeds', str(a.preset_seeds)]
     env = dict(os.environ); env.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
+    if code: env['PYTHONPATH'] = os.pathsep.join([code, env.get('PYTHONPATH', '')])
     l0 = os.getloadavg()[0]; ru = resource.getrusage(resource.RUSAGE_CHILDREN); t0 = time.perf_counter()
     p = subprocess.run(cmd, capture_output=True, text=True, env=env)
     t1 = time.perf_counter(); ru1 = resource.getrusage(resource.RUSAGE_CHILDREN); l1 = os.getloadavg()[0]
@@ -109,6 +112,7 @@ def main(argv=None):
     ap.add_argument('--preset-metrics', nargs='+', help='time the preset on these metrics only (default: all five)')
     ap.add_argument('--preset-seeds', type=int, help='time the preset with this many seeds only (default: all five)')
     ap.add_argument('--workers', type=int, default=2, help='gnnic run --workers')
+    ap.add_argument('--preset-peer', metavar='CHECKOUT', help='also time the preset with the package of this checkout (e.g. the code before), first, as the peer')
     ap.add_argument('--timeout', type=int, default=3600)
     ap.add_argument('--case', help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
@@ -130,9 +134,11 @@ def main(argv=None):
                           f"peak +{r['peak_over_start_mib']:.0f} MiB  load {r['load'][0]:.2f}→{r['load'][1]:.2f}", flush=True)
         _train_table(rows, a.epochs)
     if not a.no_preset:
+        peer = run_preset(a, tmp, a.preset_peer) if a.preset_peer else None
         r = run_preset(a, tmp)
-        if 'error' in r: print(f"preset ERROR {r['error']}"); return
-        _preset_table(r, a)
+        for name, x in (('peer', peer), ('ours', r)):
+            if x is not None and 'error' in x: print(f"preset ({name}) ERROR {x['error']}"); return
+        _preset_table(r, a, peer)
     print(f"\nload average at end: {os.getloadavg()}")
 
 
@@ -159,14 +165,17 @@ def _train_table(rows, epochs):
     print("(~: scaled from the epochs actually run; the scatter peer on the complete graph runs --scatter-epochs epochs)")
 
 
-def _preset_table(r, a):
+def _preset_table(r, a, peer=None):
     full = 150  # sage_ref runs of the whole preset: 5 metrics × 6 rules (4 classes) × 5 seeds
     print(f"\n`gnnic run --preset reference --workers {a.workers}` on a synthetic {a.n} × {a.dim}, {a.classes}-class CSV"
           + (f" (metrics: {' '.join(a.preset_metrics)})" if a.preset_metrics else '') + (f" (seeds: {a.preset_seeds})" if a.preset_seeds else ''))
-    print('| runs | sage_ref runs | wall s | CPU s | largest process peak RSS, MiB | sage_ref s per run, mean (max) | band edges, median (max) | paths used | load before→after |')
-    print('|---:|---:|---:|---:|---:|---:|---:|---|---|')
-    print(f"| {r['runs']} | {r['sage_runs']} | {r['seconds']:.0f} | {r['cpu_seconds']:.0f} | {r['peak_mib']:.0f} | {r['sage_mean_s']:.2f} ({r['sage_max_s']:.2f}) | "
-          f"{r['edges_median']:,.0f} ({r['edges_max']:,.0f}) | {r['used']} | {r['load'][0]:.2f}→{r['load'][1]:.2f} |")
+    print('| code | runs | sage_ref runs | wall s | CPU s | largest process peak RSS, MiB | sage_ref s per run, mean (max) | band edges, median (max) | paths used | ÷ peer, wall (CPU) | load before→after |')
+    print('|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---|')
+    for name, x in ((f"peer ({a.preset_peer})", peer), ('this checkout', r)):
+        if x is None: continue
+        ratio = f"{x['seconds'] / peer['seconds']:.3f} ({x['cpu_seconds'] / peer['cpu_seconds']:.3f})" if peer else ''
+        print(f"| {name} | {x['runs']} | {x['sage_runs']} | {x['seconds']:.0f} | {x['cpu_seconds']:.0f} | {x['peak_mib']:.0f} | {x['sage_mean_s']:.2f} ({x['sage_max_s']:.2f}) | "
+              f"{x['edges_median']:,.0f} ({x['edges_max']:,.0f}) | {x['used']} | {ratio} | {x['load'][0]:.2f}→{x['load'][1]:.2f} |")
     if r['sage_runs'] < full:
         f = full / r['sage_runs']
         print(f"whole preset extrapolated by sage_ref runs ({r['sage_runs']} → {full}): ≈ {r['seconds'] * f:.0f} s wall, {r['cpu_seconds'] * f:.0f} s CPU "

@@ -299,31 +299,46 @@ def _row(es, spec, key, r, lab, g, th, split):
                 homophily=st.get('homophily'), graph_seconds=st.get('seconds'))
 
 # %% ../nbs/06_experiments.ipynb #b4daeb6e
+_GRAPHS = {}  # (data digest, graph key) → (graph, threshold): the graphs this process built last, reused by the next units
+
+def _graph_for(es, spec, lab, digest):
+    "`_spec_graph` of `spec`, built once per process while it is among the last two used (the key is what the graph depends on)."
+    k = (digest, spec.graph_key) if digest else None
+    if k is not None and k in _GRAPHS: _GRAPHS[k] = _GRAPHS.pop(k); return _GRAPHS[k]
+    g = _spec_graph(es, spec, lab)
+    if k is not None:
+        while len(_GRAPHS) >= 2: _GRAPHS.pop(next(iter(_GRAPHS)))
+        _GRAPHS[k] = g
+    return g
+
 def _run_unit(unit):
-    "All runs of one (seed, rate) unit; returns their finished rows, or none if another process wrote them all meanwhile (also the worker processes' entry point)."
+    "All runs of one unit (one rate; one seed, or every seed of a seed-independent band/threshold graph); returns their finished rows, or none if another process wrote them all meanwhile (also the worker processes' entry point)."
     if unit.get('csv') and set(unit['keys']) <= _keys_on_disk(unit['csv']): return []  # all written meanwhile by another process
     if unit.get('threads'): torch.set_num_threads(unit['threads'])
     es, specs, device = unit['es'], [RunSpec(**d) for d in unit['specs']], unit['device']
-    split = split_indices(es.y, FRACS, seed=specs[0].seed, classes=es.classes, where=es.source)
-    lab = subsample_labels(es.y, split['train'], specs[0].rate, specs[0].seed)
-    rows, graphs = [], {}
+    rows, labs, local = [], {}, {}
     for spec, key in zip(specs, unit['keys']):
         t0, c0 = time.perf_counter(), time.process_time()
-        gk = spec.graph_key
-        if gk is not None and gk not in graphs: graphs.clear(); graphs[gk] = _spec_graph(es, spec, lab)
-        g, th = graphs[gk] if gk is not None else (None, None)
+        if (spec.seed, spec.rate) not in labs:
+            split = split_indices(es.y, FRACS, seed=spec.seed, classes=es.classes, where=es.source)
+            labs[spec.seed, spec.rate] = split, subsample_labels(es.y, split['train'], spec.rate, spec.seed)
+        split, lab = labs[spec.seed, spec.rate]; gk = spec.graph_key
+        if gk is not None and gk not in local: local.clear(); local[gk] = _graph_for(es, spec, lab, unit.get('digest'))
+        g, th = local[gk] if gk is not None else (None, None)
         r = fit_method(spec.method, g if g is not None else es, split, lab, spec.seed, spec.protocol, spec.grid, device, es.n_classes)
         rows.append({**_row(es, spec, key, r, lab, g, th, split), 'seconds': time.perf_counter() - t0,
                      'cpu_seconds': time.process_time() - c0, 'device': str(device), 'versions': unit['versions'], 'data_digest': unit.get('digest')})
     return rows
 
+
 # %% ../nbs/06_experiments.ipynb #015a0f50
 def _units(es, todo, keys, device, threads, csv=None, digest=None):
-    "Group the runs to do by (seed, rate, graph); non-graph runs join their seed and rate's first graph unit (C&S then reuses the MLP fits)."
+    "Group the runs to do by (seed, rate, graph), every seed in one unit for a band or threshold graph that no seed changes; non-graph runs join their seed and rate's first graph unit (C&S then reuses the MLP fits)."
     groups, first = {}, {}
     for s in sorted(todo, key=lambda s: (s.graph_key is None, str(s.graph_key))):
-        g = str(s.graph_key) if s.graph_key is not None else first.get((s.seed, s.rate), 'none')
-        first.setdefault((s.seed, s.rate), g); groups.setdefault((s.seed, s.rate, g), []).append(s)
+        shared = s.graph in ('band', 'threshold') and s.graph_key[-1] is None  # dense graphs no seed changes: built once for all
+        g = (None if shared else s.seed, s.rate, str(s.graph_key)) if s.graph_key is not None else first.get((s.seed, s.rate), (s.seed, s.rate, 'none'))
+        first.setdefault((s.seed, s.rate), g); groups.setdefault(g, []).append(s)
     return [dict(es=es, specs=[asdict(s) for s in v], keys=[keys[s] for s in v], device=device, threads=threads, versions=_versions(),
                  csv=csv and str(csv), digest=digest) for v in groups.values()]
 
@@ -358,7 +373,7 @@ def run_grid(es:EmbeddingSet, specs:list, # the runs, e.g. from `make_grid` or `
         mine.extend(r['run_key'] for r in rows if append_row(out_csv, r)); bar.update(len(unit['keys']))
     old = torch.get_num_threads()
     try: _execute(units, workers, write)
-    finally: torch.set_num_threads(old); bar.close()
+    finally: torch.set_num_threads(old); bar.close(); _GRAPHS.clear()
     res = read_results(out_csv); res = res[res.run_key.isin(set(keys.values()))].reset_index(drop=True)
     res.attrs['by_others'] = len(todo) - len(mine)
     return res

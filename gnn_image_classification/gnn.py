@@ -11,10 +11,11 @@ from fastcore.basics import patch
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch_geometric.nn import SAGEConv, GCNConv, GINConv
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
+from torch_geometric.utils import add_remaining_self_loops
 
 # %% auto #0
-__all__ = ['GNN_KINDS', 'AGGR_PATHS', 'DENSE_MIN_DENSITY', 'DENSE_MAX_BYTES', 'seed_everything', 'default_device', 'GNN',
-           'aggr_path', 'Adjacency', 'conv_by_matrix']
+__all__ = ['GNN_KINDS', 'AGGR_PATHS', 'DENSE_MIN_DENSITY', 'COMPLEMENT_MIN_DENSITY', 'DENSE_MAX_BYTES', 'seed_everything',
+           'default_device', 'GNN', 'aggr_path', 'Adjacency', 'conv_by_matrix']
 
 # %% ../nbs/04_gnn.ipynb #abf4e7ee
 def seed_everything(seed:int):
@@ -59,19 +60,22 @@ class GNN(nn.Module):
         return F.log_softmax(h, dim=-1)
 
 # %% ../nbs/04_gnn.ipynb #cd9bbfeb
-AGGR_PATHS = ('auto', 'scatter', 'sparse', 'dense')
+AGGR_PATHS = ('auto', 'scatter', 'sparse', 'dense', 'complement')
 DENSE_MIN_DENSITY = 0.15  # edges / N² from which the dense product is faster (measured, see above)
+COMPLEMENT_MIN_DENSITY = 0.88  # edges / N² from which the complement's product is faster than the dense one (measured, see below)
 DENSE_MAX_BYTES = 2**28  # the N × N guard: at most 256 MiB per dense matrix (N ≤ 8,192 in float32)
 
 def aggr_path(n:int, n_edges:int, path:str='auto') -> str:
-    "The aggregation path for a graph of `n` nodes and `n_edges` edges: 'scatter', 'sparse' or 'dense'."
+    "The aggregation path for a graph of `n` nodes and `n_edges` edges: 'scatter', 'sparse', 'dense' or 'complement'."
     path = os.environ.get('GNNIC_AGGR') or 'auto' if path == 'auto' else path
     if path not in AGGR_PATHS: raise ValueError(f"unknown aggregation path {path!r}; valid: {', '.join(AGGR_PATHS)}")
     fits = 4 * n * n <= DENSE_MAX_BYTES
-    if path == 'dense' and not fits: raise ValueError(f"a dense {n} × {n} adjacency needs {4 * n * n / 2**20:.0f} MiB, over the "
-                                                      f"{DENSE_MAX_BYTES / 2**20:.0f} MiB guard (DENSE_MAX_BYTES): use 'sparse'")
+    if path in ('dense', 'complement') and not fits: raise ValueError(f"a dense {n} × {n} adjacency needs {4 * n * n / 2**20:.0f} MiB, over the "
+                                                                      f"{DENSE_MAX_BYTES / 2**20:.0f} MiB guard (DENSE_MAX_BYTES): use 'sparse'")
     if path != 'auto': return path
-    return 'dense' if fits and n_edges >= DENSE_MIN_DENSITY * n * n else 'sparse'
+    if not fits or n_edges < DENSE_MIN_DENSITY * n * n: return 'sparse'
+    return 'complement' if n_edges >= COMPLEMENT_MIN_DENSITY * n * n else 'dense'
+
 
 # %% ../nbs/04_gnn.ipynb #05aa960c
 class _SpMM(torch.autograd.Function):
@@ -94,9 +98,9 @@ class _DenseMM(torch.autograd.Function):
 
 # %% ../nbs/04_gnn.ipynb #6fae264f
 class Adjacency:
-    "A fixed graph's aggregation matrices, sparse CSR or dense, each normalisation built once, on first use."
+    "A fixed graph's aggregation matrices, sparse CSR, dense, or a rank-one matrix minus a sparse one; each normalisation built once, on first use."
     def __init__(self, edge_index, n:int, edge_weight=None, # the graph, as PyG has it (edge j → i is the column [j, i])
-                 path:str='sparse'): # 'sparse' or 'dense'
+                 path:str='sparse'): # 'sparse', 'dense' or 'complement'
         self.edge_index, self.n, self.edge_weight, self.path, self._mats, self._fixed = edge_index, n, edge_weight, path, {}, {}
     def _weights(self, norm):
         "(edge index, weights) of the aggregation `norm`: 'mean', 'sum' or 'gcn'."
@@ -105,19 +109,53 @@ class Adjacency:
         w = torch.ones(ei.shape[1], device=ei.device)
         return ei, w / torch.bincount(ei[1], minlength=self.n).clamp_min(1)[ei[1]] if norm == 'mean' else w
 
+
 # %% ../nbs/04_gnn.ipynb #08da2670
+def _csr_pair(a):
+    "The matrix `a` (sparse COO or dense) as CSR, with its CSR transpose."
+    a = a.to_sparse().coalesce()
+    return a.to_sparse_csr(), a.t().coalesce().to_sparse_csr()
+
 @patch
 def matrix(self:Adjacency, norm:str):
-    "The `norm` matrix `A` (rows: targets), with its CSR transpose on the sparse path; built once."
+    "The `norm` matrix: `(A,)` dense, `(A, Aᵀ)` CSR, or `(r, c, S, Sᵀ)` with `A = r cᵀ − S` on the complement path; built once."
     if norm not in self._mats:
-        with torch.no_grad(): (src, dst), w = self._weights(norm)
-        if self.path == 'dense': self._mats[norm] = (torch.zeros(self.n, self.n, device=w.device).index_put_((dst, src), w, accumulate=True),)
-        else:
-            with warnings.catch_warnings():
-                warnings.simplefilter('ignore')  # "sparse CSR support is in beta"
-                a = torch.sparse_coo_tensor(torch.stack([dst, src]), w, (self.n, self.n)).coalesce()
-                self._mats[norm] = (a.to_sparse_csr(), a.t().coalesce().to_sparse_csr())
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter('ignore')  # "sparse CSR support is in beta"
+            (src, dst), w = self._weights(norm)
+            if self.path == 'sparse': self._mats[norm] = _csr_pair(torch.sparse_coo_tensor(torch.stack([dst, src]), w, (self.n, self.n)))
+            else:
+                a = torch.zeros(self.n, self.n, device=w.device).index_put_((dst, src), w, accumulate=True)
+                self._mats[norm] = self._complement(a, norm) if self.path == 'complement' else (a,)
     return self._mats[norm]
+
+
+# %% ../nbs/04_gnn.ipynb #8ecebc43
+@patch
+def _rank1(self:Adjacency, norm:str):
+    "(r, c) with `A[i, j] = r[i] c[j]` on every edge j → i, i ≠ j, when the edge weights are all alike; 0 on nodes without such edges."
+    (src, dst), n = self.edge_index, self.n
+    deg, other = torch.bincount(dst, minlength=n).float(), src != dst
+    r, c = torch.bincount(dst[other], minlength=n) > 0, torch.bincount(src[other], minlength=n) > 0  # rows, columns with edges
+    if norm == 'mean': return r / deg.clamp_min(1), c.float()
+    if norm == 'sum': return r.float(), c.float()
+    ei, w = add_remaining_self_loops(self.edge_index, self.edge_weight, 1., n)  # as `gcn_norm`: D^-1/2 (W + I) D^-1/2
+    d = torch.zeros(n, device=ei.device).index_add_(0, ei[1], w if w is not None else torch.ones(ei.shape[1], device=ei.device))
+    d = d.pow(-0.5).masked_fill(d == 0, 0.); w0 = self.edge_weight[0] if self.edge_weight is not None and len(self.edge_weight) else 1.
+    return w0 * d * r, d * c
+
+
+# %% ../nbs/04_gnn.ipynb #9273cf70
+@patch
+def _complement(self:Adjacency, a, norm:str):
+    "`(r, c, S, Sᵀ)` with `a = r cᵀ − S` and S sparse (the missing edges); `(a,)` when S would not be sparse (e.g. GCN with unequal weights)."
+    w = self.edge_weight
+    if norm == 'gcn' and w is not None and len(w) and w.min() != w.max(): return (a,)  # unequal weights: S would be dense
+    r, c = self._rank1(norm); s = torch.outer(r, c) - a
+    s[s.abs() <= 1e-6 * a.abs()] = 0  # on the edges r[i] c[j] and the normalised weight differ only by rounding
+    if (s != 0).sum() > (1 - COMPLEMENT_MIN_DENSITY) * self.n * self.n: return (a,)
+    return (r, c, *_csr_pair(s))
+
 
 # %% ../nbs/04_gnn.ipynb #b8a961aa
 @patch
@@ -127,9 +165,11 @@ def mm(self:Adjacency, h, norm:str, # 'mean', 'sum' or 'gcn'
     c = self._fixed.get(norm)
     if fixed and c is not None and c[0] is h and c[1] == h._version: return c[2]
     m = self.matrix(norm)
-    out = _DenseMM.apply(m[0], h) if self.path == 'dense' else _SpMM.apply(*m, h)
+    if len(m) == 4: out = torch.outer(m[0], m[1] @ h) - _SpMM.apply(m[2], m[3], h)  # A h = r (cᵀ h) − S h
+    else: out = _DenseMM.apply(m[0], h) if len(m) == 1 else _SpMM.apply(*m, h)
     if fixed and not h.requires_grad: self._fixed[norm] = (h, h._version, out)
     return out
+
 
 # %% ../nbs/04_gnn.ipynb #f102804d
 def conv_by_matrix(conv, # a `SAGEConv` (mean), `GCNConv` or `GINConv` with PyG's default settings
