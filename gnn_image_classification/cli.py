@@ -69,18 +69,23 @@ def _run_args(r, preset:str):
     r.add_argument('--device', default='cpu', help='torch device, e.g. cpu or cuda (default: cpu; these graphs are small)')
     r.add_argument('--no-progress', action='store_true', help='hide the progress bar')
 
+# %% ../nbs/08_cli.ipynb #2f137b0c
+def _image_args(p):
+    "The arguments `gnnic fit` and `gnnic embed` share: the image folder and the backbone that embeds it."
+    p.add_argument('folder', help='image folder with one subfolder per class (a nested images/ level is fine)')
+    p.add_argument('--backbone', default='efficientnet_lite0', help='backbone: efficientnet_lite0 (pretrained weights installed with the package, works offline), vgg16 (the reference), resnet18, resnet50, vit_b_16 (default: efficientnet_lite0)')
+    p.add_argument('--weights', default='DEFAULT', help="pretrained weights: DEFAULT, a weights name, or 'none' for random weights")
+    p.add_argument('--image-size', type=int, help="input size (default: the weights' own, or 224)")
+    p.add_argument('--class-names', help='class-name map: words.txt-style file or JSON {folder: name}')
+    p.add_argument('--n-per-class', type=int, help='sample this many images per class (seeded by --seed)')
+
 # %% ../nbs/08_cli.ipynb #fc73b2bb
 def _fit_args(f):
     "The arguments of `gnnic fit`."
-    f.add_argument('folder', help='image folder with one subfolder per class (a nested images/ level is fine)')
+    _image_args(f)
     f.add_argument('--out', default='gnnic_model.pt', help='where to save the classifier (default: gnnic_model.pt)')
-    f.add_argument('--backbone', default='efficientnet_lite0', help='backbone: efficientnet_lite0 (pretrained weights installed with the package, works offline), vgg16 (the reference), resnet18, resnet50, vit_b_16 (default: efficientnet_lite0)')
-    f.add_argument('--weights', default='DEFAULT', help="pretrained weights: DEFAULT, a weights name, or 'none' for random weights")
-    f.add_argument('--image-size', type=int, help="input size (default: the weights' own, or 224)")
     f.add_argument('--precision', default='fp32', choices=['fp32', 'bf16', 'fp16'], help='embedding precision: fp32 (default), bf16 (CPUs with avx512_bf16/AMX, GPUs) or fp16 (GPUs)')
     f.add_argument('--channels-last', action='store_true', help='embed in channels-last layout (faster convolutions on most CPUs)')
-    f.add_argument('--class-names', help='class-name map: words.txt-style file or JSON {folder: name}')
-    f.add_argument('--n-per-class', type=int, help='sample this many images per class (seeded)')
     f.add_argument('--model', default='sage', help='GNN: sage, gcn or gin (default: sage)')
     f.add_argument('--metric', default='cosine', help='graph metric (default: cosine)')
     f.add_argument('--graph', default='knn', choices=['knn', 'mutual_knn', 'threshold'], help='graph kind (default: knn)')
@@ -91,13 +96,9 @@ def _fit_args(f):
 # %% ../nbs/08_cli.ipynb #45665600
 def _embed_args(e):
     "The arguments of `gnnic embed`."
-    e.add_argument('folder', help='image folder with one subfolder per class (a nested images/ level is fine)')
+    _image_args(e)
     e.add_argument('--out', required=True, help='embedding folder to write (shared by all ranks); DIR/parts keeps the parts for re-runs')
-    e.add_argument('--backbone', default='efficientnet_lite0', help='backbone, as for `gnnic fit` (default: efficientnet_lite0)')
-    e.add_argument('--weights', default='DEFAULT', help="pretrained weights: DEFAULT, a weights name, or 'none' for random weights")
-    e.add_argument('--image-size', type=int, help="input size (default: the weights' own, or 224)")
-    e.add_argument('--class-names', help='class-name map: words.txt-style file or JSON {folder: name}')
-    e.add_argument('--n-per-class', type=int, help='sample this many images per class (seeded by --seed)'); e.add_argument('--seed', type=int, default=0)
+    e.add_argument('--seed', type=int, default=0)
     e.add_argument('--chunk', type=_positive, default=1024, help='images per part: the unit of work of a rank (default: 1024)')
     e.add_argument('--drop-parts', action='store_true', help='delete DIR/parts after the merge (a re-run then embeds everything again)')
     e.add_argument('--fingerprint', default='stat', choices=['stat', 'sha1'], help='how unchanged files are recognised: size and mtime (default), or content hash')
