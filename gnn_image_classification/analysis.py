@@ -14,8 +14,8 @@ import matplotlib
 import matplotlib.pyplot as plt
 
 # %% auto #0
-__all__ = ['CONFIG_COLS', 'ci95', 'method_label', 'paired_diffs', 'summarise', 'results_table', 'plot_methods', 'plot_paired',
-           'plot_vs_param', 'plot_curves', 'save_figures']
+__all__ = ['ci95', 'method_label', 'paired_diffs', 'summarise', 'results_table', 'plot_methods', 'plot_paired', 'plot_vs_param',
+           'plot_curves', 'save_figures']
 
 # %% ../nbs/07_analysis.ipynb #f4115d53
 def ci95(values) -> float:
@@ -24,9 +24,10 @@ def ci95(values) -> float:
     if len(v) < 2: return float('nan')
     return float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
 
-# %% ../nbs/07_analysis.ipynb #9a21d4bf
-CONFIG_COLS = ['method', 'metric', 'graph', 'param', 'threshold_from', 'protocol', 'rate']
+# %% ../nbs/07_analysis.ipynb #795d67fb
+_CONFIG_COLS = ['method', 'metric', 'graph', 'param', 'threshold_from', 'protocol', 'rate']
 
+# %% ../nbs/07_analysis.ipynb #cd9482ac
 def method_label(row) -> str:
     "Short human name of a configuration's method and graph, e.g. 'sage · cosine knn k=10' or 'mlp'."
     if pd.isna(row.get('graph')) or row.get('graph') in ('', None): return str(row['method'])
@@ -35,7 +36,7 @@ def method_label(row) -> str:
     except ValueError: p = f"{p} ({row.get('threshold_from')} labels)"  # a threshold rule
     return f"{row['method']} · {row['metric']} {row['graph']} {p}"
 
-# %% ../nbs/07_analysis.ipynb #c260b5c0
+# %% ../nbs/07_analysis.ipynb #5d51fa0b
 def paired_diffs(df:pd.DataFrame, baseline:str='mlp', value:str='test_acc') -> pd.DataFrame:
     "Each run's `value` minus `baseline`'s on the same protocol, rate and seed (column `diff`); rows without a baseline run are dropped."
     keys = ['protocol', 'rate', 'seed']
@@ -43,25 +44,32 @@ def paired_diffs(df:pd.DataFrame, baseline:str='mlp', value:str='test_acc') -> p
     out = df.merge(b, on=keys, how='inner')
     return out.assign(diff=out[value] - out['_base']).drop(columns='_base')
 
-# %% ../nbs/07_analysis.ipynb #c40c15f2
+# %% ../nbs/07_analysis.ipynb #550a9833
+def _blank_na(df, cols):
+    "`df` with missing values in `cols` (other than the rate) replaced by '', so that grouping keeps those rows."
+    return df.assign(**{c: df[c].astype(object).where(df[c].notna(), '') for c in cols if c != 'rate'})
+
+# %% ../nbs/07_analysis.ipynb #a3afed7d
+def _vs_baseline(d, by, value, baseline):
+    "Mean paired difference from `baseline` (`vs_base`) and its 95% CI half-width (`vs_base_ci`) per configuration `by`."
+    if not (d.method == baseline).any(): return None
+    g = paired_diffs(d, baseline, value).groupby(by, dropna=False, sort=False)['diff']
+    return g.agg(vs_base='mean').join(g.apply(ci95).rename('vs_base_ci')).reset_index()
+
+# %% ../nbs/07_analysis.ipynb #b813aa15
 def summarise(df:pd.DataFrame, # results rows (see `experiments.run_grid`)
               value:str='test_acc', baseline:str='mlp'):
     "Mean, std, n and 95% CI of `value` per configuration, and the paired difference from `baseline` (mean and 95% CI)."
-    by = [c for c in CONFIG_COLS if c in df.columns]
-    d = df.assign(**{c: df[c].astype(object).where(df[c].notna(), '') for c in by if c not in ('rate',)})
-    g = d.groupby(by, dropna=False, sort=False)
+    by = [c for c in _CONFIG_COLS if c in df.columns]; d = _blank_na(df, by); g = d.groupby(by, dropna=False, sort=False)
     out = g[value].agg(n='count', mean='mean', std='std').reset_index()
     out['ci95'] = g[value].apply(ci95).values
     out['val_mean'] = g['val_acc'].mean().values if 'val_acc' in d else np.nan
-    pd_ = paired_diffs(d, baseline, value).groupby(by, dropna=False, sort=False)['diff'] if (d.method == baseline).any() else None
-    if pd_ is not None:
-        vs = pd_.agg(vs_base='mean').join(pd_.apply(ci95).rename('vs_base_ci')).reset_index()
-        out = out.merge(vs, on=by, how='left')
-        out.loc[out.method == baseline, ['vs_base', 'vs_base_ci']] = np.nan
+    if (vs := _vs_baseline(d, by, value, baseline)) is not None:
+        out = out.merge(vs, on=by, how='left'); out.loc[out.method == baseline, ['vs_base', 'vs_base_ci']] = np.nan
     out.insert(0, 'label', out.apply(method_label, axis=1))
     return out.sort_values(['rate', 'protocol', 'mean'], ascending=[True, True, False]).reset_index(drop=True)
 
-# %% ../nbs/07_analysis.ipynb #d5bde5ba
+# %% ../nbs/07_analysis.ipynb #7afa5e8c
 def _fmt_ci(m, h, signed=False, mean=True):
     "'m [m-h, m+h]' (or just the interval), blank for nan."
     f = (lambda v: f"{v:+.4f}") if signed else (lambda v: f"{v:.4f}")
@@ -69,25 +77,34 @@ def _fmt_ci(m, h, signed=False, mean=True):
     ci = f"[{f(m - h)}, {f(m + h)}]" if not np.isnan(h) else ''
     return f"{f(m)} {ci}".strip() if mean else ci
 
+# %% ../nbs/07_analysis.ipynb #c9bf55e9
+def _table_row(r) -> tuple:
+    "The cells of one summary row: label, mean ± std, 95% CI, paired difference [CI], selection score, seeds."
+    return (r.label, f"{r['mean']:.4f} ± {r['std']:.4f}" if not np.isnan(r['std']) else f"{r['mean']:.4f}",
+            _fmt_ci(r['mean'], r.ci95, mean=False), _fmt_ci(r.get('vs_base', np.nan), r.get('vs_base_ci', np.nan), True),
+            '' if np.isnan(r.val_mean) else f"{r.val_mean:.4f}", str(r.n))
+
+# %% ../nbs/07_analysis.ipynb #0115ba74
+def _text_table(head, rows) -> list:
+    "Lines of a plain-text table: `head`, a rule of dashes, then `rows`, each column padded to its widest cell."
+    w = [max(len(x[i]) for x in [head, *rows]) for i in range(len(head))]
+    line = lambda x: '  '.join(c.ljust(w[i]) for i, c in enumerate(x)).rstrip()
+    return [line(head), line(['-' * n for n in w]), *map(line, rows)]
+
+# %% ../nbs/07_analysis.ipynb #98366ca0
 def results_table(df:pd.DataFrame, baseline:str='mlp') -> str:
     "Plain-text table per protocol and rate: mean test accuracy ± std, its 95% CI, and the paired difference from `baseline`."
-    s = summarise(df, baseline=baseline); blocks = []
     head = ('method', 'test acc ± std', '95% CI', f'minus {baseline}, paired by seed: mean [95% CI]', 'selection score', 'seeds')
-    for (rate, proto), b in s.groupby(['rate', 'protocol'], sort=False):
-        rows = [(r.label, f"{r['mean']:.4f} ± {r['std']:.4f}" if not np.isnan(r['std']) else f"{r['mean']:.4f}",
-                 _fmt_ci(r['mean'], r.ci95, mean=False), _fmt_ci(r.get('vs_base', np.nan), r.get('vs_base_ci', np.nan), True),
-                 '' if np.isnan(r.val_mean) else f"{r.val_mean:.4f}", str(r.n)) for _, r in b.iterrows()]
-        w = [max(len(x[i]) for x in [head, *rows]) for i in range(len(head))]
-        line = lambda x: '  '.join(c.ljust(w[i]) for i, c in enumerate(x)).rstrip()
-        blocks.append('\n'.join([f"label rate {rate:g}, protocol {proto}:", line(head), line(['-' * n for n in w]), *map(line, rows)]))
-    return '\n\n'.join(blocks)
+    return '\n\n'.join('\n'.join([f"label rate {rate:g}, protocol {proto}:", *_text_table(head, [_table_row(r) for _, r in b.iterrows()])])
+                       for (rate, proto), b in summarise(df, baseline=baseline).groupby(['rate', 'protocol'], sort=False))
 
-# %% ../nbs/07_analysis.ipynb #68962644
+# %% ../nbs/07_analysis.ipynb #35015fcb
 def _save(fig, path):
     if path is not None:
         Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=120, bbox_inches='tight')
     return fig
 
+# %% ../nbs/07_analysis.ipynb #3ca8c423
 def _one_block(s):
     "Rows of the first (rate, protocol) block of a summary, for single-panel figures."
     r, p = s.rate.iloc[0], s.protocol.iloc[0]
@@ -116,34 +133,48 @@ def plot_paired(df:pd.DataFrame, path=None, baseline:str='mlp'):
     ax.set_xlabel(f'test accuracy minus {baseline}, same seed'); ax.set_title(f'Paired difference from {baseline} (mean, 95% CI; {where})')
     fig.tight_layout(); return _save(fig, path)
 
-# %% ../nbs/07_analysis.ipynb #b2f14735
+# %% ../nbs/07_analysis.ipynb #139bebd6
+def _graph_rows(df:pd.DataFrame) -> pd.DataFrame:
+    "Rows of graph configurations whose parameter is a number (k or a threshold), with `param` as a float."
+    d = df[df.graph.notna() & (df.graph.astype(str) != '')]
+    return d[pd.to_numeric(d.param, errors='coerce').notna()].assign(param=lambda t: pd.to_numeric(t.param))
+
+# %% ../nbs/07_analysis.ipynb #3af2a524
+def _param_panel(ax, d, base, metric):
+    "One metric's panel: accuracy against the parameter per method and graph kind with 95% CI bands; baselines' means dashed."
+    for (meth, kind), g in d[d.metric == metric].groupby(['method', 'graph']):
+        s = g.groupby('param').test_acc.agg(['mean', ci95]).reset_index()
+        ax.plot(s.param, s['mean'], marker='o', label=f'{meth} ({kind})')
+        ax.fill_between(s.param, s['mean'] - s.ci95.fillna(0), s['mean'] + s.ci95.fillna(0), alpha=.2)
+    for meth, g in base.groupby('method'): ax.axhline(g.test_acc.mean(), ls='--', lw=1, color='0.4')
+    ax.set_title(metric); ax.set_xlabel('k or threshold'); ax.set_ylabel('test accuracy')
+
+# %% ../nbs/07_analysis.ipynb #27b46506
 def plot_vs_param(df:pd.DataFrame, path=None):
     "Test accuracy against the graph parameter, one panel per metric, one line per method and graph kind, 95% CI bands; None if no grid varies it."
-    d = df[df.graph.notna() & (df.graph.astype(str) != '')]
-    d = d[pd.to_numeric(d.param, errors='coerce').notna()].assign(param=lambda t: pd.to_numeric(t.param))
+    d = _graph_rows(df)
     if d.empty or d.groupby(['method', 'metric', 'graph']).param.nunique().max() < 2: return None
     metrics = sorted(d.metric.unique()); base = df.loc[df.graph.isna() | (df.graph.astype(str) == ''), ['method', 'test_acc']]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.3), squeeze=False)
-    for ax, m in zip(axes[0], metrics):
-        for (meth, kind), g in d[d.metric == m].groupby(['method', 'graph']):
-            s = g.groupby('param').test_acc.agg(['mean', ci95]).reset_index()
-            ax.plot(s.param, s['mean'], marker='o', label=f'{meth} ({kind})')
-            ax.fill_between(s.param, s['mean'] - s.ci95.fillna(0), s['mean'] + s.ci95.fillna(0), alpha=.2)
-        for meth, g in base.groupby('method'): ax.axhline(g.test_acc.mean(), ls='--', lw=1, color='0.4')
-        ax.set_title(m); ax.set_xlabel('k or threshold'); ax.set_ylabel('test accuracy')
+    for ax, m in zip(axes[0], metrics): _param_panel(ax, d, base, m)
     axes[0][-1].legend(fontsize=8); fig.tight_layout()
     return _save(fig, path)
 
-# %% ../nbs/07_analysis.ipynb #97399f7d
+# %% ../nbs/07_analysis.ipynb #8ea46ca3
+def _mean_curve(curves) -> np.ndarray:
+    "Mean over ragged curves (lists), position by position, over the curves that reach it."
+    n = max(map(len, curves))
+    return np.nanmean(np.array([c + [np.nan] * (n - len(c)) for c in curves]), 0)
+
+# %% ../nbs/07_analysis.ipynb #e4490312
 def plot_curves(df:pd.DataFrame, path=None):
     "Mean validation accuracy at each checkpoint under the `full` protocol, one line per configuration (seeds that stopped early end early)."
     d = df[(df.protocol == 'full') & (df.val_curve.astype(str).str.len() > 2)]
     if d.empty: return None
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for m, g in d.assign(label=d.apply(method_label, axis=1)).groupby('label'):
-        cs = [json.loads(c) for c in g.val_curve]; n = max(map(len, cs))
-        a = np.array([c + [np.nan] * (n - len(c)) for c in cs]); every = 10 if m.split(' ')[0].endswith('_ref') else 1
-        ax.plot(every * np.arange(1, n + 1), np.nanmean(a, 0), label=m, lw=1)
+        c = _mean_curve([json.loads(v) for v in g.val_curve]); every = 10 if m.split(' ')[0].endswith('_ref') else 1
+        ax.plot(every * np.arange(1, len(c) + 1), c, label=m, lw=1)
     ax.set_xlabel('epoch'); ax.set_ylabel('validation accuracy'); ax.set_title('Validation curves (mean over seeds, full protocol)')
     ax.legend(fontsize=7, loc='lower right'); fig.tight_layout()
     return _save(fig, path)

@@ -454,6 +454,27 @@ def _rows(x, idx, unit:bool=False):
     if len(z): raise ValueError(f"all-zero vectors (rows {where(z[:10].numpy()).tolist()}): cosine and chord are undefined for them; drop those rows or use a distance metric such as euclidean")
     return _unit_rows(b)
 
+# %% ../nbs/03_graph.ipynb #a1b2c3d5
+def _ivf_grouped(quantizer, get, n, d, k1, nprobe, l2:bool, chunk:int):
+    "IVF search of every row among all rows, list by list: the candidates FAISS's IVF scans (each row's `nprobe` nearest lists), scored as matrix products; (D, I) as FAISS gives them."
+    X, P = torch.empty(n, d), np.empty((n, nprobe), np.int64)
+    for s in range(0, n, chunk): b = get(s); X[s:s + chunk] = torch.from_numpy(b); P[s:s + chunk] = quantizer.search(b, nprobe)[1]
+    nl, sq = quantizer.ntotal, (X * X).sum(1) if l2 else None; it = torch.int32 if n < 2**31 else torch.long
+    mem = np.argsort(P[:, 0], kind='stable'); ms = np.searchsorted(P[mem, 0], np.arange(nl + 1))  # each row is filed under its nearest list
+    pr = np.argsort(P.ravel(), kind='stable'); ps = np.searchsorted(P.ravel()[pr], np.arange(nl + 1))  # (row, slot) pairs that probe each list
+    BV, BI = torch.full((n, nprobe, k1), -math.inf), torch.full((n, nprobe, k1), -1, dtype=it)
+    for l in range(nl):
+        m, e = torch.from_numpy(mem[ms[l]:ms[l + 1]]), torch.from_numpy(pr[ps[l]:ps[l + 1]])
+        if not len(m) or not len(e): continue
+        q, slot = e // nprobe, e % nprobe; S = X[q] @ X[m].T
+        if l2: S.mul_(2).sub_(sq[m])  # 2 a·b − ‖b‖²: ranks as −‖a − b‖²
+        v, j = S.topk(min(k1, len(m)), 1); BV[q, slot, :v.shape[1]] = v; BI[q, slot, :v.shape[1]] = m[j].to(it)
+    D, I = np.empty((n, k1), np.float32), np.empty((n, k1), np.int64)
+    for s in range(0, n, chunk):
+        v, j = BV[s:s + chunk].flatten(1).topk(k1, 1); D[s:s + chunk], I[s:s + chunk] = v, BI[s:s + chunk].flatten(1).gather(1, j)
+        if l2: D[s:s + chunk] = (sq[s:s + chunk, None] - v).clamp_min(0)  # FAISS reports squared L2
+    return D, I
+
 # %% ../nbs/03_graph.ipynb #5cf957df
 def _faiss_index(faiss, fm, x, unit, n, d, k, index, nlist, nprobe, train_size, niter, M, ef_search, seed):
     "A trained, empty FAISS index for `x` and the parameters it uses."
@@ -473,15 +494,19 @@ def approx_knn(x, # (N, d) embeddings: an array, a tensor or a memory-mapped .np
                nlist:int=None, nprobe:int=None, # IVF: lists (default 4√N, at most N/39) and lists searched per query (default 16)
                train_size:int=None, niter:int=10, # IVF: rows sampled to train its k-means (default 40 per list) and k-means iterations
                M:int=32, ef_search:int=None, # HNSW: links per node; search breadth (default max(64, 2(k+1)))
-               chunk:int=65536, seed:int=0): # rows per add/search call; seed of the training sample
+               chunk:int=65536, seed:int=0, # rows per add/search call; seed of the training sample
+               grouped:bool=True): # IVF with inner product or L2: search list by list as matrix products (`_ivf_grouped`); False: FAISS's own search
     "Approximate k nearest other nodes with a FAISS index: (N, k) indices and scores, nearest first, and the parameters used."
     m = get_metric(metric); faiss, fm = _faiss_metric(m); n, d = x.shape; _check_k(k, n)
     if index not in FAISS_INDEXES: raise ValueError(f"unknown FAISS index {index!r}; valid: {', '.join(FAISS_INDEXES)}")
     unit = m.name in ('cosine', 'chord'); get = lambda s: _rows(x, slice(s, min(s + chunk, n)), unit).numpy()
     ix, params = _faiss_index(faiss, fm, x, unit, n, d, k, index, nlist, nprobe, train_size, niter, M, ef_search, seed)
-    for s in range(0, n, chunk): ix.add(get(s))
-    D, I = np.empty((n, k + 1), np.float32), np.empty((n, k + 1), np.int64)
-    for s in range(0, n, chunk): D[s:s + chunk], I[s:s + chunk] = ix.search(get(s), k + 1)
+    if index == 'ivf': params['grouped'] = grouped = bool(grouped and fm in (faiss.METRIC_INNER_PRODUCT, faiss.METRIC_L2))
+    if index == 'ivf' and grouped: D, I = _ivf_grouped(ix.quantizer, get, n, d, k + 1, ix.nprobe, fm == faiss.METRIC_L2, chunk)
+    else:
+        for s in range(0, n, chunk): ix.add(get(s))
+        D, I = np.empty((n, k + 1), np.float32), np.empty((n, k + 1), np.int64)
+        for s in range(0, n, chunk): D[s:s + chunk], I[s:s + chunk] = ix.search(get(s), k + 1)
     if (I < 0).any(): raise RuntimeError(f"the FAISS index found fewer than k+1 neighbours for {int((I < 0).any(1).sum())} nodes; raise {'nprobe' if index == 'ivf' else 'ef_search'}")
     I, D = torch.from_numpy(I), torch.from_numpy(D)
     keep = I != torch.arange(n)[:, None]                      # drop the node itself ...
