@@ -11,17 +11,19 @@ from pathlib import Path
 import pandas as pd
 
 # %% auto #0
-__all__ = ['DATASETS', 'cmd_run', 'cmd_fit', 'cmd_predict', 'cmd_embed', 'cmd_sweep', 'main']
+__all__ = ['DATASETS', 'main']
 
-# %% ../nbs/08_cli.ipynb #7893078d
+# %% ../nbs/08_cli.ipynb #8798fff3
 def _digits():
     from gnn_image_classification.data import load_digits_embeddings
     return load_digits_embeddings()
 
+# %% ../nbs/08_cli.ipynb #c80d4b29
 def _digits_cnn():
     from gnn_image_classification.embeddings import load_digits_cnn_embeddings
     return load_digits_cnn_embeddings()
 
+# %% ../nbs/08_cli.ipynb #5a1c4005
 DATASETS = {'digits': _digits, 'digits_cnn': _digits_cnn}  # built-in datasets by name: `gnnic run --dataset NAME`
 
 # %% ../nbs/08_cli.ipynb #e67b957a
@@ -35,13 +37,14 @@ def _error_message(e:Exception):
 
 
 
-# %% ../nbs/08_cli.ipynb #51ddb819
+# %% ../nbs/08_cli.ipynb #da4cea7b
 def _positive(v):
     "argparse type: an integer ≥ 1."
     i = int(v)
     if i < 1: raise argparse.ArgumentTypeError(f"must be a positive integer, got {v}")
     return i
 
+# %% ../nbs/08_cli.ipynb #c7c8e86c
 def _run_args(r, preset:str):
     "The arguments of `gnnic run` (and of its alias `gnnic sweep`, whose presets are the sweep presets)."
     from gnn_image_classification.experiments import PRESETS, GRAPH_KINDS
@@ -66,35 +69,36 @@ def _run_args(r, preset:str):
     r.add_argument('--device', default='cpu', help='torch device, e.g. cpu or cuda (default: cpu; these graphs are small)')
     r.add_argument('--no-progress', action='store_true', help='hide the progress bar')
 
-# %% ../nbs/08_cli.ipynb #21826b81
-def _parser():
-    p = argparse.ArgumentParser(prog='gnnic', description='Image classification with graph neural networks over embedding-similarity graphs.')
-    sub = p.add_subparsers(dest='command')
-    _run_args(sub.add_parser('run', help='run an experiment grid: any methods, graphs, label rates and protocols (the default command)'), 'default')
-    f = sub.add_parser('fit', help='embed an image folder, train a GNN on its similarity graph, save it for `gnnic predict`')
-    f.add_argument('folder', help='image folder with one subfolder per class (a nested images/ level is fine)')
+# %% ../nbs/08_cli.ipynb #2f137b0c
+def _image_args(p):
+    "The arguments `gnnic fit` and `gnnic embed` share: the image folder and the backbone that embeds it."
+    p.add_argument('folder', help='image folder with one subfolder per class (a nested images/ level is fine)')
+    p.add_argument('--backbone', default='efficientnet_lite0', help='backbone: efficientnet_lite0 (pretrained weights installed with the package, works offline), vgg16 (the reference), resnet18, resnet50, vit_b_16 (default: efficientnet_lite0)')
+    p.add_argument('--weights', default='DEFAULT', help="pretrained weights: DEFAULT, a weights name, or 'none' for random weights")
+    p.add_argument('--image-size', type=int, help="input size (default: the weights' own, or 224)")
+    p.add_argument('--class-names', help='class-name map: words.txt-style file or JSON {folder: name}')
+    p.add_argument('--n-per-class', type=int, help='sample this many images per class (seeded by --seed)')
+
+# %% ../nbs/08_cli.ipynb #fc73b2bb
+def _fit_args(f):
+    "The arguments of `gnnic fit`."
+    _image_args(f)
     f.add_argument('--out', default='gnnic_model.pt', help='where to save the classifier (default: gnnic_model.pt)')
-    f.add_argument('--backbone', default='efficientnet_lite0', help='backbone: efficientnet_lite0 (pretrained weights installed with the package, works offline), vgg16 (the reference), resnet18, resnet50, vit_b_16 (default: efficientnet_lite0)')
-    f.add_argument('--weights', default='DEFAULT', help="pretrained weights: DEFAULT, a weights name, or 'none' for random weights")
-    f.add_argument('--image-size', type=int, help="input size (default: the weights' own, or 224)")
     f.add_argument('--precision', default='fp32', choices=['fp32', 'bf16', 'fp16'], help='embedding precision: fp32 (default), bf16 (CPUs with avx512_bf16/AMX, GPUs) or fp16 (GPUs)')
     f.add_argument('--channels-last', action='store_true', help='embed in channels-last layout (faster convolutions on most CPUs)')
-    f.add_argument('--class-names', help='class-name map: words.txt-style file or JSON {folder: name}')
-    f.add_argument('--n-per-class', type=int, help='sample this many images per class (seeded)')
     f.add_argument('--model', default='sage', help='GNN: sage, gcn or gin (default: sage)')
     f.add_argument('--metric', default='cosine', help='graph metric (default: cosine)')
     f.add_argument('--graph', default='knn', choices=['knn', 'mutual_knn', 'threshold'], help='graph kind (default: knn)')
     f.add_argument('--k', type=float, default=10, help='k for kNN graphs, or the threshold for threshold graphs (default: 10)')
     f.add_argument('--seed', type=int, default=0); f.add_argument('--lr', type=float, default=0.01); f.add_argument('--epochs', type=int, default=100)
     f.add_argument('--device', help='torch device (default: cuda if available)')
-    e = sub.add_parser('embed', help='embed an image folder into an embedding folder (float32 .npy, labels, names, manifest); under torchrun, sharded over the ranks')
-    e.add_argument('folder', help='image folder with one subfolder per class (a nested images/ level is fine)')
+
+# %% ../nbs/08_cli.ipynb #45665600
+def _embed_args(e):
+    "The arguments of `gnnic embed`."
+    _image_args(e)
     e.add_argument('--out', required=True, help='embedding folder to write (shared by all ranks); DIR/parts keeps the parts for re-runs')
-    e.add_argument('--backbone', default='efficientnet_lite0', help='backbone, as for `gnnic fit` (default: efficientnet_lite0)')
-    e.add_argument('--weights', default='DEFAULT', help="pretrained weights: DEFAULT, a weights name, or 'none' for random weights")
-    e.add_argument('--image-size', type=int, help="input size (default: the weights' own, or 224)")
-    e.add_argument('--class-names', help='class-name map: words.txt-style file or JSON {folder: name}')
-    e.add_argument('--n-per-class', type=int, help='sample this many images per class (seeded by --seed)'); e.add_argument('--seed', type=int, default=0)
+    e.add_argument('--seed', type=int, default=0)
     e.add_argument('--chunk', type=_positive, default=1024, help='images per part: the unit of work of a rank (default: 1024)')
     e.add_argument('--drop-parts', action='store_true', help='delete DIR/parts after the merge (a re-run then embeds everything again)')
     e.add_argument('--fingerprint', default='stat', choices=['stat', 'sha1'], help='how unchanged files are recognised: size and mtime (default), or content hash')
@@ -102,7 +106,10 @@ def _parser():
     e.add_argument('--batch-size', type=_positive, default=64); e.add_argument('--workers', type=int, help='DataLoader workers per rank')
     e.add_argument('--device', help='torch device (default: the rank\'s GPU if there is one, else cpu)')
     e.add_argument('--no-progress', action='store_true', help='hide the progress bar')
-    q = sub.add_parser('predict', help='classify new images with a classifier saved by `gnnic fit`, writing a CSV')
+
+# %% ../nbs/08_cli.ipynb #b92c274b
+def _predict_args(q):
+    "The arguments of `gnnic predict`."
     q.add_argument('model', help='classifier file written by `gnnic fit`')
     q.add_argument('inputs', nargs='+', help='image files or folders')
     q.add_argument('--out', default='predictions.csv', help='predictions CSV (default: predictions.csv)')
@@ -110,6 +117,15 @@ def _parser():
     q.add_argument('--errors', default='skip', choices=['skip', 'raise'], help='unreadable images: skip with a warning (default) or stop')
     q.add_argument('--all-probs', action='store_true', help='add one probability column per class')
     q.add_argument('--device', help='torch device (default: cuda if available)')
+
+# %% ../nbs/08_cli.ipynb #9106b167
+def _parser():
+    p = argparse.ArgumentParser(prog='gnnic', description='Image classification with graph neural networks over embedding-similarity graphs.')
+    sub = p.add_subparsers(dest='command')
+    _run_args(sub.add_parser('run', help='run an experiment grid: any methods, graphs, label rates and protocols (the default command)'), 'default')
+    _fit_args(sub.add_parser('fit', help='embed an image folder, train a GNN on its similarity graph, save it for `gnnic predict`'))
+    _embed_args(sub.add_parser('embed', help='embed an image folder into an embedding folder (float32 .npy, labels, names, manifest); under torchrun, sharded over the ranks'))
+    _predict_args(sub.add_parser('predict', help='classify new images with a classifier saved by `gnnic fit`, writing a CSV'))
     _run_args(sub.add_parser('sweep', help="the label-rate sweep: `gnnic run` with a sweep preset (quick or full), writing report.md"), 'quick')
     return p
 
@@ -124,13 +140,14 @@ def _drop_repeats(a):
         if rep: setattr(a, opt, list(dict.fromkeys(v))); dropped.append(f"--{opt.replace('_', '-')} {' '.join(f'{x:g}' if isinstance(x, float) else str(x) for x in rep)}")
     if dropped: print(f"gnnic: note: repeated values are run once; dropped {'; '.join(dropped)}", file=sys.stderr)
 
-# %% ../nbs/08_cli.ipynb #1be1f6eb
+# %% ../nbs/08_cli.ipynb #039b0e7e
 def _load_dataset(a):
     "The embeddings to run on, and a short name for the output folder."
     from gnn_image_classification.data import read_embeddings
     if a.embeddings: return read_embeddings(a.embeddings), Path(a.embeddings).stem
     return DATASETS[a.dataset](), a.dataset
 
+# %% ../nbs/08_cli.ipynb #12caa698
 def _outdir(path):
     out = Path(path)
     try: out.mkdir(parents=True, exist_ok=True)
@@ -151,7 +168,7 @@ def _print_report(df, cmp, out, figs, path):
     print(f"\nwrote {out / 'results.csv'}, {path}, {out / 'summary.csv'}, {out / 'comparisons.csv'}" + ''.join(f", {p}" for p in figs))
 
 # %% ../nbs/08_cli.ipynb #8c493b59
-def cmd_run(a):
+def _cmd_run(a):
     "Run a preset grid, with any overrides, and report it: tables, paired comparisons, verdicts, figures and report.md."
     from gnn_image_classification.experiments import preset_grid, run_grid
     from gnn_image_classification.analysis import save_figures
@@ -176,8 +193,8 @@ def cmd_run(a):
     _print_report(df, cmp, out, figs, path)
     return 0
 
-# %% ../nbs/08_cli.ipynb #f3cd5651
-def cmd_fit(a):
+# %% ../nbs/08_cli.ipynb #4158b0dd
+def _cmd_fit(a):
     "Embed an image folder, train a GNN on its graph (selected on validation) and save it."
     from gnn_image_classification.images import image_folder, embed_source, EmbedConfig
     from gnn_image_classification.predict import fit_classifier
@@ -194,7 +211,8 @@ def cmd_fit(a):
           f"test accuracy {r.test_acc:.4f} (epoch {r.best_epoch}); saved {a.out}")
     return 0
 
-def cmd_predict(a):
+# %% ../nbs/08_cli.ipynb #06faca19
+def _cmd_predict(a):
     "Classify images with a saved classifier and write a CSV."
     from gnn_image_classification.predict import predict_folder_to_csv
     from gnn_image_classification.data import check_output_file
@@ -205,7 +223,7 @@ def cmd_predict(a):
     return 0
 
 # %% ../nbs/08_cli.ipynb #bcb35100
-def cmd_embed(a):
+def _cmd_embed(a):
     "Embed an image folder into an embedding folder; under `torchrun`, each rank embeds its share and rank 0 merges."
     from gnn_image_classification.images import embed_folder, EmbedConfig, dist_env
     cfg = EmbedConfig(a.backbone, None if str(a.weights).lower() == 'none' else a.weights, a.image_size)
@@ -217,10 +235,10 @@ def cmd_embed(a):
     return 0
 
 # %% ../nbs/08_cli.ipynb #f537667f
-def cmd_sweep(a):
+def _cmd_sweep(a):
     "`gnnic run` with a sweep preset: `--preset quick` or `full` name `sweep_quick` or `sweep_full`."
     if not a.preset.startswith('sweep_'): a.preset = f'sweep_{a.preset}'
-    return cmd_run(a)
+    return _cmd_run(a)
 
 # %% ../nbs/08_cli.ipynb #d72a210c
 def main(argv=None):
@@ -232,7 +250,7 @@ def main(argv=None):
     except SystemExit as e: return e.code  # argparse has printed its message
     import matplotlib; matplotlib.use('Agg')
     from gnn_image_classification.embeddings import WeightsUnavailableError
-    cmd = globals().get(f'cmd_{a.command}') if a.command else None
+    cmd = globals().get(f'_cmd_{a.command}') if a.command else None
     try:
         if cmd is not None: return cmd(a)
     except (ValueError, OSError, MemoryError, KeyError, WeightsUnavailableError) as e:

@@ -21,10 +21,12 @@ __all__ = ['GRAPH_METHODS', 'BASELINES', 'METHODS', 'DEFAULTS', 'AGGR_METHODS', 
            'expand_grid', 'GAT', 'SGC', 'SIGN', 'APPNPNet', 'Task', 'make_task', 'train', 'knn_vote', 'MethodResult',
            'fit_tasks', 'evaluate_test', 'fit_method', 'fit_at_scale']
 
-# %% ../nbs/11_methods.ipynb #749c2698
+# %% ../nbs/11_methods.ipynb #17081f51
 GRAPH_METHODS = ('gcn', 'sage', 'gin', 'gat', 'sgc', 'sign', 'appnp', 'labelprop', 'cs', 'sage_ref')
 BASELINES = ('mlp', 'logreg', 'knn', 'mlp_ref')
 METHODS = GRAPH_METHODS + BASELINES
+
+# %% ../nbs/11_methods.ipynb #0f85b355
 _TRAIN = dict(epochs=200, patience=30, eval_every=1, optimizer='adam', batch_size=None)
 DEFAULTS = {  # every setting a method reads; `fit_method` keywords and grids override them
     **{k: dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=None, **_TRAIN) for k in GNN_KINDS},
@@ -46,20 +48,22 @@ DEFAULTS = {  # every setting a method reads; `fit_method` keywords and grids ov
 AGGR_METHODS = (*GNN_KINDS, 'sage_ref', 'appnp')  # the methods whose aggregation may run as a matrix product
 for _m in AGGR_METHODS: DEFAULTS[_m]['aggr'] = 'auto'
 
-# %% ../nbs/11_methods.ipynb #3bffd56e
-def trained(name:str) -> bool:
-    "Whether `name` is fitted by gradient descent (so has epochs to choose)."
-    return 'epochs' in DEFAULTS[_check_method(name)]
-
-def family(name:str) -> str:
-    "'graph' or 'non-graph'."
-    return 'graph' if _check_method(name) in GRAPH_METHODS else 'non-graph'
-
+# %% ../nbs/11_methods.ipynb #84671182
 def _check_method(name):
     if name not in METHODS: raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(METHODS)}")
     return name
 
-# %% ../nbs/11_methods.ipynb #d2ba1107
+# %% ../nbs/11_methods.ipynb #e4ecd9e2
+def trained(name:str) -> bool:
+    "Whether `name` is fitted by gradient descent (so has epochs to choose)."
+    return 'epochs' in DEFAULTS[_check_method(name)]
+
+# %% ../nbs/11_methods.ipynb #bba59184
+def family(name:str) -> str:
+    "'graph' or 'non-graph'."
+    return 'graph' if _check_method(name) in GRAPH_METHODS else 'non-graph'
+
+# %% ../nbs/11_methods.ipynb #ee237f52
 GRIDS = {
     **{k: dict(dropout=[0., 0.5]) for k in GNN_KINDS},
     'gat': dict(dropout=[0.2, 0.6]),
@@ -74,6 +78,7 @@ GRIDS = {
     'knn': dict(k=[1, 3, 5, 10, 20, 50], temperature=[0.01, 0.02, 0.07, 0.2]),
 }
 
+# %% ../nbs/11_methods.ipynb #a209b90c
 def expand_grid(grid:dict) -> list:
     "All configurations of `grid` (name → list of values), in grid order."
     grid = grid or {}
@@ -129,7 +134,7 @@ class APPNPNet(nn.Module):
         for _ in range(self.prop.K): z = adj.mm(z, 'gcn') * (1 - a) + a * h  # APPNP's K steps, as matrix products
         return F.log_softmax(z, dim=-1)
 
-# %% ../nbs/11_methods.ipynb #63844b5d
+# %% ../nbs/11_methods.ipynb #d83f9377
 @dataclass
 class Task:
     "Everything a method may use to fit: features, graph, and labels of the labelled and `val` nodes only."
@@ -145,7 +150,10 @@ class Task:
     adjs: dict = field(default_factory=dict) # aggregation path → `Adjacency`, each built once per task, on first use
     hops: Hops = None # precomputed [X, ÂX, …] for sgc/sign (default: computed from `x` and the graph when first needed)
 
+# %% ../nbs/11_methods.ipynb #2b5ee5f5
 def _as_np(v): return v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v)
+
+# %% ../nbs/11_methods.ipynb #94d0cea2
 def _idx(v): return np.unique(_as_np(v).astype(np.int64)) if v is not None else np.zeros(0, np.int64)
 
 # %% ../nbs/11_methods.ipynb #a1f80af8
@@ -177,9 +185,13 @@ def make_task(data, # PyG `Data` with x, y, edge_index (edge_weight optional), o
     t = lambda v: None if v is None else torch.as_tensor(v).to(device)
     return Task(xt.to(device), t(known), t(lab), t(val), int(n_classes or y.max() + 1), *map(t, _graph_of(data, n)), h.hexdigest()[:16])
 
-# %% ../nbs/11_methods.ipynb #643179d4
-def _acc(probs, y, idx): return float((probs[idx].argmax(-1) == y[idx]).float().mean())
+# %% ../nbs/11_methods.ipynb #13b21557
+def _acc(scores, y, idx=None):
+    "Accuracy of the argmax of `scores` (probabilities or logits) against `y`, on the rows `idx` (default: all)."
+    if idx is not None: scores, y = scores[idx], y[idx]
+    return float((scores.argmax(-1) == y).float().mean())
 
+# %% ../nbs/11_methods.ipynb #0af45ac2
 _CHUNK = 16384  # rows a model of rows sees at once (as one training batch): bounds memory at any N
 
 def _forward(model, task, idx=None):
@@ -189,12 +201,13 @@ def _forward(model, task, idx=None):
     part = lambda s: task.x[s:s + _CHUNK] if idx is None else task.x[idx[s:s + _CHUNK]]
     return model(part(0)) if n <= _CHUNK else torch.cat([model(part(s)) for s in range(0, n, _CHUNK)])
 
+# %% ../nbs/11_methods.ipynb #8211e784
 def _optimizer(model, hp):
     if hp['optimizer'] == 'sgd':
         return torch.optim.SGD(model.parameters(), lr=hp['lr'], momentum=hp['momentum'], nesterov=True, weight_decay=hp['weight_decay'])
     return torch.optim.Adam(model.parameters(), lr=hp['lr'], weight_decay=hp['weight_decay'])
 
-# %% ../nbs/11_methods.ipynb #b0cad46c
+# %% ../nbs/11_methods.ipynb #657dc174
 def _step(model, task, opt, batch_size, gen):
     "One epoch: a full-batch step, or a pass over seeded mini-batches of the labelled nodes (non-graph models)."
     model.train(); lab = task.labelled
@@ -204,15 +217,17 @@ def _step(model, task, opt, batch_size, gen):
         out = _forward(model, task, b) if task.edge_index is None else _forward(model, task)[b]
         F.nll_loss(out, task.y[b]).backward(); opt.step()
 
+# %% ../nbs/11_methods.ipynb #c55f0643
 def _probs(model, task):
     model.eval()
     with torch.no_grad(): return _forward(model, task).exp()
 
+# %% ../nbs/11_methods.ipynb #bf806f56
 def _val_acc(model, task):
     "Accuracy on `task.val` (a non-graph model computes only those rows)."
     if task.edge_index is not None: return _acc(_probs(model, task), task.y, task.val)
     model.eval()
-    with torch.no_grad(): return float((_forward(model, task, task.val).argmax(-1) == task.y[task.val]).float().mean())
+    with torch.no_grad(): return _acc(_forward(model, task, task.val), task.y[task.val])
 
 # %% ../nbs/11_methods.ipynb #505afcb1
 def train(models:list, tasks:list, # trained in lockstep, `models[i]` on `tasks[i]`
@@ -234,7 +249,7 @@ def train(models:list, tasks:list, # trained in lockstep, `models[i]` on `tasks[
     for m, s in zip(models, states or []): m.load_state_dict(s)
     return best_ep, eps, curve
 
-# %% ../nbs/11_methods.ipynb #5176aab6
+# %% ../nbs/11_methods.ipynb #bcaf1827
 def knn_vote(x, # (N, d) features
              labelled, y_lab, # indices of the labelled nodes and their labels
              n_classes:int, k:int=20, temperature:float=0.07):
@@ -244,11 +259,13 @@ def knn_vote(x, # (N, d) features
     votes = torch.zeros(len(x), n_classes, device=x.device).scatter_add_(1, y_lab[idx], (top / temperature).exp())
     return votes / votes.sum(1, keepdim=True)
 
+# %% ../nbs/11_methods.ipynb #b517f1ce
 def _onehot_known(task):
     Y = torch.zeros(len(task.y), task.n_classes, device=task.y.device)
     Y[task.labelled, task.y[task.labelled]] = 1.
     return Y
 
+# %% ../nbs/11_methods.ipynb #2465cc96
 def _normalise_rows(p):
     s = p.sum(1, keepdim=True); return torch.where(s > 0, p / s.clamp_min(1e-12), torch.full_like(p, 1. / p.shape[1]))
 
@@ -267,7 +284,7 @@ def _model(name, task, hp, seed):
     else: m = MLP(d, c, tuple(hp['hidden']), hp['dropout'])  # mlp, mlp_ref, and the base of cs
     return m.to(task.x.device)
 
-# %% ../nbs/11_methods.ipynb #fbb787c5
+# %% ../nbs/11_methods.ipynb #78b5fc95
 _HOPS_CACHE = {}
 
 def _hops(task, K):
@@ -283,19 +300,19 @@ def _hops(task, K):
         _HOPS_CACHE[key] = propagate(task.x, gcn_adjacency(task.edge_index, task.edge_weight, len(task.y)), K)
     return _HOPS_CACHE[key]
 
+# %% ../nbs/11_methods.ipynb #58d53018
 def _feature_tasks(name, tasks, K):
     "sgc and sign fit rows: each task's features become its hops (Â^K X; or X, ÂX, …, Â^K X side by side), its graph is dropped."
     use = [K] if name == 'sgc' else list(range(K + 1))
     return [Task(**{**t.__dict__, 'x': _hops(t, K).select(use), 'edge_index': None, 'edge_weight': None}) for t in tasks]
 
-# %% ../nbs/11_methods.ipynb #0af2bbbf
-_BASE_CACHE = {}
-
+# %% ../nbs/11_methods.ipynb #72d03273
 def _adjacency(task, path):
     "The `Adjacency` of `task`'s graph on `path` ('sparse' or 'dense'), built on first use and kept with the task."
     if path not in task.adjs: task.adjs[path] = Adjacency(task.edge_index, len(task.y), task.edge_weight, path)
     return task.adjs[path]
 
+# %% ../nbs/11_methods.ipynb #6186c3be
 def _fit_trained(name, tasks, hp, seed, fixed_epochs):
     "Train one model per task in lockstep; (models, probabilities, epoch, checkpoint epochs, curve)."
     if name in ('mlp', 'mlp_ref', 'cs'): tasks = [Task(**{**t.__dict__, 'edge_index': None, 'edge_weight': None}) for t in tasks]
@@ -304,6 +321,9 @@ def _fit_trained(name, tasks, hp, seed, fixed_epochs):
     models = [_model(name, t, hp, seed) for t in tasks]
     ep, eps, curve = train(models, tasks, hp, seed, fixed_epochs)
     return models, [_probs(m, t) for m, t in zip(models, tasks)], ep, eps, curve
+
+# %% ../nbs/11_methods.ipynb #fd70c7db
+_BASE_CACHE = {}
 
 def _mlp_base(tasks, hp, seed, fixed_epochs):
     "The MLP fit behind C&S: the `mlp` method's fit with the same settings, cached, so a C&S grid trains each MLP once."
@@ -314,7 +334,7 @@ def _mlp_base(tasks, hp, seed, fixed_epochs):
         _BASE_CACHE[key] = _fit_trained('mlp', tasks, hp, seed, fixed_epochs)
     return _BASE_CACHE[key]
 
-# %% ../nbs/11_methods.ipynb #7a5bc01e
+# %% ../nbs/11_methods.ipynb #a7fb8160
 def _adj_t(task):
     "The task's graph as a sparse CSR (target × source) matrix of its clamped weights: PyG's propagation then runs one sparse-dense product per step, with no E × C message tensor, and normalises it as `norm_weight` is."
     n = len(task.y)
@@ -322,6 +342,7 @@ def _adj_t(task):
         warnings.simplefilter('ignore', UserWarning)  # "sparse CSR support is in beta"
         return torch.sparse_coo_tensor(task.edge_index.flip(0), task.edge_weight, (n, n)).coalesce().to_sparse_csr()
 
+# %% ../nbs/11_methods.ipynb #a7100bb8
 def _fit_untrained(name, task, hp):
     "Class probabilities of logistic regression, the kNN vote or label propagation on `task`."
     if name == 'knn': return knn_vote(task.x, task.labelled, task.y[task.labelled], task.n_classes, hp['k'], hp['temperature'])
@@ -336,6 +357,7 @@ def _fit_untrained(name, task, hp):
     p[:, torch.as_tensor(clf.classes_)] = torch.as_tensor(clf.predict_proba(task.x.cpu().numpy()), dtype=torch.float32)
     return p.to(task.x.device)
 
+# %% ../nbs/11_methods.ipynb #cc190ace
 def _correct_and_smooth(task, base, hp):
     cs = CorrectAndSmooth(hp['num_layers'], hp['correction_alpha'], hp['num_layers'], hp['smoothing_alpha'], autoscale=True)
     yl = task.y[task.labelled]
@@ -384,14 +406,16 @@ def fit_tasks(name:str, tasks:list, seed:int=0,
     return [MethodResult(name, p.detach(), hp, _acc(p, t.y, t.val) if t.val.numel() else float('nan'), _acc(p, t.y, t.labelled),
                          ep, curve, seconds=dt, model=m if len(tasks) == 1 else None) for p, t, m in zip(probs, tasks, models)]
 
-# %% ../nbs/11_methods.ipynb #e783a79a
+# %% ../nbs/11_methods.ipynb #b9a7ec9b
 PROTOCOLS = ('budget', 'full', 'oracle')
 
+# %% ../nbs/11_methods.ipynb #86afc8ec
 def _pick(scores):
     "Index of the best score (first on ties); 0 when nothing was scored."
     s = np.asarray(scores, dtype=float)
     return 0 if np.isnan(s).all() else int(np.nanargmax(s))
 
+# %% ../nbs/11_methods.ipynb #d1386a2b
 def _select_on_val(name, task, configs, seed, hparams):
     fits = [fit_tasks(name, [task], seed, **{**c, **hparams})[0] for c in configs]
     r = fits[_pick([f.val_acc for f in fits])]; r.scores = [f.val_acc for f in fits]
@@ -412,11 +436,12 @@ def _select_by_cv(name, data, lab, configs, seed, hparams, test_idx, n_classes, 
     r.val_acc, r.scores, r.cv_folds, r.curve = scores[b], scores, k, cv[b][0].curve
     return r
 
-# %% ../nbs/11_methods.ipynb #37835276
+# %% ../nbs/11_methods.ipynb #6ccd6ca9
 def evaluate_test(result:MethodResult, y, test_idx) -> float:
     "Accuracy of `result`'s predictions on `test_idx`: the only place the test labels are read."
     return float((result.predict(test_idx) == _as_np(y)[np.asarray(test_idx)]).mean())
 
+# %% ../nbs/11_methods.ipynb #fc8eaeac
 def fit_method(name:str, # one of `METHODS`
                data, # PyG `Data` (x, y, edge_index[, edge_weight]) or `EmbeddingSet` for non-graph methods
                split:dict, # {'train','val','test'} index arrays
