@@ -4,7 +4,7 @@ Every number in the findings section of nbs/index.ipynb (and so of README.md) an
   nbs/results/default_digits.csv        written by `gnnic` (the default preset, 5 seeds)
   nbs/results/sweep_full_digits.csv     written by `gnnic sweep --preset full --workers 2`
   nbs/results/default_digits_cnn.csv    written by `gnnic --dataset digits_cnn`
-  nbs/results/sweep_digits_cnn.csv      written by `gnnic sweep --preset full --dataset digits_cnn --label-rates 0.01 1 --protocols budget --workers 2`
+  nbs/results/sweep_digits_cnn.csv      written by `gnnic sweep --preset full --dataset digits_cnn --label-rates 0.01 0.05 1 --protocols budget --workers 2`
 This script rewrites the block between <!-- findings --> and <!-- /findings --> in index.ipynb and redraws
 nbs/images/default_<dataset>_methods.png and nbs/images/<sweep file>.png.
 
