@@ -7,12 +7,14 @@ from pathlib import Path
 
 REPO = 'https://github.com/gnn-image-classification/gnn_image_classification'
 MARK = '# Colab set-up (scripts/colab_cell.py)'
-CELL = f'''#| hide
+def cell(sub:str) -> str:
+    "The set-up cell of a notebook in `nbs/<sub>` (it works in its own folder, as locally)."
+    return f'''#| hide
 {MARK}: clone, install, work in nbs/; nothing outside Colab
 import os, sys
 if 'google.colab' in sys.modules:
     if not os.path.exists('/content/gnnic'): os.system('git clone -q --depth 1 {REPO} /content/gnnic && python /content/gnnic/scripts/colab.py')
-    os.chdir('/content/gnnic/nbs')'''
+    os.chdir('/content/gnnic/nbs{sub}')'''
 
 def notebooks(root:Path): return sorted(p for p in root.rglob('*.ipynb') if '.ipynb_checkpoints' not in p.parts)
 
@@ -20,9 +22,10 @@ def is_setup(cell) -> bool:
     src = ''.join(cell['source'])
     return cell['cell_type'] == 'code' and (MARK in src or ("'google.colab' in sys.modules" in src and '#| hide' in src))
 
-def refresh(path:Path, check:bool) -> bool:
+def refresh(path:Path, root:Path, check:bool) -> bool:
     "Whether `path` was (or, with `check`, would be) changed."
     nb = json.loads(path.read_text()); cells = nb['cells']
+    sub = path.parent.relative_to(root).as_posix(); CELL = cell('' if sub == '.' else '/' + sub)
     old = [i for i, c in enumerate(cells) if is_setup(c)]
     if len(old) == 1 and ''.join(cells[old[0]]['source']) == CELL: return False
     if check: return True
@@ -39,6 +42,6 @@ if __name__ == '__main__':
     ap.add_argument('--check', action='store_true', help='only report notebooks without the current cell; exit 1 if any')
     ap.add_argument('root', nargs='?', default=str(Path(__file__).resolve().parents[1] / 'nbs'))
     a = ap.parse_args()
-    changed = [p for p in notebooks(Path(a.root)) if refresh(p, a.check)]
+    changed = [p for p in notebooks(Path(a.root)) if refresh(p, Path(a.root), a.check)]
     for p in changed: print(('missing or stale: ' if a.check else 'updated: ') + str(p))
     sys.exit(1 if a.check and changed else 0)

@@ -22,6 +22,7 @@ else bad "export: nbdev-export changed gnn_image_classification/ (run nbdev-expo
 # 2. README generated from index.ipynb, whose findings are generated from the committed results files
 if "$BIN/python" scripts/findings.py --check; then ok "findings: nbs/index.ipynb matches nbs/results/*.csv"; else bad "findings"; fi
 if "$BIN/python" scripts/readme.py --check; then ok "readme: README.md matches nbs/index.ipynb"; else bad "readme"; fi
+if "$BIN/python" scripts/colab_cell.py --check; then ok "colab: every notebook has the one set-up cell of scripts/colab_cell.py"; else bad "colab (run python scripts/colab_cell.py)"; fi
 
 # 3. every notebook (tutorials/ too) run as a test file by nbdev-test (2 workers); nbdev-test names the failing notebooks
 nbs=$(cd nbs && find . -name '*.ipynb' -not -path '*/.*' -not -name '_*' | sed 's#^\./##' | sort)
