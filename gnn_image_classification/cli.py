@@ -47,7 +47,8 @@ def _positive(v):
 # %% ../nbs/08_cli.ipynb #c7c8e86c
 def _run_args(r, preset:str):
     "The arguments of `gnnic run` (and of its alias `gnnic sweep`, whose presets are the sweep presets)."
-    from gnn_image_classification.experiments import PRESETS, GRAPH_KINDS
+    from gnn_image_classification.experiments import PRESETS
+    from gnn_image_classification.graph import GRAPH_KINDS
     from gnn_image_classification.methods import METHODS, PROTOCOLS
     from gnn_image_classification.metrics import METRICS
     names = [n for n in PRESETS if n.startswith('sweep_') == (preset == 'quick')]

@@ -17,7 +17,7 @@ import numpy as np, pandas as pd, torch
 from tqdm.auto import tqdm
 from .data import EmbeddingSet, split_indices, atomic_write_text
 from .metrics import get_metric, METRICS
-from .graph import knn_graph, threshold_graph, band_graph, graph_stats, class_mean_scores, warn_uninformative
+from .graph import knn_graph, threshold_graph, band_graph, graph_stats, class_mean_scores, warn_uninformative, build_graph, GRAPH_KINDS
 from .gnn import default_device
 from fastcore.basics import patch
 from .methods import METHODS, GRAPH_METHODS, DEFAULTS, GRIDS, PROTOCOLS, family, fit_method
@@ -25,12 +25,11 @@ try: import fcntl
 except ImportError: fcntl = None  # Windows: no `flock`; run one process per results folder there
 
 # %% auto #0
-__all__ = ['GRAPH_KINDS', 'FRACS', 'SCHEMA_VERSION', 'RATES', 'PRESETS', 'COLUMNS', 'threshold_rules', 'rule_threshold',
-           'data_digest', 'RunSpec', 'make_grid', 'preset_grid', 'subsample_labels', 'results_lock', 'read_results',
-           'append_row', 'build_graph', 'run_grid']
+__all__ = ['FRACS', 'SCHEMA_VERSION', 'RATES', 'PRESETS', 'COLUMNS', 'threshold_rules', 'rule_threshold', 'data_digest',
+           'RunSpec', 'make_grid', 'preset_grid', 'subsample_labels', 'results_lock', 'read_results', 'append_row',
+           'run_grid']
 
 # %% ../nbs/06_experiments.ipynb #d856ad8a
-GRAPH_KINDS = ('knn', 'mutual_knn', 'threshold', 'band')
 FRACS = (0.8, 0.1, 0.1)  # train / validation / test, stratified per seed
 
 def threshold_rules(n_classes:int) -> list:
@@ -257,21 +256,6 @@ def append_row(path, row:dict) -> bool:
         try: os.write(fd, pd.DataFrame([row], columns=COLUMNS).to_csv(index=False, header=not text).encode()); os.fsync(fd)
         finally: os.close(fd)
     return True
-
-# %% ../nbs/06_experiments.ipynb #c03ea087
-def build_graph(x, # (N, d) embeddings (or an `EmbeddingSet`)
-                metric, kind, param, # the rule: kind 'knn' / 'mutual_knn' with k, 'threshold' / 'band' with a threshold
-                device=None):
-    "The PyG graph of `x` for one (metric, kind, numeric parameter); sparse-graph warnings are left to the diagnostics."
-    x = getattr(x, 'x', x)
-    warn_uninformative(x, metric)  # all-identical or 1-d cosine embeddings: said once, before the sparse-graph warnings are silenced
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        if kind == 'knn': return knn_graph(x, metric=metric, k=int(param), device=device)
-        if kind == 'mutual_knn': return knn_graph(x, metric=metric, k=int(param), mutual=True, device=device)
-        if kind == 'threshold': return threshold_graph(x, metric, float(param), device=device)
-        if kind == 'band': return band_graph(x, metric, lower=float(param), device=device)
-    raise ValueError(f"unknown graph kind {kind!r}; valid graph kinds: {', '.join(GRAPH_KINDS)}")
 
 # %% ../nbs/06_experiments.ipynb #fa63c1e2
 def _spec_graph(es, spec, lab):
