@@ -1,8 +1,8 @@
-"""Insert (or refresh) the one Colab set-up cell in every notebook, or `--check` that each has it.
+"""Insert (or refresh) the Colab badge and the one Colab set-up cell in every notebook, or `--check` that each has them.
 
 The cell is the same everywhere and short: in Colab it clones the project, runs `scripts/colab.py` and works in the
 clone's `nbs/`; elsewhere it does nothing. It sits right after the Colab badge (or the title)."""
-import argparse, json, sys
+import argparse, hashlib, json, sys
 from pathlib import Path
 
 REPO = 'https://github.com/gnn-image-classification/gnn_image_classification'
@@ -18,6 +18,13 @@ if 'google.colab' in sys.modules:
 
 def notebooks(root:Path): return sorted(p for p in root.rglob('*.ipynb') if '.ipynb_checkpoints' not in p.parts)
 
+def badge(rel:str) -> str:
+    "The 'Open in Colab' badge of the notebook at `nbs/<rel>`."
+    return (f'[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]'
+            f'({REPO.replace("https://github.com", "https://colab.research.google.com/github")}/blob/main/nbs/{rel})')
+
+def is_badge(cell) -> bool: return cell['cell_type'] == 'markdown' and 'colab-badge' in ''.join(cell['source'])
+
 def is_setup(cell) -> bool:
     src = ''.join(cell['source'])
     return cell['cell_type'] == 'code' and (MARK in src or ("'google.colab' in sys.modules" in src and '#| hide' in src))
@@ -26,15 +33,16 @@ def refresh(path:Path, root:Path, check:bool) -> bool:
     "Whether `path` was (or, with `check`, would be) changed."
     nb = json.loads(path.read_text()); cells = nb['cells']
     sub = path.parent.relative_to(root).as_posix(); CELL = cell('' if sub == '.' else '/' + sub)
-    old = [i for i, c in enumerate(cells) if is_setup(c)]
-    if len(old) == 1 and ''.join(cells[old[0]]['source']) == CELL: return False
+    BADGE = badge(path.relative_to(root).as_posix())
+    old = [i for i, c in enumerate(cells) if is_setup(c) or is_badge(c)]
+    if [''.join(cells[i]['source']) for i in old] == [BADGE, CELL] and old[1] == old[0] + 1: return False
     if check: return True
     for i in reversed(old): del cells[i]
-    at = next((i + 1 for i, c in enumerate(cells[:3]) if 'colab-badge' in ''.join(c['source'])),
-              next((i + 1 for i, c in enumerate(cells) if c['cell_type'] == 'markdown' and ''.join(c['source']).startswith('# ')), 0))
-    cells.insert(at, dict(cell_type='code', execution_count=None, metadata={}, outputs=[], source=CELL.splitlines(True)))
-    for c in cells:
-        if c['cell_type'] == 'code' and 'id' not in c and 'id' in cells[0]: c['id'] = format(abs(hash(CELL + path.name)) % 16**8, '08x')
+    at = next((i + 1 for i, c in enumerate(cells) if c['cell_type'] == 'markdown' and ''.join(c['source']).startswith('# ')), 0)
+    cells[at:at] = [dict(cell_type='markdown', metadata={}, source=BADGE.splitlines(True)),
+                    dict(cell_type='code', execution_count=None, metadata={}, outputs=[], source=CELL.splitlines(True))]
+    for j, c in enumerate(cells):
+        if 'id' not in c and 'id' in cells[0]: c['id'] = hashlib.sha1(f'{path.name}{j}'.encode()).hexdigest()[:8]
     path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + '\n'); return True
 
 if __name__ == '__main__':
