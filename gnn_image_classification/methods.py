@@ -308,7 +308,7 @@ def _feature_tasks(name, tasks, K):
 
 # %% ../nbs/11_methods.ipynb #72d03273
 def _adjacency(task, path):
-    "The `Adjacency` of `task`'s graph on `path` ('sparse' or 'dense'), built on first use and kept with the task."
+    "The `Adjacency` of `task`'s graph on `path` ('sparse', 'dense' or 'complement', as `aggr_path` picks), built on first use and kept with the task."
     if path not in task.adjs: task.adjs[path] = Adjacency(task.edge_index, len(task.y), task.edge_weight, path)
     return task.adjs[path]
 
