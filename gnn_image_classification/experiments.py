@@ -17,7 +17,7 @@ import numpy as np, pandas as pd, torch
 from tqdm.auto import tqdm
 from .data import EmbeddingSet, split_indices, atomic_write_text
 from .metrics import get_metric, METRICS
-from .graph import knn_graph, threshold_graph, band_graph, graph_stats, class_mean_scores, warn_uninformative, build_graph, GRAPH_KINDS
+from .graph import graph_stats, class_mean_scores, build_graph, GRAPH_KINDS
 from .gnn import default_device
 from fastcore.basics import patch
 from .methods import METHODS, GRAPH_METHODS, DEFAULTS, GRIDS, PROTOCOLS, family, fit_method
