@@ -15,7 +15,9 @@ applies) into `_proc/`. (`nbdev-proc-nbs` itself cannot be used here: it first t
 Then each page is checked: an API page (a notebook with `#| default_exp`) has a `show_doc` section for each public
 function and class it exports, and the analysis and tutorial pages have their figures (`<img>` tags, at least
 `MIN_FIGURES`, and no fewer than the notebook drew). Each notebook runs in its own process, `--workers` at a time.
-Prints one `PASS notebook ...`/`FAIL notebook ...` line per notebook, and exits non-zero on any failure.
+Prints a `PASS/FAIL notebook ...` line per notebook (its cells ran) and a `PASS/FAIL page ...` line per page (its checks),
+and exits non-zero on any failure. This one execution is also the project's notebook test (scripts/test.sh): running
+`nbdev-test` as well would execute every notebook a second time.
 
 Usage: python scripts/docs_check.py [NOTEBOOK ...] [--workers N] [--no-quarto]
 """
@@ -249,12 +251,13 @@ def main(argv=None):
         "Check one rendered page and print its PASS/FAIL line; True when it is good."
         rel = Path(r['rel']); name = f"notebook {r['rel']}"
         if r['error']: print(f"FAIL {name}: {r['error']}", flush=True); return False
-        if not Path(r['html']).exists(): print(f"FAIL {name}: runs, but no page at {r['html']}", flush=True); return False
+        print(f"PASS {name}: every cell ran ({r['seconds']:.0f} s)", flush=True)
+        if not Path(r['html']).exists(): print(f"FAIL page {r['rel']}: no page at {r['html']}", flush=True); return False
         probs, summary = check_page(rel, nbs / rel, Path(r['html']), r['images'])
         page = Path(r['html']).relative_to(root)
         for s in r['stderr']: print(f"     note: {r['rel']} shows output written to stderr: {s.splitlines()[0] if s else ''}")
-        if probs: print(f"FAIL {name}: runs, but its page {page} has {'; '.join(probs)}", flush=True); return False
-        print(f"PASS {name}: runs ({r['seconds']:.0f} s); page {page}: {summary}", flush=True); return True
+        if probs: print(f"FAIL page {r['rel']}: {page} has {'; '.join(probs)}", flush=True); return False
+        print(f"PASS page {r['rel']}: {page}: {summary}", flush=True); return True
 
     timeout = int(cfg.get('cell_timeout', 600))
     times_p = root / '_proc' / '.docs_check_times.json'  # last run's seconds per notebook: start the slowest first

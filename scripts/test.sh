@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The project's one test command (see README): checks that the package matches the notebooks and the README
-# matches nbs/index.ipynb, runs every notebook as a test file with nbdev-test, then renders each as a docs page (scripts/docs_check.py).
+# matches nbs/index.ipynb, then runs every notebook once as a test file and renders it as a docs page (scripts/docs_check.py).
 # Prints one line per check and notebook, then a closing line "N passed, M failed"; exits non-zero on any failure.
 set -u
 cd "$(dirname "$0")/.."
@@ -24,25 +24,21 @@ if "$BIN/python" scripts/findings.py --check; then ok "findings: nbs/index.ipynb
 if "$BIN/python" scripts/readme.py --check; then ok "readme: README.md matches nbs/index.ipynb"; else bad "readme"; fi
 if "$BIN/python" scripts/colab_cell.py --check; then ok "colab: every notebook has the one set-up cell of scripts/colab_cell.py"; else bad "colab (run python scripts/colab_cell.py)"; fi
 
-# 3. every notebook (tutorials/ too) run as a test file by nbdev-test (2 workers); nbdev-test names the failing notebooks
-nbs=$(cd nbs && find . -name '*.ipynb' -not -path '*/.*' -not -name '_*' | sed 's#^\./##' | sort)
-log=$(mktemp)
-"$BIN/nbdev-test" --n-workers "${NBDEV_WORKERS:-2}" --timing 2>&1 | tee "$log"
-rc=${PIPESTATUS[0]}
-for nb in $nbs; do
-  if grep -q "^[[:space:]]*\(.*/\)\?$(basename "$nb")\$" "$log" || { [ "$rc" -ne 0 ] && ! grep -q "Tests Failed On The Following Notebooks" "$log"; }; then bad "notebook $nb"
-  else ok "notebook $nb"; fi
-done
-rm -f "$log"
-
-# 4. offline docs check (Quarto is not installable here): each notebook run again, processed with nbdev's docs processors,
-#    rendered to HTML in _docs/, its page checked for a show_doc section per public export and for its figures
-#    (scripts/docs_check.py, 2 workers; where `quarto` is on PATH it runs nbdev-docs instead). One line per page.
-f0=$failed
+# 3. every notebook (tutorials/ and explanations/ too) run as a test file, once: scripts/docs_check.py executes each exactly as
+#    nbdev-test does (nbdev's own skip rule for `tst_flags` such as `#| slow`, from the notebook's folder, the first error
+#    fails it), keeps the outputs, processes them with nbdev's docs processors, renders the page to HTML in _docs/ (Quarto
+#    is not installable here; where `quarto` is on PATH it runs nbdev-docs) and checks it: a show_doc section per public
+#    export, the figures. Two lines per notebook: "notebook X" (its cells ran) and "page X" (its page is complete).
+f0=$failed; seen=" "
 while IFS= read -r line; do
-  case "$line" in "PASS "*) ok "docs ${line#PASS }";; "FAIL "*) bad "docs ${line#FAIL }";; "__rc="*) drc=${line#__rc=};; *) echo "$line";; esac
+  case "$line" in "PASS "*) ok "${line#PASS }";; "FAIL "*) bad "${line#FAIL }";; "__rc="*) drc=${line#__rc=};; *) echo "$line";; esac
+  case "$line" in "PASS notebook "*|"FAIL notebook "*) n=${line#* notebook }; seen+="${n%%:*} ";; esac
 done < <("$BIN/python" scripts/docs_check.py --workers "${NBDEV_WORKERS:-2}" 2>&1; echo "__rc=$?")
 [ "${drc:-1}" -ne 0 ] && [ "$failed" -eq "$f0" ] && bad "docs: scripts/docs_check.py exited with status ${drc:-unknown}"
+# a notebook the checker never reported is a failure, not a silent pass
+for nb in $(cd nbs && find . -name '*.ipynb' -not -path '*/.*' -not -name '_*' | sed 's#^\./##' | sort); do
+  case "$seen" in *" $nb "*) ;; *) bad "notebook $nb: never run";; esac
+done
 
 [ ${#failures[@]} -gt 0 ] && printf 'failed: %s\n' "${failures[@]}"
 echo "$passed passed, $failed failed"
