@@ -85,7 +85,7 @@ def run_case(case):
     torch.set_num_threads(case['threads'])
     from gnn_image_classification import methods as M
     from gnn_image_classification.propagation import gcn_adjacency, propagate
-    from gnn_image_classification.gnn import seed_everything
+    from torch_geometric import seed_everything
     x, y, g = _load(case['data']); split = _split(len(y), case['labels'], case['val']); what = case['what']; res = {}
     base = _rss_mib(); ru = resource.getrusage(resource.RUSAGE_SELF); t0 = time.perf_counter(); clock = [t0, time.process_time()]
     def lap(stage=None, per=1): # wall and CPU seconds since the last lap, as `stage`_seconds and `stage`_cpu (divided by `per`)

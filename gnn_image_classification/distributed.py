@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np, torch
 from tqdm import tqdm
 from .data import write_embeddings_dir, read_embeddings_dir, check_output_file, _EMB_DIR_FILES
-from .gnn import default_device
+from torch_geometric import device as pyg_device
 from .embeddings import SkippedImagesWarning, BACKBONES, _warn_skipped
 from .sources import image_folder
 from .cache import (EmbedConfig, embed_source, _cache_key, _load_cache, _refuse_empty_classes,
@@ -35,7 +35,7 @@ class _Group:
     def __init__(self, device=None, hours:float=12): # hours: how long a rank may wait for the slowest
         import torch.distributed as dist, datetime
         (self.rank, self.world, self.local), self.dist, self.owned = dist_env(), dist, False
-        if device is None: device = (f'cuda:{self.local}' if torch.cuda.is_available() else 'cpu') if self.world > 1 else default_device()
+        if device is None: device = (f'cuda:{self.local}' if torch.cuda.is_available() else 'cpu') if self.world > 1 else pyg_device('auto')
         self.device = torch.device(device)
         if self.world == 1: return
         if self.device.type == 'cuda' and self.device.index is None: self.device = torch.device('cuda', self.local)

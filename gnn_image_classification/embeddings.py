@@ -21,7 +21,7 @@ from torchvision.models import get_model, get_model_weights
 from PIL import Image
 from tqdm import tqdm
 from .data import EmbeddingSet, l2_normalise, digits_images
-from .gnn import default_device
+from torch_geometric import device as pyg_device
 
 # %% auto #0
 __all__ = ['BACKBONES', 'BACKGROUND', 'PRECISIONS', 'Backbone', 'EfficientNetLite0_Weights', 'resolve_weights',
@@ -361,7 +361,7 @@ def embed_images(images, # (N, H, W), (N, C, H, W) or (N, H, W, C) array/tensor,
                  channels_last:bool=False): # convolutions in channels-last memory layout
     "Embed images with a CNN backbone: a float32 (N, d) array (and the kept indices with `return_index`)."
     bb = backbone if isinstance(backbone, Backbone) else get_backbone(backbone, weights, seed, image_size if str(backbone).startswith('vit') else None)
-    device = torch.device(device) if device is not None else default_device()
+    device = pyg_device(device or 'auto')
     dtype = check_precision(precision, device)  # before any work: an unsupported precision fails at once
     items = _Items(images, bb.transforms(image_size), errors)
     dl = _loader(items, batch_size, num_workers, device)

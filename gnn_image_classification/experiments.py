@@ -18,7 +18,7 @@ from tqdm.auto import tqdm
 from .data import EmbeddingSet, split_indices, atomic_write_text
 from .metrics import get_metric, METRICS
 from .graph import graph_stats, class_mean_scores, build_graph, GRAPH_KINDS
-from .gnn import default_device
+from torch_geometric import device as pyg_device
 from fastcore.basics import patch
 from .methods import METHODS, GRAPH_METHODS, DEFAULTS, GRIDS, PROTOCOLS, family, fit_method
 try: import fcntl
@@ -351,7 +351,7 @@ def run_grid(es:EmbeddingSet, specs:list, # the runs, e.g. from `make_grid` or `
     digest = data_digest(es); keys = {s: s.key(digest) for s in dict.fromkeys(specs)}
     done = set(read_results(out_csv, repair=True)['run_key'])
     todo = [s for s in keys if keys[s] not in done]
-    units = _units(es, todo, keys, str(device or default_device()), threads or (1 if workers > 1 else None), out_csv, digest)
+    units = _units(es, todo, keys, str(pyg_device(device or 'auto')), threads or (1 if workers > 1 else None), out_csv, digest)
     bar, mine = tqdm(total=len(todo), desc='runs', disable=not progress or not todo), []
     def write(unit, rows):
         mine.extend(r['run_key'] for r in rows if append_row(out_csv, r)); bar.update(len(unit['keys']))

@@ -14,18 +14,8 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.utils import add_remaining_self_loops
 
 # %% auto #0
-__all__ = ['GNN_KINDS', 'AGGR_PATHS', 'DENSE_MIN_DENSITY', 'COMPLEMENT_MIN_DENSITY', 'DENSE_MAX_BYTES', 'seed_everything',
-           'default_device', 'GNN', 'aggr_path', 'Adjacency', 'conv_by_matrix']
-
-# %% ../nbs/05_gnn.ipynb #abf4e7ee
-def seed_everything(seed:int):
-    "Seed python, numpy and torch (CPU and CUDA)."
-    random.seed(seed); np.random.seed(seed % 2**32); torch.manual_seed(seed)
-    if torch.cuda.is_available(): torch.cuda.manual_seed_all(seed)
-
-def default_device():
-    "CUDA when available, else CPU."
-    return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
+__all__ = ['GNN_KINDS', 'AGGR_PATHS', 'DENSE_MIN_DENSITY', 'COMPLEMENT_MIN_DENSITY', 'DENSE_MAX_BYTES', 'GNN', 'aggr_path',
+           'Adjacency', 'conv_by_matrix']
 
 # %% ../nbs/05_gnn.ipynb #045c8205
 GNN_KINDS = ('sage', 'gcn', 'gin')

@@ -12,7 +12,8 @@ import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch_geometric.data import Data
 from torch_geometric.nn import GATConv, APPNP
 from torch_geometric.nn.models import LabelPropagation, CorrectAndSmooth
-from .gnn import GNN, GNN_KINDS, seed_everything, default_device, Adjacency, aggr_path
+from torch_geometric import seed_everything, device as pyg_device
+from .gnn import GNN, GNN_KINDS, Adjacency, aggr_path
 from .baseline import MLP
 from .propagation import Hops, csr_to_edge_index, gcn_adjacency, propagate, _as_tensor
 
@@ -171,7 +172,7 @@ def make_task(data, # PyG `Data` with x, y, edge_index (edge_weight optional), o
               test_idx=None, # test nodes, only to check nothing above overlaps them
               n_classes:int=None, device=None):
     "The `Task` of fitting on `labelled_idx`: every label outside `labelled_idx` ∪ `val_idx` is replaced by -1 here."
-    device = device or default_device()
+    device = pyg_device(device or 'auto')
     y = _as_np(data.y).astype(np.int64); n = len(y)
     lab, val, test = _idx(labelled_idx), _idx(val_idx), _idx(test_idx)
     if len(lab) == 0: raise ValueError("no labelled nodes: labelled_idx is empty")

@@ -13,7 +13,8 @@ from fastcore.basics import patch
 from .data import EmbeddingSet, atomic_write, split_indices
 from .metrics import get_metric, as_tensor
 from .graph import build_graph, knn_search, topk_rows, GRAPH_KINDS, _edge_weights
-from .gnn import GNN, default_device
+from torch_geometric import device as pyg_device
+from .gnn import GNN
 from .methods import fit_method
 from .sources import ImageSource, IMAGE_EXTS, _image_files
 from .cache import EmbedConfig
@@ -232,7 +233,7 @@ def predict_embeddings(self:GraphClassifier, q, # (M, d) embeddings of new image
     if q.ndim != 2 or q.shape[1] != self.x.shape[1]: raise ValueError(f"expected (M, {self.x.shape[1]}) embeddings, got {tuple(q.shape)}")
     if mode not in ('attach', 'rebuild'): raise ValueError(f"mode must be 'attach' or 'rebuild', got {mode!r}")
     if len(q) == 0: return torch.zeros(0, len(self.classes)), torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long)
-    device = torch.device(device) if device is not None else default_device()
+    device = pyg_device(device or 'auto')
     try:
         with torch.inference_mode():
             if mode == 'attach': return _attached_logp(self, q, self.model.to(device), device, chunk)
