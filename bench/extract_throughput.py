@@ -93,7 +93,7 @@ def agreement(n, precision, device, threads=None, emulate=False, k=10):
     warnings.simplefilter('ignore')
     if threads: torch.set_num_threads(threads)
     if emulate: _emulate_bf16()
-    from gnn_image_classification.embeddings import load_digits_cnn_embeddings
+    from gnn_image_classification.cache import load_digits_cnn_embeddings
     from gnn_image_classification.graph import knn_graph
     f = load_digits_cnn_embeddings(n=n, progress=False, device=device)  # float32: the default cache (computed once per machine)
     t, c = time.perf_counter(), time.process_time()

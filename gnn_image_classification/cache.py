@@ -10,17 +10,18 @@ import hashlib, io, json, sys, time, warnings
 from collections import Counter
 from dataclasses import dataclass, asdict
 from pathlib import Path
-import numpy as np, torch
+import numpy as np, torch, torchvision
+from torch.utils.data import Dataset
 from fastcore.basics import patch
 from fastcore.xdg import xdg_cache_home
-from .data import EmbeddingSet, atomic_write, write_embeddings_csv
+from .data import EmbeddingSet, atomic_write, write_embeddings_csv, digits_images
 from .embeddings import (embed_images, get_backbone, resolve_weights, image_transform,
                                                  SkippedImagesWarning, BACKBONES, PRECISIONS, _warn_skipped)
 from . import sources
 from .sources import ImageSource, image_folder, _open_checked
 
 # %% auto #0
-__all__ = ['EmbedConfig', 'default_cache_dir', 'embed_source', 'folder_to_csv']
+__all__ = ['EmbedConfig', 'default_cache_dir', 'embed_source', 'folder_to_csv', 'load_digits_cnn_embeddings']
 
 # %% ../nbs/11_cache.ipynb #c83d60b7
 @dataclass(frozen=True)
@@ -39,10 +40,9 @@ class EmbedConfig:
         if self.image_size is not None: object.__setattr__(self, 'image_size', int(self.image_size))
         if self.precision not in PRECISIONS: raise ValueError(f"unknown precision {self.precision!r}; valid: {', '.join(PRECISIONS)}")
         object.__setattr__(self, 'channels_last', bool(self.channels_last))
-    def transform(self): return image_transform(resolve_weights(self.backbone, self.weights), self.image_size)
     def build(self):
         "The `Backbone` this configuration describes."
-        return get_backbone(self.backbone, self.weights, self.seed, self.image_size if self.backbone.startswith('vit') else None)
+        return get_backbone(self.backbone, self.weights, self.seed, self.image_size)
     @property
     def speed(self):
         "The settings of `precision` and `channels_last` that differ from the default (fp32, contiguous), as a dict."
@@ -63,8 +63,8 @@ def embed(self:EmbedConfig, images, backbone=None, **kwargs): # backbone: a `Bac
 @patch
 def describe(self:EmbedConfig):
     "This configuration as a JSON-able dict, with the preprocessing spelled out."
-    d = {**asdict(self), 'transform': repr(self.transform())}
-    for k in ('precision', 'channels_last'): d.pop(k); d.update(self.speed)  # the defaults leave the key as it was
+    d = {k: v for k, v in asdict(self).items() if k not in ('precision', 'channels_last')}  # at their defaults, the key is as it was
+    d.update(self.speed, transform=repr(image_transform(resolve_weights(self.backbone, self.weights), self.image_size)))
     if self.weights is not None: d['seed'] = None  # irrelevant with pretrained weights
     return d
 
@@ -79,9 +79,7 @@ def default_cache_dir():
     return xdg_cache_home()/'gnn_image_classification'/'embeddings'
 
 # %% ../nbs/11_cache.ipynb #8028fa9b
-def _versions():
-    import torchvision
-    return dict(torch=torch.__version__, torchvision=torchvision.__version__, numpy=np.__version__)
+def _versions(): return dict(torch=torch.__version__, torchvision=torchvision.__version__, numpy=np.__version__)
 
 # %% ../nbs/11_cache.ipynb #3d570b31
 def _load_cache(cdir, key):
@@ -204,4 +202,31 @@ def folder_to_csv(root, # class-per-subfolder image folder
     src = image_folder(root, classes, class_names, n_per_class, seed)
     es = embed_source(src, backbone, weights, image_size, **kwargs)
     write_embeddings_csv(es, out, style=style)
+    return es
+
+# %% ../nbs/11_cache.ipynb #c1f529bf
+class _DigitImages(Dataset):
+    "scikit-learn's digits as float (1, 10, 10) images: dark ink on white, with a one-pixel blank margin; a torchvision-style dataset."
+    def __init__(self, n:int=None):
+        imgs, y, self.classes = digits_images()
+        n = len(y) if n is None else int(n)
+        self.imgs, self.targets = 1 - torch.nn.functional.pad(torch.as_tensor(imgs[:n]), (1, 1, 1, 1)), y[:n].tolist()
+        self.sha1 = hashlib.sha1(self.imgs.numpy().tobytes()).hexdigest()
+    def __len__(self): return len(self.targets)
+    def __getitem__(self, i): return self.imgs[i][None], self.targets[i]
+    def __repr__(self): return f"sklearn digits, 8x8 padded to 10x10, dark ink on white, float in [0, 1], N={len(self)}, sha1={self.sha1}"
+
+# %% ../nbs/11_cache.ipynb #d5f59afb
+def load_digits_cnn_embeddings(n:int=None, # only the first `n` digits (default: all 1,797)
+                               cache=True, # True: `default_cache_dir()`; a folder; or False for no cache
+                               backbone='efficientnet_lite0', weights='DEFAULT', # another backbone, only to compare
+                               device=None, progress:bool=True, # as in `embed_images`
+                               precision:str='fp32', channels_last:bool=False): # see `EmbedConfig` (other settings are other cache entries)
+    "The `digits_cnn` dataset: scikit-learn's digits embedded by pretrained EfficientNet-Lite0, as a cached `EmbeddingSet`."
+    ds = _DigitImages(n)
+    names = [f'digit_{i:04d}' for i in range(len(ds))]
+    src = ImageSource(ds.targets, ds.classes, names, dict(kind='dataset', dataset='digits_cnn', repr=repr(ds)), dataset=ds, indices=range(len(ds)))
+    cfg = EmbedConfig(backbone, weights, precision=precision, channels_last=channels_last)
+    es = embed_source(src, cfg, cache=cache, errors='raise', device=device, num_workers=0, progress=progress)
+    es.source = f'digits_cnn|{cfg.tag}'
     return es

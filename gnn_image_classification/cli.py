@@ -20,7 +20,7 @@ def _digits():
 
 # %% ../nbs/20_cli.ipynb #c80d4b29
 def _digits_cnn():
-    from gnn_image_classification.embeddings import load_digits_cnn_embeddings
+    from gnn_image_classification.cache import load_digits_cnn_embeddings
     return load_digits_cnn_embeddings()
 
 # %% ../nbs/20_cli.ipynb #5a1c4005

