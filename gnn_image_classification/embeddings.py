@@ -40,9 +40,6 @@ class Backbone(nn.Module):
     def weights_name(self):
         "`'ResNet18_Weights.IMAGENET1K_V1'`-style name of the weights, or None for random ones."
         return None if self.weights is None else f'{type(self.weights).__name__}.{self.weights.name}'
-    def transforms(self, image_size:int=None):
-        "The preprocessing that goes with this backbone's weights (see `image_transform`)."
-        return image_transform(self.weights, image_size)
     def __repr__(self): return f"Backbone({self.name!r}, dim={self.dim}, weights={self.weights_name})"
 
 # %% ../nbs/09_embeddings.ipynb #c4897c68
@@ -101,12 +98,10 @@ def _build(name, w, **kw):
 def _lite0_state_dict(src:dict, dst:dict) -> dict:
     "The package's state dict `src` under timm's names: the tensors of `dst` (timm) and `src` pair up in order."
     if len(src) != len(dst): raise ValueError(f"the weights file has {len(src)} tensors, timm's tf_efficientnet_lite0 {len(dst)}")
-    out = {}
     for (ks, vs), (kd, vd) in zip(src.items(), dst.items()):
         if ks.rsplit('.', 1)[-1] != kd.rsplit('.', 1)[-1] or vs.shape != vd.shape:
             raise ValueError(f"weights file tensor {ks} {tuple(vs.shape)} does not match timm's {kd} {tuple(vd.shape)}")
-        out[kd] = vs
-    return out
+    return dict(zip(dst, src.values()))
 
 # %% ../nbs/09_embeddings.ipynb #0d8c9875
 def _lite0_classifier(weights=None): # None (random: seed torch first) or an `EfficientNetLite0_Weights` member
@@ -323,7 +318,7 @@ def embed_images(images, # (N, H, W), (N, C, H, W) or (N, H, W, C) array/tensor,
     bb = backbone if isinstance(backbone, Backbone) else get_backbone(backbone, weights, seed, image_size)
     device = pyg_device(device or 'auto')
     dtype = check_precision(precision, device)  # before any work: an unsupported precision fails at once
-    items = _Items(images, bb.transforms(image_size), errors)
+    items = _Items(images, image_transform(bb.weights, image_size), errors)
     if num_workers is None: num_workers = 0 if isinstance(items.src, torch.Tensor) else min(8, max(0, (os.cpu_count() or 1) - 1))
     dl = DataLoader(items, batch_size, num_workers=num_workers, collate_fn=_collate, pin_memory=device.type == 'cuda')
     bb = bb.to(device).eval()

@@ -98,8 +98,7 @@ class ImageSource(Dataset):
         self.files, self.max_pixels = (paths if files is None else files), max_pixels
     def __len__(self): return len(self.y)
     def __getitem__(self, i):
-        if self.paths is not None:
-            return open_image(self.paths[i], self.max_pixels), int(self.y[i])
+        if self.paths is not None: return open_image(self.paths[i], self.max_pixels), int(self.y[i])
         item = self.dataset[int(self.indices[i])]
         return (item[0] if isinstance(item, (tuple, list)) else item), int(self.y[i])
     @property
