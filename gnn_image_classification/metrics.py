@@ -15,10 +15,11 @@ from fastcore.basics import patch
 __all__ = ['METRICS', 'Metric', 'get_metric', 'as_tensor', 'pairwise']
 
 # %% ../nbs/01_metrics.ipynb #06d1b1a3
-def _unit_rows(x, what='vectors'):
+def _unit_rows(x, where=list): # maps positions in `x` to the row numbers an error names
+    "The rows of `x` scaled to unit length; all-zero rows are refused, named."
     n = x.norm(dim=1, keepdim=True)
     zero = (n.squeeze(1) == 0).nonzero().flatten()
-    if len(zero): raise ValueError(f"{len(zero)} all-zero {what} (rows {zero[:10].tolist()}): cosine and chord are undefined for them; drop those rows or use a distance metric such as euclidean")
+    if len(zero): raise ValueError(f"{len(zero)} all-zero vectors (rows {where(zero[:10].tolist())}): cosine and chord are undefined for them; drop those rows or use a distance metric such as euclidean")
     return x / n
 
 # %% ../nbs/01_metrics.ipynb #043ebb6a
