@@ -516,12 +516,15 @@ def _read_part(p):
 # %% ../nbs/02_knn.ipynb #7eb6dcf1
 def _shard_pairs(X, m:Metric, k, bs, pairs, workers):
     "Running top-k keys and columns of every row over the block pairs `pairs` of the memory-mapped `X`: the same keys as `knn_search`."
-    unit, p = m.name in ('cosine', 'chord'), 1 if m.name == 'cityblock' else math.inf
+    unit, lp, p = m.name in ('cosine', 'chord'), m.name in ('cityblock', 'maxnorm'), 1 if m.name == 'cityblock' else math.inf
+    lib = _lp_lib() if lp else None
     def keys(i0, i1, j0, j1, out):
         A = _rows(X, slice(i0, i1), unit); B = A if i0 == j0 else _rows(X, slice(j0, j1), unit)
-        if m.name in ('cityblock', 'maxnorm'): _lp_eager(A, B, p, out); out.neg_(); return
-        np.matmul(A.numpy(), B.numpy().T, out=out.numpy())
+        if lp and lib is None: _lp_eager(A, B, p, out)
+        elif lp: bT = torch.zeros(B.shape[1], len(B) + 8); bT[:, :len(B)] = B.T; _lp_c(lib, p, A, bT[:, :len(B)], out)  # 8 spare columns
+        else: np.matmul(A.numpy(), B.numpy().T, out=out.numpy())
         if m.name == 'euclidean': out.mul_(2).sub_((A * A).sum(1)[:, None]).sub_((B * B).sum(1)[None])  # −‖a − b‖²
+        if lp: out.neg_()
     with _one_thread_each(workers): return _walk_pairs(len(X), k, bs, pairs, workers, keys)
 
 # %% ../nbs/02_knn.ipynb #92e8724b
