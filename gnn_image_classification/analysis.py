@@ -70,8 +70,9 @@ def _fmt_ci(m, h, f:str='.4f') -> str:
 def _table_row(r) -> tuple:
     "The cells of one summary row: label, mean ± std, 95% CI, paired difference [CI], selection score, seeds."
     d, dh = r.get('vs_base', np.nan), r.get('vs_base_ci', np.nan)
-    return (r.label, f"{r['mean']:.4f} ± {r['std']:.4f}" if not np.isnan(r['std']) else f"{r['mean']:.4f}", _fmt_ci(r['mean'], r.ci95),
-            '' if np.isnan(d) else f"{d:+.4f} {_fmt_ci(d, dh, '+.4f')}".rstrip(), '' if np.isnan(r.val_mean) else f"{r.val_mean:.4f}", str(r.n))
+    mean = f"{r['mean']:.4f} ± {r['std']:.4f}" if not np.isnan(r['std']) else f"{r['mean']:.4f}"
+    return (r.label, mean, _fmt_ci(r['mean'], r.ci95), '' if np.isnan(d) else f"{d:+.4f} {_fmt_ci(d, dh, '+.4f')}".rstrip(),
+            '' if np.isnan(r.val_mean) else f"{r.val_mean:.4f}", str(r.n))
 
 # %% ../nbs/14_analysis.ipynb #0115ba74
 def _text_table(head, rows) -> list:
@@ -104,8 +105,7 @@ def plot_methods(df:pd.DataFrame, path=None, baseline:str='mlp'):
     "Horizontal bars of each configuration's mean test accuracy with its 95% CI; non-graph methods grey, the baseline's mean as a line."
     s, where = _one_block(summarise(df, baseline=baseline))
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(s) + 1.2))
-    graph = s.graph.astype(str).str.len() > 0
-    ax.barh(s.label, s['mean'], xerr=s.ci95.fillna(0), color=np.where(graph, 'tab:blue', 'tab:gray'), capsize=3)
+    ax.barh(s.label, s['mean'], xerr=s.ci95.fillna(0), color=np.where(s.graph != '', 'tab:blue', 'tab:gray'), capsize=3)
     if (s.method == baseline).any(): ax.axvline(float(s.loc[s.method == baseline, 'mean'].iloc[0]), color='k', ls='--', lw=1, label=f'{baseline} mean')
     ax.set_xlim(max(0, float((s['mean'] - s.ci95.fillna(0)).min()) - 0.05), min(1.0, float((s['mean'] + s.ci95.fillna(0)).max()) + 0.02))
     ax.invert_yaxis(); ax.set_xlabel('test accuracy'); ax.set_title(f'Test accuracy, mean and 95% CI over seeds ({where})')
@@ -156,7 +156,7 @@ def plot_curves(df:pd.DataFrame, path=None):
     if d.empty: return None
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for m, g in d.assign(label=d.apply(method_label, axis=1)).groupby('label'):
-        c = pd.DataFrame(g.val_curve.map(json.loads).tolist()).mean()  # ragged curves: NaN-padded, mean of the seeds still running
+        c = pd.concat([pd.Series(json.loads(v)) for v in g.val_curve], axis=1).mean(axis=1)  # ragged: of the seeds still running
         ax.plot((10 if m.split(' ')[0].endswith('_ref') else 1) * np.arange(1, len(c) + 1), c, label=m, lw=1)
     ax.set_xlabel('epoch'); ax.set_ylabel('validation accuracy'); ax.set_title('Validation curves (mean over seeds, full protocol)')
     ax.legend(fontsize=7, loc='lower right'); fig.tight_layout()

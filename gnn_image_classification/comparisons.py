@@ -30,8 +30,7 @@ def rate_table(df:pd.DataFrame, protocol:str=None) -> pd.DataFrame:
     s = summarise(df[df.protocol.isin([protocol, 'full'])])
     s['cell'] = [f"{m:.3f} ± {c:.3f}" if not np.isnan(c) else f"{m:.3f}" for m, c in zip(s['mean'], s.ci95)]
     t = s.pivot(index='label', columns='rate', values='cell')
-    t = t.loc[_order(t.index)]; t.columns = [_pct(c) for c in t.columns]; t.index.name = 'method'
-    return t
+    return t.loc[_order(t.index)].rename(columns=_pct).rename_axis('method')
 
 # %% ../nbs/16_comparisons.ipynb #09eb16c1
 def protocols_table(df:pd.DataFrame) -> pd.DataFrame:
@@ -56,7 +55,7 @@ def _sign_flip_p(d) -> float:
 # %% ../nbs/16_comparisons.ipynb #7e150622
 def paired_stats(diff, n_test:int=None # accuracies are multiples of 1/n_test: differences are rounded to that grid
                 ) -> dict:
-    "Mean paired difference, its t 95% CI and p-value and percentile bootstrap 95% CI (nan without spread), exact sign-flip p, the p the verdict uses."
+    "Mean paired difference; t 95% CI, t-test p and percentile bootstrap 95% CI (nan without spread); exact sign-flip p; the p of the verdict."
     d = np.asarray(diff, dtype=float)
     if n_test: d = np.round(d * n_test) / n_test
     n = len(d); m = float(d.mean()) if n else np.nan; spread = n > 1 and np.ptp(d) > 1e-12

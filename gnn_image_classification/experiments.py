@@ -89,7 +89,7 @@ def _check_graph(self:RunSpec):
     if isinstance(self.param, str):
         if self.graph not in ('threshold', 'band'): raise ValueError(f"a threshold rule ({self.param!r}) needs a threshold or band graph")
         if self.threshold_from not in ('train', 'all'): raise ValueError("a threshold rule needs threshold_from='train' (labelled nodes) or 'all'")
-    else: self.__dict__.update(param=int(self.param) if self.graph in ('knn', 'mutual_knn') else float(self.param), threshold_from=None)
+    else: self.__dict__.update(param=(int if self.graph in ('knn', 'mutual_knn') else float)(self.param), threshold_from=None)
 
 # %% ../nbs/15_experiments.ipynb #857343b4
 @patch(as_prop=True)
@@ -116,8 +116,9 @@ def make_grid(methods=('sage', 'gcn', 'gin', 'mlp'), seeds=range(5), metrics=('c
               rates=(1.0,), protocols=('budget',), # protocols for rates below 1.0
               tune:bool=False, threshold_from:str=None) -> list:
     "Every `RunSpec` of a grid."
-    return list(dict.fromkeys(RunSpec(m, int(seed), rate, protocol, me, kind, p, threshold_from, tune) for seed in seeds for rate in rates
-                              for protocol in protocols for m in methods for me in metrics for kind, p in graphs))
+    specs = (RunSpec(m, int(seed), rate, protocol, me, kind, p, threshold_from, tune) for seed in seeds for rate in rates
+             for protocol in protocols for m in methods for me in metrics for kind, p in graphs)
+    return list(dict.fromkeys(specs))  # RunSpec folds a non-graph run's graphs, and every protocol at rate 1.0, into one run
 
 # %% ../nbs/15_experiments.ipynb #2eac99d0
 RATES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
@@ -237,10 +238,8 @@ def read_results(path, repair:bool=False): # also rewrite the file without what 
 # %% ../nbs/15_experiments.ipynb #b4daeb6e
 def _spec_graph(es, spec, lab):
     "(graph with labels attached, threshold used) of a graph spec; a rule reads the labels of `lab` or of every node."
-    th = None
-    if isinstance(spec.param, str):
-        idx = lab if spec.threshold_from == 'train' else np.arange(len(es))
-        th = rule_threshold(spec.param, es.x[idx], es.y[idx], spec.metric)
+    idx = lab if spec.threshold_from == 'train' else np.arange(len(es))  # whose labels a threshold rule may read
+    th = rule_threshold(spec.param, es.x[idx], es.y[idx], spec.metric) if isinstance(spec.param, str) else None
     t0 = time.perf_counter()
     g = build_graph(es.x, spec.metric, spec.graph, spec.param if th is None else th)
     g.stats = {**graph_stats(g, es.y), 'seconds': time.perf_counter() - t0}  # homophily: a diagnostic, never used to fit
@@ -257,10 +256,11 @@ def _row(es, spec, r, lab, g, th, test) -> dict:
     "The results columns of run `spec` on `es` with fit `r`, labelled nodes `lab`, graph `g` and threshold `th`, but key, timing and versions."
     st = g.stats if g is not None else {}
     return dict(**asdict(spec), schema=SCHEMA_VERSION, dataset=es.source, n_nodes=len(es), dim=es.d, n_classes=es.n_classes,
-                family=family(spec.method), n_labelled=len(lab), threshold=th, hparams=json.dumps(r.hparams, default=list, sort_keys=True),
-                n_configs=max(len(r.scores), 1), cv_folds=r.cv_folds, val_acc=r.val_acc, test_acc=r.test_acc, train_acc=r.train_acc,
-                best_epoch=r.best_epoch, val_curve=json.dumps([round(v, 5) for v in r.curve]), test_pred=json.dumps(r.predict(test).tolist()),
-                **{c: st.get(c) for c in ('n_edges', 'deg_median', 'isolated', 'components', 'homophily')}, graph_seconds=st.get('seconds'))
+                family=family(spec.method), n_labelled=len(lab), threshold=th, n_configs=max(len(r.scores), 1), cv_folds=r.cv_folds,
+                hparams=json.dumps(r.hparams, default=list, sort_keys=True), val_acc=r.val_acc, test_acc=r.test_acc,
+                train_acc=r.train_acc, best_epoch=r.best_epoch, val_curve=json.dumps([round(v, 5) for v in r.curve]),
+                test_pred=json.dumps(r.predict(test).tolist()), graph_seconds=st.get('seconds'),
+                **{c: st.get(c) for c in ('n_edges', 'deg_median', 'isolated', 'components', 'homophily')})
 
 # %% ../nbs/15_experiments.ipynb #c14a17f6
 _GRAPHS = {}  # (data digest, graph key) → (graph, threshold): the last two graphs this process used, the latest last
@@ -298,8 +298,8 @@ def _units(es, todo, device, csv, digest) -> list:
         shared = s.graph in ('band', 'threshold') and s.graph_key[-1] is None  # dense graphs no seed changes: built once for all
         g = (None if shared else s.seed, s.rate, str(s.graph_key)) if s.graph_key is not None else first.get((s.seed, s.rate), (s.seed, s.rate, 'none'))
         first.setdefault((s.seed, s.rate), g); groups.setdefault(g, []).append(s)
-    return [dict(es=es, specs=[asdict(s) for s in v], keys=[s.key(digest) for s in v], device=device, csv=csv and str(csv), digest=digest)
-            for v in groups.values()]
+    return [dict(es=es, specs=[asdict(s) for s in v], keys=[s.key(digest) for s in v], device=device, csv=csv and str(csv),
+                 digest=digest) for v in groups.values()]
 
 # %% ../nbs/15_experiments.ipynb #b97094b0
 def _execute(units, workers, write):

@@ -16,7 +16,6 @@ from .analysis import summarise, _graph_rows
 from .data import EmbeddingSet, atomic_write_text
 from .methods import GRIDS
 from .graph import build_graph
-# the names of the statistics and figures pages are re-exported here: `from gnn_image_classification.report import compare` works
 from .comparisons import rate_table, protocols_table, holm, paired_stats, compare, verdicts, comparison_table, _order, _pct, _pts
 from .report_plots import plot_label_rate, local_homophily, plot_homophily, plot_confusion, plot_embedding_map
 
