@@ -7,15 +7,15 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/data.h
 # %% ../nbs/00_data.ipynb #3886071d
 from __future__ import annotations
 import hashlib, json, math, os, re, tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['EmbeddingSet', 'digits_images', 'l2_normalise', 'load_digits_embeddings', 'read_embeddings_csv', 'check_output_file',
-           'atomic_write', 'atomic_write_text', 'write_embeddings_csv', 'write_embeddings_dir', 'read_embeddings_dir',
-           'read_embeddings', 'split_indices']
+           'atomic_write', 'write_embeddings_csv', 'write_embeddings_dir', 'read_embeddings_dir', 'read_embeddings',
+           'split_indices']
 
 # %% ../nbs/00_data.ipynb #ade64006
 @dataclass
@@ -30,8 +30,7 @@ class EmbeddingSet:
         self.x = np.ascontiguousarray(self.x, dtype=np.float32)
         self.y = np.asarray(self.y, dtype=np.int64)
         self.classes = [str(c) for c in self.classes]
-        if self.names is None: self.names = [f'{i}' for i in range(len(self.y))]
-        self.names = [str(n) for n in self.names]
+        self.names = [str(n) for n in (range(len(self.y)) if self.names is None else self.names)]
         if self.x.ndim != 2: raise ValueError(f"embeddings must be a 2-D (N, d) array, got shape {self.x.shape}")
         if not (len(self.x) == len(self.y) == len(self.names)):
             raise ValueError(f"lengths differ: {len(self.x)} embeddings, {len(self.y)} labels, {len(self.names)} names")
@@ -86,13 +85,11 @@ def _parse_vector(s:str, # numpy-printed vector such as "[0.1 0.2\n 0.3]"
         raise ValueError(f"{where}: expected a numpy-printed vector like '[0.1 0.2 ...]', got {t[:40]!r}")
     toks = t[1:-1].replace(',', ' ').split()
     try: v = np.array([float(o) for o in toks], dtype=np.float32)
-    except ValueError:
-        bad = next(o for o in toks if not re.fullmatch(r'[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|[-+]?(nan|inf)', o, re.I))
-        raise ValueError(f"{where}: non-numeric value {bad!r} in the vector") from None
+    except ValueError as e:  # float() names the token it refused: "could not convert string to float: 'abc'"
+        raise ValueError(f"{where}: non-numeric value {str(e).split(': ', 1)[-1]} in the vector") from None
     if len(v) == 0: raise ValueError(f"{where}: empty vector")
-    if not np.isfinite(v).all():
-        j = int(np.flatnonzero(~np.isfinite(v))[0])
-        raise ValueError(f"{where}: value {v[j]} at position {j} is not finite (NaN or inf)")
+    bad = np.flatnonzero(~np.isfinite(v))
+    if len(bad): raise ValueError(f"{where}: value {v[bad[0]]} at position {bad[0]} is not finite (NaN or inf)")
     return v
 
 # %% ../nbs/00_data.ipynb #d7790541
@@ -103,6 +100,8 @@ def _csv_parse_error(path, e):
                   "it looks truncated (cut off while being written or copied): write or copy it again")
     return f"{path}: not a readable CSV file ({str(e).replace('Error tokenizing data. C error: ', '')})"
 
+# %% ../nbs/00_data.ipynb #589307ee
+def _reason(e:OSError): return os.strerror(e.errno) if e.errno else str(e)
 
 # %% ../nbs/00_data.ipynb #666e5cb6
 def _check_rows(path, df, classes):
@@ -111,10 +110,9 @@ def _check_rows(path, df, classes):
     d = len(vecs[0])
     for i, v in enumerate(vecs):
         if len(v) != d: raise ValueError(f"{path}, row {i+2}, column 'embedding': vector has {len(v)} values, expected {d} like row 2")
-    dup = df['image_name'].duplicated(keep=False)
-    if dup.any():
-        rows = (np.flatnonzero(dup.values) + 2).tolist()
-        raise ValueError(f"{path}: duplicate image_name {df['image_name'][dup].iloc[0]!r} in rows {rows[:10]}; image names must be unique")
+    dup = np.flatnonzero(df['image_name'].duplicated(keep=False))
+    if len(dup): raise ValueError(f"{path}: duplicate image_name {df['image_name'].iloc[dup[0]]!r} in rows {(dup[:10] + 2).tolist()}; "
+                                  "image names must be unique")
     cls = list(dict.fromkeys(df['class_name'])) if classes is None else list(classes)
     unknown = sorted(set(df['class_name']) - set(cls))
     if unknown: raise ValueError(f"{path}: column 'class_name' has classes {unknown} not in the given classes {cls}")
@@ -130,16 +128,13 @@ def read_embeddings_csv(path, # CSV with columns image_name, class_name, embeddi
     try: df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError: raise ValueError(f"{path}: the file is empty; expected columns {', '.join(_REF_COLS)}") from None
     except pd.errors.ParserError as e: raise ValueError(_csv_parse_error(path, e)) from None
-    except OSError as e: raise type(e)(f"{path}: cannot read the embeddings file: {os.strerror(e.errno) if e.errno else e}") from None
+    except OSError as e: raise type(e)(f"{path}: cannot read the embeddings file: {_reason(e)}") from None
     missing = [c for c in _REF_COLS if c not in df.columns]
     if missing: raise ValueError(f"{path}: missing column(s) {missing}; found {list(df.columns)}, expected {list(_REF_COLS)}")
     if len(df) == 0: raise ValueError(f"{path}: no data rows")
     vecs, cls = _check_rows(path, df, classes)
     lookup = {c: i for i, c in enumerate(cls)}
     return EmbeddingSet(np.stack(vecs), [lookup[c] for c in df['class_name']], cls, list(df['image_name']), source=str(path))
-
-# %% ../nbs/00_data.ipynb #589307ee
-def _reason(e:OSError): return os.strerror(e.errno) if e.errno else str(e)
 
 # %% ../nbs/00_data.ipynb #3bde9c1e
 def check_output_file(path, # the file to be written
@@ -177,38 +172,24 @@ def atomic_write(path, # the file to write
         raise type(e)(f"cannot write {what} {path}: {_reason(e)}") from None
     return path
 
-# %% ../nbs/00_data.ipynb #d2df34cc
-def atomic_write_text(path, text:str):
-    "Write `text` to `path` atomically (see `atomic_write`)."
-    return atomic_write(path, text)
-
-# %% ../nbs/00_data.ipynb #82e979ae
-def _vec_str(v, style):
-    if style == 'reference': return np.array2string(np.asarray(v, dtype=np.float32))
-    if style == 'exact': return np.array2string(np.asarray(v, dtype=np.float32), floatmode='unique', precision=None, threshold=np.inf)
-    raise ValueError(f"style must be 'reference' or 'exact', got {style!r}")
-
 # %% ../nbs/00_data.ipynb #185284f5
 def write_embeddings_csv(es:EmbeddingSet, path, # destination CSV
                          style:str='exact'): # 'exact' round-trips float32; 'reference' prints like numpy's default
     "Write `es` in the reference repo's CSV layout (image_name, class_name, embedding)."
+    if style not in ('reference', 'exact'): raise ValueError(f"style must be 'reference' or 'exact', got {style!r}")
+    kw = dict(floatmode='unique', precision=None) if style == 'exact' else {}  # numpy's default printing is the reference's
     with np.printoptions(threshold=np.inf):
         df = pd.DataFrame({'image_name': es.names, 'class_name': [es.classes[i] for i in es.y],
-                           'embedding': [_vec_str(v, style) for v in es.x]})
-    atomic_write_text(path, df.to_csv(index=False))
-    return Path(path)
+                           'embedding': [np.array2string(v, **kw) for v in es.x]})
+    return atomic_write(path, df.to_csv(index=False))
 
 # %% ../nbs/00_data.ipynb #3948bbdb
 _EMB_DIR_FILES = dict(embeddings='embeddings.npy', labels='labels.npy', names='names.txt', manifest='manifest.json')
-_DIR_FORMAT = 1
 
 # %% ../nbs/00_data.ipynb #6e46ab75
-def _file_sha1(path, block:int=1 << 24):
-    "SHA-1 of a file, read in 16 MiB blocks (a large matrix is never loaded whole)."
-    h = hashlib.sha1()
-    with open(path, 'rb') as f:
-        while b := f.read(block): h.update(b)
-    return h.hexdigest()
+def _file_sha1(path):
+    "SHA-1 of a file, read in blocks."
+    with open(path, 'rb') as f: return hashlib.file_digest(f, 'sha1').hexdigest()
 
 # %% ../nbs/00_data.ipynb #735aa524
 def _check_dir_names(names):
@@ -239,9 +220,9 @@ def write_embeddings_dir(path, # folder to write (created if needed)
         f['manifest'].unlink(missing_ok=True)  # from here until the new manifest is written, the folder reads as incomplete
         for k, t in tmps.items(): os.replace(t, f[k])
         if x_file is not None: os.replace(x_file, f['embeddings'])
-        man = dict(kind='gnnic-embeddings', format=_DIR_FORMAT, n=len(es), dim=es.d, dtype='float32', classes=es.classes,
+        man = dict(kind='gnnic-embeddings', format=1, n=len(es), dim=es.d, dtype='float32', classes=es.classes,
                    files={k: v for k, v in _EMB_DIR_FILES.items() if k != 'manifest'}, sha1=sha, **(meta or {}))
-        atomic_write_text(f['manifest'], json.dumps(man))
+        atomic_write(f['manifest'], json.dumps(man))
     except BaseException:
         for t in tmps.values(): t.unlink(missing_ok=True)
         raise
@@ -259,8 +240,8 @@ def read_embeddings_dir(path, # folder written by `write_embeddings_dir` (e.g. b
                                 f"{_EMB_DIR_FILES['manifest']}" + (" (its writing was interrupted: run `gnnic embed` again)" if f['embeddings'].exists() or (path/'parts').is_dir() else ''))
     try: man = json.loads(f['manifest'].read_text())
     except ValueError as e: raise ValueError(f"{f['manifest']}: not valid JSON ({e})") from None
-    if man.get('kind') != 'gnnic-embeddings' or man.get('format') != _DIR_FORMAT:
-        raise ValueError(f"{f['manifest']}: not an embedding-folder manifest of format {_DIR_FORMAT} (kind {man.get('kind')!r}, format {man.get('format')!r})")
+    if man.get('kind') != 'gnnic-embeddings' or man.get('format') != 1:
+        raise ValueError(f"{f['manifest']}: not an embedding-folder manifest of format 1 (kind {man.get('kind')!r}, format {man.get('format')!r})")
     for k in ('embeddings', 'labels', 'names'):
         if not f[k].exists(): raise FileNotFoundError(f"{f[k]}: missing, though {f['manifest']} lists it")
         if verify and _file_sha1(f[k]) != man['sha1'][k]:
