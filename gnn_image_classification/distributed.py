@@ -35,28 +35,30 @@ class _Group:
     def __init__(self, device=None, hours:float=12): # hours: how long a rank may wait for the slowest
         import torch.distributed as dist, datetime
         (self.rank, self.world, self.local), self.dist, self.owned = dist_env(), dist, False
-        if device is None: device = (f'cuda:{self.local}' if torch.cuda.is_available() else 'cpu') if self.world > 1 else pyg_device('auto')
-        self.device = torch.device(device)
+        self.device = pyg_device(device or ('auto' if self.world == 1 else 'cuda' if torch.cuda.is_available() else 'cpu'))
         if self.world == 1: return
         if self.device.type == 'cuda' and self.device.index is None: self.device = torch.device('cuda', self.local)
         if 'OMP_NUM_THREADS' not in os.environ: torch.set_num_threads(1)
         if self.device.type == 'cuda': torch.cuda.set_device(self.device)
         if not dist.is_initialized():
             dist.init_process_group('nccl' if self.device.type == 'cuda' else 'gloo', timeout=datetime.timedelta(hours=hours)); self.owned = True
-    @property
-    def backend(self): return self.dist.get_backend() if self.world > 1 else None
     def gather(self, obj): # every rank's `obj`, in rank order
         if self.world == 1: return [obj]
         out = [None] * self.world; self.dist.all_gather_object(out, obj); return out
     def bcast(self, obj): # rank 0's `obj`, on every rank
         if self.world == 1: return obj
         box = [obj]; self.dist.broadcast_object_list(box, src=0); return box[0]
-    def agree(self, err=None): # this rank's exception, or None
-        "Raise this rank's error, or else another rank's, on every rank, so that no rank waits for one that failed."
+    def run(self, f, everywhere:bool=False): # `f()` on rank 0 (its result there, None elsewhere), or on every rank
+        "`f()`; its error, or else another rank's, raised on every rank."
+        res = err = None
+        if everywhere or self.rank == 0:
+            try: res = f()
+            except Exception as e: err = e
         msgs = self.gather(None if err is None else f"{type(err).__name__}: {err}")
         if err is not None: raise err
         bad = [(r, m) for r, m in enumerate(msgs) if m is not None]
         if bad: raise ValueError(f"rank {bad[0][0]} of {self.world} failed: {bad[0][1]}")
+        return res
     def close(self):
         if self.owned: self.dist.destroy_process_group()
 
@@ -124,7 +126,7 @@ def _merge_parts(src, key:str, parts:Path, chunk:int, out:Path, dim:int, meta:di
 def _finish(g, src, cfg, key, counts, out, chunk, fingerprint, keep_parts, t0):
     "Rank 0, once every rank is done: clear what killed ranks left, merge the parts into `out` with the provenance, drop the parts if asked."
     meta = dict(key=key, created=time.strftime('%Y-%m-%dT%H:%M:%S'), versions=_versions(), source=src.spec, embed=cfg.describe(),
-                fingerprint=fingerprint, chunk=chunk, world_size=g.world, backend=g.backend, device=str(g.device),
+                fingerprint=fingerprint, chunk=chunk, world_size=g.world, backend=g.dist.get_backend() if g.world > 1 else None, device=str(g.device),
                 reused=sum(r for r, _ in counts), embedded=sum(e for _, e in counts), ranks=[dict(reused=r, embedded=e) for r, e in counts])
     parts = out/'parts'
     for t in [*out.glob('.*.tmp'), *parts.glob('*/.*.tmp')]: t.unlink(missing_ok=True)  # left by killed ranks; every rank has finished
@@ -144,24 +146,17 @@ def embed_folder(root, # class-per-subfolder image folder
                  progress:bool=True): # a progress bar on rank 0
     "Embed an image folder into an embedding folder; under `torchrun`, each rank embeds its share of the parts and rank 0 merges them in file order."
     if int(chunk) < 1: raise ValueError(f"chunk must be at least 1 image, got {chunk}")
-    t0, g, src, err = time.perf_counter(), _Group(device), None, None
+    t0, g = time.perf_counter(), _Group(device)
     try:
         cfg = _OneNet(**asdict(backbone if isinstance(backbone, EmbedConfig) else EmbedConfig(backbone, weights, image_size)))
-        out = Path(out).expanduser(); parts = out/'parts'
-        if g.rank == 0:
-            try: check_output_file(out/_EMB_DIR_FILES['manifest'], 'embeddings folder'); src = image_folder(root, classes, class_names, n_per_class, seed)
-            except Exception as e: err = e
-        src = g.bcast(src); g.agree(err)
+        out = Path(out).expanduser()
+        g.run(lambda: check_output_file(out/_EMB_DIR_FILES['manifest'], 'embeddings folder'))
+        src = g.bcast(g.run(lambda: image_folder(root, classes, class_names, n_per_class, seed)))
         if num_workers is None and g.world > 1:
             num_workers = 0 if g.device.type == 'cpu' else min(8, max(0, (os.cpu_count() or 1) // int(os.environ.get('LOCAL_WORLD_SIZE', g.world)) - 1))
-        key, counts = _cache_key(src, cfg, fingerprint), (0, 0)
-        try: counts = _embed_parts(src, cfg, parts, int(chunk), g, key, progress and g.rank == 0, fingerprint=fingerprint, errors=errors,
-                                   batch_size=batch_size, device=g.device, num_workers=num_workers)
-        except Exception as e: err = e
-        counts = g.gather(counts); g.agree(err)
-        if g.rank == 0:
-            try: _finish(g, src, cfg, key, counts, out, int(chunk), fingerprint, keep_parts, t0)
-            except Exception as e: err = e
-        g.agree(err)
+        key = _cache_key(src, cfg, fingerprint)
+        counts = g.gather(g.run(lambda: _embed_parts(src, cfg, out/'parts', int(chunk), g, key, progress and g.rank == 0, fingerprint=fingerprint,
+                                                     errors=errors, batch_size=batch_size, device=g.device, num_workers=num_workers), everywhere=True))
+        g.run(lambda: _finish(g, src, cfg, key, counts, out, int(chunk), fingerprint, keep_parts, t0))
         return read_embeddings_dir(out, verify=False)
     finally: g.close()
