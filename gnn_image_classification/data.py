@@ -101,7 +101,7 @@ def _csv_parse_error(path, e):
     return f"{path}: not a readable CSV file ({str(e).replace('Error tokenizing data. C error: ', '')})"
 
 # %% ../nbs/00_data.ipynb #589307ee
-def _reason(e:OSError): return os.strerror(e.errno) if e.errno else str(e)
+def _reason(e:OSError): return (e.strerror or os.strerror(e.errno)) if e.errno else str(e)
 
 # %% ../nbs/00_data.ipynb #666e5cb6
 def _check_rows(path, df, classes):
