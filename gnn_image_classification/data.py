@@ -58,19 +58,17 @@ def digits_images():
     return (d.images / 16.).astype(np.float32), d.target.astype(np.int64), [str(c) for c in d.target_names]
 
 # %% ../nbs/00_data.ipynb #9cbdb9c1
-def l2_normalise(x:np.ndarray, # (N, d) array
-                 eps:float=1e-12): # rows with a smaller norm are left as they are
-    "Rows of `x` scaled to unit L2 norm."
+def l2_normalise(x:np.ndarray): # (N, d) array
+    "Rows of `x` scaled to unit L2 norm; a row of norm under 1e-12 is left as it is."
     x = np.asarray(x, dtype=np.float32)
     n = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(n < eps, 1., n)
+    return x / np.where(n < 1e-12, 1., n)
 
 # %% ../nbs/00_data.ipynb #a137e883
-def load_digits_embeddings(normalise:bool=True): # L2-normalise each flattened image
-    "The digits dataset as an `EmbeddingSet` of flattened 64-pixel images."
+def load_digits_embeddings():
+    "The digits dataset as an `EmbeddingSet` of flattened 64-pixel images, L2-normalised."
     imgs, y, classes = digits_images()
-    x = imgs.reshape(len(imgs), -1)
-    if normalise: x = l2_normalise(x)
+    x = l2_normalise(imgs.reshape(len(imgs), -1))
     return EmbeddingSet(x, y, classes, [f'digit_{i:04d}' for i in range(len(y))], source='sklearn-digits')
 
 # %% ../nbs/00_data.ipynb #14be887c
@@ -144,9 +142,8 @@ def check_output_file(path, # the file to be written
     if path.is_dir(): raise IsADirectoryError(f"cannot write {what} {path}: it is a folder; give a file name (e.g. {path/'out'}{path.suffix})")
     block = next((p for p in path.parents if p.exists()), None)
     if block is not None and not block.is_dir(): raise NotADirectoryError(f"cannot write {what} {path}: {block} is a file, not a folder")
-    try: path.parent.mkdir(parents=True, exist_ok=True); fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    try: path.parent.mkdir(parents=True, exist_ok=True); tempfile.TemporaryFile(dir=path.parent).close()  # can a file be made there?
     except OSError as e: raise type(e)(f"cannot write {what} {path}: {_reason(e)}") from None
-    os.close(fd); os.unlink(tmp)
     return path
 
 # %% ../nbs/00_data.ipynb #1c5890ba
@@ -233,9 +230,8 @@ def write_embeddings_dir(path, # folder to write (created if needed)
 
 # %% ../nbs/00_data.ipynb #e25164f6
 def read_embeddings_dir(path, # folder written by `write_embeddings_dir` (e.g. by `gnnic embed`)
-                        mmap:bool=True, # memory-map the embeddings (read-only) instead of loading them
                         verify:bool=True): # check each file against its SHA-1 in the manifest (reads each once)
-    "Read an embedding folder into an `EmbeddingSet`, its `x` memory-mapped by default."
+    "Read an embedding folder into an `EmbeddingSet`, its `x` memory-mapped (read-only)."
     path = Path(path).expanduser(); f = {k: path/v for k, v in _EMB_DIR_FILES.items()}
     if not path.is_dir(): raise FileNotFoundError(f"{path}: no such embeddings folder")
     if not f['manifest'].exists():
@@ -249,7 +245,7 @@ def read_embeddings_dir(path, # folder written by `write_embeddings_dir` (e.g. b
         if not f[k].exists(): raise FileNotFoundError(f"{f[k]}: missing, though {f['manifest']} lists it")
         if verify and _file_sha1(f[k]) != man['sha1'][k]:
             raise ValueError(f"{f[k]}: does not match its checksum in {f['manifest']} (changed or damaged since it was written); write the folder again")
-    x = np.load(f['embeddings'], mmap_mode='r' if mmap else None, allow_pickle=False)
+    x = np.load(f['embeddings'], mmap_mode='r', allow_pickle=False)
     n, d = man['n'], man['dim']
     if x.dtype != np.float32 or x.shape != (n, d): raise ValueError(f"{f['embeddings']}: a {x.dtype} matrix of shape {x.shape}; {f['manifest']} says float32 ({n}, {d})")
     y, names = np.load(f['labels'], allow_pickle=False), f['names'].read_bytes().decode('utf-8').split('\n')[:-1]
@@ -309,8 +305,7 @@ def split_indices(y:np.ndarray, # (N,) labels
     if len(fracs) != 3 or abs(sum(fracs) - 1) > 1e-6 or min(fracs) <= 0:
         raise ValueError(f"fracs must be three positive fractions summing to 1, got {fracs}")
     _check_splittable(y, fracs, classes, where)
-    idx = np.arange(len(y))
-    tr, rest = train_test_split(idx, train_size=fracs[0], stratify=y, random_state=seed)
+    tr, rest = train_test_split(np.arange(len(y)), train_size=fracs[0], stratify=y, random_state=seed)
     _check_held_out(y, y[rest], fracs, classes, where)
     va, te = train_test_split(rest, train_size=fracs[1] / (fracs[1] + fracs[2]), stratify=y[rest], random_state=seed)
     return dict(train=np.sort(tr), val=np.sort(va), test=np.sort(te))

@@ -7,7 +7,6 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/distri
 # %% ../nbs/12_distributed.ipynb #8fc99e95
 from __future__ import annotations
 import json, os, shutil, tempfile, time, warnings
-from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 import numpy as np, torch
@@ -84,7 +83,7 @@ def _test_exit(rank, done, first_parts):
 # %% ../nbs/12_distributed.ipynb #c596f58a
 def _embed_parts(src, cfg, parts:Path, chunk:int, g:_Group, key:str, progress:bool, **kwargs): # kwargs: to `embed_source`
     "Embed this rank's parts (`rank`, `rank + P`, … of `chunk` images each) into cache entries `parts/<part>/`; returns (reused, embedded) images."
-    n_parts, before = -(-len(src) // chunk), Counter(_CACHE_STATS)
+    n_parts, before = -(-len(src) // chunk), _CACHE_STATS.copy()
     mine, first = range(g.rank, n_parts, g.world), [parts/f'{c:06d}'/f'{key}.json' for c in range(min(g.world, n_parts))]
     with tqdm(total=sum(len(_part_rows(len(src), chunk, c)) for c in mine), unit='img', disable=not progress, desc=f'rank {g.rank}/{g.world}: {cfg.tag}') as bar:
         for k, c in enumerate(mine, 1):
@@ -92,12 +91,17 @@ def _embed_parts(src, cfg, parts:Path, chunk:int, g:_Group, key:str, progress:bo
                 warnings.simplefilter('ignore', SkippedImagesWarning)  # reported once, after the merge
                 embed_source(src.subset(_part_rows(len(src), chunk, c)), cfg, cache=parts/f'{c:06d}', refuse_empty=False, progress=False, **kwargs)
             bar.update(len(_part_rows(len(src), chunk, c))); _test_exit(g.rank, k, first)
-    return _CACHE_STATS['reused'] - before['reused'], _CACHE_STATS['embedded'] - before['embedded']
+    return (_CACHE_STATS - before)['reused'], (_CACHE_STATS - before)['embedded']
 
 # %% ../nbs/12_distributed.ipynb #7da8f43f
-def _merge_parts(src, key:str, parts:Path, chunk:int, out:Path, dim:int, meta:dict):
-    "Rank 0: check that the parts cover the file list once, report skipped files, refuse unlearnable classes, write the parts in file order to `out`."
-    mans, kept, failed = [], [], []
+def _finish(g, src, cfg, key, counts, out, chunk, fingerprint, keep_parts, t0):
+    "Rank 0, once every rank is done: check the parts, report skipped files, refuse unlearnable classes, write them in file order to `out`."
+    meta = dict(key=key, created=time.strftime('%Y-%m-%dT%H:%M:%S'), versions=_versions(), source=src.spec, embed=cfg.describe(),
+                fingerprint=fingerprint, chunk=chunk, world_size=g.world, backend=g.dist.get_backend() if g.world > 1 else None, device=str(g.device),
+                reused=sum(r for r, _ in counts), embedded=sum(e for _, e in counts), ranks=[dict(reused=r, embedded=e) for r, e in counts],
+                seconds=round(time.perf_counter() - t0, 3))
+    parts, mans, kept, failed = out/'parts', [], [], []
+    for t in [*out.glob('.*.tmp'), *parts.glob('*/.*.tmp')]: t.unlink(missing_ok=True)  # left by killed ranks; every rank has finished
     for c in range(-(-len(src) // chunk)):
         rows, mp = _part_rows(len(src), chunk, c), parts/f'{c:06d}'/f'{key}.json'
         pos = {src.names[i]: i for i in rows}
@@ -111,7 +115,7 @@ def _merge_parts(src, key:str, parts:Path, chunk:int, out:Path, dim:int, meta:di
     _refuse_empty_classes(src, kept, failed)
     fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{_EMB_DIR_FILES['embeddings']}.", suffix='.tmp'); os.close(fd); tmp = Path(tmp)
     try:
-        xm, j = np.lib.format.open_memmap(tmp, 'w+', np.float32, (len(kept), dim)), 0
+        xm, j = np.lib.format.open_memmap(tmp, 'w+', np.float32, (len(kept), BACKBONES[cfg.backbone])), 0
         for c, man in enumerate(mans):
             if not man['rows']: continue
             part = _load_cache(parts/f'{c:06d}', key)
@@ -121,16 +125,6 @@ def _merge_parts(src, key:str, parts:Path, chunk:int, out:Path, dim:int, meta:di
         write_embeddings_dir(out, tmp, src.y[kept], src.classes, [src.names[i] for i in kept],
                              {**meta, 'rows': [r for m in mans for r in m['rows']], 'skipped': [s for m in mans for s in m['skipped']]})
     finally: tmp.unlink(missing_ok=True)
-
-# %% ../nbs/12_distributed.ipynb #8cdc6e61
-def _finish(g, src, cfg, key, counts, out, chunk, fingerprint, keep_parts, t0):
-    "Rank 0, once every rank is done: clear what killed ranks left, merge the parts into `out` with the provenance, drop the parts if asked."
-    meta = dict(key=key, created=time.strftime('%Y-%m-%dT%H:%M:%S'), versions=_versions(), source=src.spec, embed=cfg.describe(),
-                fingerprint=fingerprint, chunk=chunk, world_size=g.world, backend=g.dist.get_backend() if g.world > 1 else None, device=str(g.device),
-                reused=sum(r for r, _ in counts), embedded=sum(e for _, e in counts), ranks=[dict(reused=r, embedded=e) for r, e in counts])
-    parts = out/'parts'
-    for t in [*out.glob('.*.tmp'), *parts.glob('*/.*.tmp')]: t.unlink(missing_ok=True)  # left by killed ranks; every rank has finished
-    _merge_parts(src, key, parts, chunk, out, BACKBONES[cfg.backbone], {**meta, 'seconds': round(time.perf_counter() - t0, 3)})
     if not keep_parts: shutil.rmtree(parts)
 
 # %% ../nbs/12_distributed.ipynb #00407836
