@@ -179,10 +179,9 @@ def _cmd_run(a):
     _drop_repeats(a)
     es, ds = (read_embeddings(a.embeddings), Path(a.embeddings).stem) if a.embeddings else (DATASETS[a.dataset](), a.dataset)
     out = _outdir(a.out or f'gnnic_results/{a.preset}-{ds}')
-    graphs = tuple((a.graph, k) for k in a.k) if a.k else None
-    specs = list(dict.fromkeys(preset_grid(a.preset, es, methods=a.methods and tuple(a.methods), metrics=a.metrics, graphs=graphs,
+    specs = list(dict.fromkeys(preset_grid(a.preset, es, methods=a.methods and tuple(a.methods), metrics=a.metrics,
                         rates=a.label_rates and tuple(a.label_rates), protocols=a.protocols, tune=a.tune,
-                        seeds=range(a.seeds) if a.seeds else None)))
+                        graphs=tuple((a.graph, k) for k in a.k) if a.k else None, seeds=range(a.seeds) if a.seeds else None)))
     print(f"gnnic: {len(specs)} runs of preset '{a.preset}' on {es} -> {out}")
     t0 = time.perf_counter()
     df = run_grid(es, specs, out / 'results.csv', fresh=a.fresh, workers=a.workers, progress=not a.no_progress, device=a.device)
