@@ -149,14 +149,6 @@ def _drop_repeats(a):
         if rep: setattr(a, opt, list(dict.fromkeys(v))); dropped.append(f"--{opt.replace('_', '-')} {' '.join(f'{x:g}' if isinstance(x, float) else str(x) for x in rep)}")
     if dropped: print(f"gnnic: note: repeated values are run once; dropped {'; '.join(dropped)}", file=sys.stderr)
 
-# %% ../nbs/20_cli.ipynb #12caa698
-def _outdir(path):
-    "The output folder `path`, created if needed; else a `PermissionError` naming it and the reason."
-    out = Path(path)
-    try: out.mkdir(parents=True, exist_ok=True)
-    except OSError as e: raise PermissionError(f"cannot create output folder {out}: {_error_message(e)}") from None
-    return out
-
 # %% ../nbs/20_cli.ipynb #01566f72
 def _print_report(df, cmp, out, figs, path):
     "Print the results: the table with the paired column, then per-protocol rate tables and Holm verdicts when there are several."
@@ -178,7 +170,9 @@ def _cmd_run(a):
     from gnn_image_classification.report import write_report, compare
     _drop_repeats(a)
     es, ds = (read_embeddings(a.embeddings), Path(a.embeddings).stem) if a.embeddings else (DATASETS[a.dataset](), a.dataset)
-    out = _outdir(a.out or f'gnnic_results/{a.preset}-{ds}')
+    out = Path(a.out or f'gnnic_results/{a.preset}-{ds}')
+    try: out.mkdir(parents=True, exist_ok=True)  # before any work
+    except OSError as e: raise PermissionError(f"cannot create output folder {out}: {_error_message(e)}") from None
     specs = list(dict.fromkeys(preset_grid(a.preset, es, methods=a.methods and tuple(a.methods), metrics=a.metrics,
                         rates=a.label_rates and tuple(a.label_rates), protocols=a.protocols, tune=a.tune,
                         graphs=tuple((a.graph, k) for k in a.k) if a.k else None, seeds=range(a.seeds) if a.seeds else None)))

@@ -90,14 +90,6 @@ def _parse_vector(s:str, # numpy-printed vector such as "[0.1 0.2\n 0.3]"
     if len(bad): raise ValueError(f"{where}: value {v[bad[0]]} at position {bad[0]} is not finite (NaN or inf)")
     return v
 
-# %% ../nbs/00_data.ipynb #d7790541
-def _csv_parse_error(path, e):
-    "pandas' tokenizer error as a sentence with the file and the row as `read_embeddings_csv` counts rows (header = row 1)."
-    m = re.search(r'EOF inside string starting at row (\d+)', str(e))  # pandas counts the header as row 0
-    if m: return (f"{path}, row {int(m.group(1)) + 1}: the file ends inside a quoted field that starts on this row; "
-                  "it looks truncated (cut off while being written or copied): write or copy it again")
-    return f"{path}: not a readable CSV file ({str(e).replace('Error tokenizing data. C error: ', '')})"
-
 # %% ../nbs/00_data.ipynb #589307ee
 def _reason(e:OSError): return (e.strerror or os.strerror(e.errno)) if e.errno else str(e)
 
@@ -125,7 +117,11 @@ def read_embeddings_csv(path, # CSV with columns image_name, class_name, embeddi
     if path.is_dir(): raise IsADirectoryError(f"{path}: is a folder; expected an embeddings CSV file (columns {', '.join(_REF_COLS)})")
     try: df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError: raise ValueError(f"{path}: the file is empty; expected columns {', '.join(_REF_COLS)}") from None
-    except pd.errors.ParserError as e: raise ValueError(_csv_parse_error(path, e)) from None
+    except pd.errors.ParserError as e:  # e.g. "EOF inside string starting at row 2", counted from 0 after the header
+        m = re.search(r'EOF inside string starting at row (\d+)', str(e))
+        if m: raise ValueError(f"{path}, row {int(m.group(1)) + 1}: the file ends inside a quoted field that starts on this row; "
+                               "it looks truncated (cut off while being written or copied): write or copy it again") from None
+        raise ValueError(f"{path}: not a readable CSV file ({str(e).replace('Error tokenizing data. C error: ', '').strip()})") from None
     except OSError as e: raise type(e)(f"{path}: cannot read the embeddings file: {_reason(e)}") from None
     missing = [c for c in _REF_COLS if c not in df.columns]
     if missing: raise ValueError(f"{path}: missing column(s) {missing}; found {list(df.columns)}, expected {list(_REF_COLS)}")
