@@ -234,8 +234,8 @@ def train(models:list, tasks:list, # trained in lockstep, `models[i]` on `tasks[
 
 # %% ../nbs/08_methods.ipynb #bcaf1827
 def _knn_vote(x, # (N, d) features
-             labelled, y_lab, # indices of the labelled nodes and their labels
-             n_classes:int, k:int=20, temperature:float=0.07):
+              labelled, y_lab, # indices of the labelled nodes and their labels
+              n_classes:int, k:int=20, temperature:float=0.07):
     "DINO-style kNN: class probabilities from temperature-weighted votes of each node's top-k cosine neighbours among the labelled nodes."
     z = F.normalize(x, dim=1); s = z @ z[labelled].T  # (N, L) cosine similarities
     top, idx = s.topk(min(int(k), len(labelled)), dim=1)
