@@ -6,7 +6,7 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/method
 
 # %% ../nbs/08_methods.ipynb #2ac4f772
 from __future__ import annotations
-import copy, hashlib, itertools, json, time, warnings
+import copy, hashlib, itertools, json, time
 from dataclasses import dataclass, field, replace
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch_geometric.data import Data
@@ -15,7 +15,7 @@ from torch_geometric.nn.models import LabelPropagation, CorrectAndSmooth
 from torch_geometric import seed_everything, device as pyg_device
 from .gnn import GNN, GNN_KINDS, Adjacency, aggr_path
 from .baseline import MLP
-from .propagation import Hops, csr_to_edge_index, gcn_adjacency, propagate, _as_tensor
+from .propagation import Hops, csr_to_edge_index, gcn_adjacency, propagate, _as_tensor, _quiet
 
 # %% auto #0
 __all__ = ['GRAPH_METHODS', 'BASELINES', 'METHODS', 'DEFAULTS', 'GRIDS', 'PROTOCOLS', 'family', 'Task', 'make_task', 'train',
@@ -312,9 +312,7 @@ def _mlp_base(tasks, hp, seed, fixed_epochs):
 def _adj_t(task):
     "The task's graph as a sparse CSR (target × source) matrix of its clamped weights: PyG's propagation then runs one sparse-dense product per step, with no E × C message tensor, and normalises it as `norm_weight` is."
     n = len(task.y)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', UserWarning)  # "sparse CSR support is in beta"
-        return torch.sparse_coo_tensor(task.edge_index.flip(0), task.edge_weight, (n, n)).coalesce().to_sparse_csr()
+    return _quiet(lambda: torch.sparse_coo_tensor(task.edge_index.flip(0), task.edge_weight, (n, n)).coalesce().to_sparse_csr())
 
 # %% ../nbs/08_methods.ipynb #a7100bb8
 def _fit_untrained(name, task, hp):
