@@ -8,20 +8,13 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/diagno
 from __future__ import annotations
 import warnings
 import numpy as np, torch
+from scipy.sparse.csgraph import connected_components
 from torch_geometric.data import Data
-from torch_geometric.utils import remove_self_loops, degree, homophily
+from torch_geometric.utils import remove_self_loops, degree, homophily, to_scipy_sparse_matrix
 from .metrics import get_metric
 
 # %% auto #0
 __all__ = ['graph_stats', 'warn_uninformative']
-
-# %% ../nbs/03_diagnostics.ipynb #bf186fd2
-def _components(ei, n:int):
-    "Number of connected components of the graph with edges `ei` (2, E) on `n` nodes, directions ignored."
-    from scipy.sparse import coo_matrix
-    from scipy.sparse.csgraph import connected_components
-    A = coo_matrix((np.ones(ei.shape[1]), (ei[0].numpy(), ei[1].numpy())), shape=(n, n))
-    return int(connected_components(A, directed=False)[0])
 
 # %% ../nbs/03_diagnostics.ipynb #71e74d3d
 def _homophily(ei, y):
@@ -37,7 +30,8 @@ def graph_stats(data:Data, y=None): # labels, for homophily
     deg = degree(ei[1], n).numpy() if ei.numel() else np.zeros(n)
     lo, hi = torch.sort(ei, 0).values; pairs = int(torch.unique(lo * n + hi).numel())  # undirected pairs; 1-D unique is ~10× faster
     res = dict(n_nodes=int(n), n_edges=int(pairs), deg_min=int(deg.min()), deg_median=float(np.median(deg)),
-               deg_max=int(deg.max()), isolated=int((deg == 0).sum()), components=_components(ei, n))
+               deg_max=int(deg.max()), isolated=int((deg == 0).sum()),
+               components=int(connected_components(to_scipy_sparse_matrix(ei, num_nodes=n), directed=False)[0]))
     return res if y is None else dict(res, **_homophily(ei, y))
 
 # %% ../nbs/03_diagnostics.ipynb #6ee8eec2

@@ -6,28 +6,25 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/graph.
 
 # %% ../nbs/04_graph.ipynb #a57bbaee
 from __future__ import annotations
-import math, os, warnings
-import numpy as np, torch
+import json, math, os, shutil, warnings
+import numpy as np, scipy.sparse as sp, torch
 from torch_geometric.data import Data
-from torch_geometric.utils import to_undirected, coalesce, degree
+from torch_geometric.utils import to_undirected, coalesce, degree, add_self_loops
 from .metrics import get_metric, as_tensor, Metric
-from .knn import _check_k, iter_score_blocks, knn_search, approx_knn, sample_recall, BACKENDS
+from .knn import _check_k, iter_score_blocks, knn_search, approx_knn, sample_recall
 
 # %% auto #0
-__all__ = ['WEIGHTS', 'GRAPH_KINDS', 'knn_graph', 'threshold_graph', 'band_graph', 'knn_csr', 'save_graph', 'load_graph',
-           'class_mean_scores', 'reference_thresholds', 'build_graph', 'SCHEDULES', 'BACKENDS', 'FAISS_INDEXES',
-           'iter_score_blocks', 'knn_search', 'approx_knn', 'knn_recall', 'exact_rows', 'sample_recall', 'knn_shard',
-           'knn_merge', 'knn_sharded', 'graph_stats', 'warn_uninformative']
+__all__ = ['GRAPH_KINDS', 'knn_graph', 'threshold_graph', 'band_graph', 'knn_csr', 'save_graph', 'load_graph',
+           'class_mean_scores', 'reference_thresholds', 'build_graph', 'iter_score_blocks', 'knn_search', 'approx_knn',
+           'knn_recall', 'exact_rows', 'sample_recall', 'knn_shard', 'knn_merge', 'knn_sharded', 'graph_stats',
+           'warn_uninformative']
 
 # %% ../nbs/04_graph.ipynb #b992e1a5
-from .knn import SCHEDULES, FAISS_INDEXES, knn_recall, exact_rows, knn_shard, knn_merge, knn_sharded
-from .knn import block_rows, topk_rows, block_pairs, merge_topk  # internal now; kept importable
+from .knn import knn_recall, exact_rows, knn_shard, knn_merge, knn_sharded
+from .knn import block_rows, topk_rows  # internal; kept importable from here (predict, bench/graph_build.py)
 from .diagnostics import graph_stats, warn_uninformative
-_all_ = ['SCHEDULES', 'BACKENDS', 'FAISS_INDEXES', 'iter_score_blocks', 'knn_search', 'approx_knn', 'knn_recall', 'exact_rows',
-         'sample_recall', 'knn_shard', 'knn_merge', 'knn_sharded', 'graph_stats', 'warn_uninformative']
-
-# %% ../nbs/04_graph.ipynb #c2dada84
-WEIGHTS = ('auto', 'score', 'gaussian', 'cos_pow', None)
+_all_ = ['iter_score_blocks', 'knn_search', 'approx_knn', 'knn_recall', 'exact_rows', 'sample_recall', 'knn_shard', 'knn_merge',
+         'knn_sharded', 'graph_stats', 'warn_uninformative']
 
 # %% ../nbs/04_graph.ipynb #bb1da2f4
 def _edge_weights(m:Metric, s, weight, gamma:float=3., sigma:float=None, loops=None):
@@ -43,30 +40,18 @@ def _edge_weights(m:Metric, s, weight, gamma:float=3., sigma:float=None, loops=N
     if weight == 'cos_pow':
         if m.name != 'cosine': raise ValueError(f"weight='cos_pow' needs the cosine metric, not {m.name!r}; use 'gaussian' for distances")
         return s.clamp_min(0) ** gamma, dict(gamma=float(gamma))
-    raise ValueError(f"unknown weight {weight!r}; valid: {', '.join(map(repr, WEIGHTS))}")
+    raise ValueError(f"unknown weight {weight!r}; valid: 'auto', 'score', 'gaussian', 'cos_pow', None")
 
 # %% ../nbs/04_graph.ipynb #35dc5989
 def _finish(x, rows, cols, scores, m, weight, symmetric, loop, n, info, gamma=3., sigma=None):
+    "The graph of candidate edges node `rows` ← neighbour `cols`: undirected if `symmetric` (a pair keeps its closer score), self-loops if `loop`, weighted."
     ei = torch.stack([cols, rows])  # message flows from neighbour (col) to node (row)
-    red = 'max' if m.higher_is_closer else 'min'
-    if symmetric: ei, scores = to_undirected(ei, scores, num_nodes=n, reduce=red)
+    if symmetric: ei, scores = to_undirected(ei, scores, num_nodes=n, reduce='max' if m.higher_is_closer else 'min')
     else: ei, scores = coalesce(ei, scores, num_nodes=n)
-    if loop:
-        loops = torch.arange(n)
-        ei = torch.cat([ei, torch.stack([loops, loops])], 1)
-        scores = torch.cat([scores, torch.full((n,), m.best())])
-        ei, scores = coalesce(ei, scores, num_nodes=n, reduce=red)
+    if loop: ei, scores = coalesce(*add_self_loops(ei, scores, fill_value=m.best(), num_nodes=n), num_nodes=n)  # no builder makes i–i edges
     w, wp = _edge_weights(m, scores, weight, gamma, sigma, loops=ei[0] == ei[1])
-    data = Data(x=as_tensor(x).cpu(), edge_index=ei, edge_weight=w.float(), num_nodes=n)
-    data.edge_score = scores.float()
-    data.graph = dict(metric=m.name, **info, weight=weight, **wp)
-    return data
-
-# %% ../nbs/04_graph.ipynb #739e048a
-def _mutual(rows, cols, scores, n:int):
-    "The directed kNN edges (row → col) whose reverse is also an edge, with their scores."
-    keep = torch.isin(rows * n + cols, cols * n + rows)
-    return rows[keep], cols[keep], scores[keep]
+    return Data(x=as_tensor(x).cpu(), edge_index=ei, edge_weight=w.float(), edge_score=scores.float(), num_nodes=n,
+                graph=dict(metric=m.name, **info, weight=weight, **wp))
 
 # %% ../nbs/04_graph.ipynb #f82d29b3
 def knn_graph(x, # (N, d) embeddings
@@ -76,7 +61,7 @@ def knn_graph(x, # (N, d) embeddings
               mutual:bool=False, # keep i–j only if each is among the other's k nearest
               symmetric:bool=True, # make the graph undirected (union of directions)
               loop:bool=False, # add self-loops (PyG's name)
-              weight='auto', # one of `WEIGHTS`: 'auto', 'score', 'gaussian', 'cos_pow' or None
+              weight='auto', # 'auto', 'score', 'gaussian', 'cos_pow' or None (see Edge weights)
               block_size:int=None, device=None,
               gamma:float=3., # exponent of weight='cos_pow'
               sigma:float=None, # bandwidth of the Gaussian weight (default: median edge distance)
@@ -87,7 +72,7 @@ def knn_graph(x, # (N, d) embeddings
     if args: raise TypeError(f"knn_graph takes only `x` by position ({len(args) + 1} positional arguments given); name the others, e.g. knn_graph(x, metric='cosine', k=10)")
     if 'self_loops' in approx: raise TypeError("knn_graph's `self_loops` is now `loop`, PyG's name: knn_graph(x, k=10, loop=True)")
     m = get_metric(metric); n = len(x); _check_k(k, n)
-    if backend not in BACKENDS: raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
+    if backend not in ('exact', 'faiss'): raise ValueError(f"unknown backend {backend!r}; valid: exact, faiss")
     if approx and backend != 'faiss': raise TypeError(f"{', '.join(approx)}: options of backend='faiss' only")
     info = dict(kind='mutual_knn' if mutual else 'knn', k=int(k), backend=backend)
     if backend == 'exact': nb, sc = knn_search(x, m, k, block_size, device)
@@ -95,26 +80,25 @@ def knn_graph(x, # (N, d) embeddings
         nb, sc, p = approx_knn(x, m, k, **approx); info.update(p)
         if recall_rows: info.update(sample_recall(x, nb, m, recall_rows))
     rows, cols, scores = torch.arange(n).repeat_interleave(k), nb.flatten(), sc.flatten()
-    if mutual: rows, cols, scores = _mutual(rows, cols, scores, n)
+    if mutual:  # the edges whose reverse is an edge too
+        keep = torch.isin(rows * n + cols, cols * n + rows); rows, cols, scores = rows[keep], cols[keep], scores[keep]
     return _finish(x, rows, cols, scores, m, weight, symmetric or mutual, loop, n, info, gamma, sigma)
 
-# %% ../nbs/04_graph.ipynb #a807e77e
-def _warn_sparse(data, what):
-    n, e = data.num_nodes, data.edge_index.shape[1]
-    iso = n - int((degree(data.edge_index[1], n) > 0).sum()) if e else n
-    if e == 0: warnings.warn(f"{what} produced no edges among {n} nodes; a GNN on it is an MLP. Loosen the threshold or use a kNN graph.")
-    elif iso > n / 2: warnings.warn(f"{what} leaves {iso} of {n} nodes ({iso/n:.0%}) isolated; consider a kNN graph.")
-
 # %% ../nbs/04_graph.ipynb #9ec8e9da
-def _mask_edges(x, m, keep, block_size, device):
-    "Edges (rows, cols, scores) of every pair i ≠ j whose score block entry passes `keep`."
+def _mask_graph(x, m:Metric, keep, what:str, info:dict, loop, weight, block_size, device, gamma=3., sigma=None):
+    "The graph of every pair i ≠ j whose score passes `keep(scores)`; `what` names the rule in the warnings."
     rows, cols, scores = [], [], []
     for s, S in iter_score_blocks(x, m, block_size, device):
         mask = keep(S)
         r = torch.arange(len(S), device=S.device); mask[r, r + s] = False
         i, j = mask.nonzero(as_tuple=True)
         rows.append((i + s).cpu()); cols.append(j.cpu()); scores.append(S[i, j].cpu())
-    return torch.cat(rows), torch.cat(cols), torch.cat(scores)
+    g = _finish(x, torch.cat(rows), torch.cat(cols), torch.cat(scores), m, weight, True, loop, len(x), info, gamma, sigma)
+    n, e = g.num_nodes, g.edge_index.shape[1]
+    iso = n - int((degree(g.edge_index[1], n) > 0).sum()) if e else n
+    if e == 0: warnings.warn(f"{what} produced no edges among {n} nodes; a GNN on it is an MLP. Loosen the threshold or use a kNN graph.")
+    elif iso > n / 2: warnings.warn(f"{what} leaves {iso} of {n} nodes ({iso/n:.0%}) isolated; consider a kNN graph.")
+    return g
 
 # %% ../nbs/04_graph.ipynb #f5e216e4
 def threshold_graph(x, # (N, d) embeddings
@@ -124,22 +108,16 @@ def threshold_graph(x, # (N, d) embeddings
                     gamma:float=3., sigma:float=None): # weight parameters, as in `knn_graph`
     "ε-graph: join every pair closer than `threshold` under `metric`."
     m = get_metric(metric)
-    rows, cols, scores = _mask_edges(x, m, lambda S: m.closer(S, threshold), block_size, device)
-    data = _finish(x, rows, cols, scores, m, weight, True, loop, len(x),
-                   dict(kind='threshold', threshold=float(threshold)), gamma, sigma)
-    _warn_sparse(data, f"threshold {threshold} under {m.name}")
-    return data
+    return _mask_graph(x, m, lambda S: m.closer(S, threshold), f"threshold {threshold} under {m.name}",
+                       dict(kind='threshold', threshold=float(threshold)), loop, weight, block_size, device, gamma, sigma)
 
 # %% ../nbs/04_graph.ipynb #1124ee94
 def band_graph(x, metric='cosine', lower:float=-math.inf, upper:float=math.inf, # join pairs with lower < score < upper
                loop:bool=False, weight='score', block_size:int=None, device=None):
     "The reference repo's literal rule: join i ≠ j when `lower < score < upper`, whatever the metric's direction."
     m = get_metric(metric)
-    rows, cols, scores = _mask_edges(x, m, lambda S: (S > lower) & (S < upper), block_size, device)
-    data = _finish(x, rows, cols, scores, m, weight, True, loop, len(x),
-                   dict(kind='band', lower=float(lower), upper=float(upper)))
-    _warn_sparse(data, f"band ({lower}, {upper}) under {m.name}")
-    return data
+    return _mask_graph(x, m, lambda S: (S > lower) & (S < upper), f"band ({lower}, {upper}) under {m.name}",
+                       dict(kind='band', lower=float(lower), upper=float(upper)), loop, weight, block_size, device)
 
 # %% ../nbs/04_graph.ipynb #7e521146
 def knn_csr(nb, # (N, k) neighbour indices of every node
@@ -147,7 +125,6 @@ def knn_csr(nb, # (N, k) neighbour indices of every node
             metric='cosine', mutual:bool=False, symmetric:bool=True, # as in `knn_graph`
             weight='auto', gamma:float=3., sigma:float=None): # edge weights, as in `knn_graph`
     "kNN graph as a scipy CSR matrix of edge weights (row: node, column: neighbour), its scores in the same order and the weight parameters; no Python loops."
-    import scipy.sparse as sp
     m = get_metric(metric); nb, s = np.asarray(nb), np.asarray(scores, np.float32).ravel(); n, k = nb.shape
     it = np.int32 if n * k < 2**31 else np.int64
     o = np.argsort(s if m.higher_is_closer else -s, kind='stable')  # a pair's two directions are merged by rank:
@@ -161,21 +138,15 @@ def knn_csr(nb, # (N, k) neighbour indices of every node
     w, wp = _edge_weights(m, torch.from_numpy(sc), weight, gamma, sigma)
     return sp.csr_matrix((w.numpy().astype(np.float32), A.indices, A.indptr), shape=(n, n)), sc, wp
 
-# %% ../nbs/04_graph.ipynb #b5596594
-_GRAPH_FILES = ('indptr', 'indices', 'weight', 'score')
-
-# %% ../nbs/04_graph.ipynb #af045b2d
-def _json_safe(o): return o.item() if hasattr(o, 'item') else str(o)
-
 # %% ../nbs/04_graph.ipynb #657ddf24
 def _write_dir(path, arrays:dict, manifest:dict, name:str):
     "Write `arrays` as .npy files and `manifest` as `name` into a new directory, then swap it in for `path`: nothing half-written."
-    import json, shutil
     path = os.path.abspath(path); tmp = f"{path}.tmp-{os.getpid()}"; shutil.rmtree(tmp, ignore_errors=True); os.makedirs(tmp)
     try:
         manifest = dict(manifest, files={})
         for f, a in arrays.items(): np.save(os.path.join(tmp, f + '.npy'), a); manifest['files'][f] = [str(a.dtype), list(a.shape)]
-        with open(os.path.join(tmp, name), 'w') as fh: json.dump(manifest, fh, indent=1, default=_json_safe)
+        with open(os.path.join(tmp, name), 'w') as fh:
+            json.dump(manifest, fh, indent=1, default=lambda o: o.item() if hasattr(o, 'item') else str(o))  # numpy scalars as numbers
         old = f"{path}.old-{os.getpid()}"
         if os.path.exists(path): os.rename(path, old)
         os.rename(tmp, path); shutil.rmtree(old, ignore_errors=True)
@@ -203,7 +174,6 @@ def load_graph(path, # a directory written by `save_graph`
                mmap:bool=True, # memory-map the arrays instead of reading them
                as_data:bool=False): # a PyG `Data` (edge_index, edge_weight, edge_score) instead of (CSR matrix, manifest)
     "Read a graph saved by `save_graph`: a scipy CSR matrix of edge weights and the manifest (or a `Data`)."
-    import json, scipy.sparse as sp
     mf = os.path.join(path, 'graph.json')
     if not os.path.exists(mf): raise FileNotFoundError(f"{mf} not found: {path} is not a graph written by save_graph (or it was not finished)")
     with open(mf) as fh: man = json.load(fh)

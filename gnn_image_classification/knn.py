@@ -6,18 +6,20 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/knn.ht
 
 # %% ../nbs/02_knn.ipynb #92dc380a
 from __future__ import annotations
-import contextlib, ctypes, hashlib, math, os, subprocess, tempfile, threading, warnings
+import ctypes, functools, hashlib, json, math, os, subprocess, tempfile, threading, warnings
 from contextlib import contextmanager
 from pathlib import Path
 from concurrent.futures import ThreadPoolExecutor
 import numpy as np, torch
 from fastcore.basics import patch
+from fastcore.xdg import xdg_cache_home
 from threadpoolctl import ThreadpoolController
+from .data import atomic_write
 from .metrics import get_metric, as_tensor, Metric, _unit_rows
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'BACKENDS', 'FAISS_INDEXES', 'iter_score_blocks', 'knn_search', 'approx_knn', 'knn_recall', 'exact_rows',
-           'sample_recall', 'knn_shard', 'knn_merge', 'knn_sharded']
+__all__ = ['iter_score_blocks', 'knn_search', 'approx_knn', 'knn_recall', 'exact_rows', 'sample_recall', 'knn_shard', 'knn_merge',
+           'knn_sharded']
 
 # %% ../nbs/02_knn.ipynb #ca970eef
 def block_rows(n:int, # number of columns (all nodes)
@@ -27,26 +29,21 @@ def block_rows(n:int, # number of columns (all nodes)
     return int(max(1, min(n, budget_bytes // max(1, n * 4 * copies))))
 
 # %% ../nbs/02_knn.ipynb #644123be
-_POOL = None
+@functools.cache
 def _pool():
-    global _POOL
-    if _POOL is None: _POOL = ThreadPoolExecutor(max(1, torch.get_num_threads()))
-    return _POOL
+    "The thread pool every search in the process shares, sized by torch's thread count."
+    return ThreadPoolExecutor(max(1, torch.get_num_threads()))
 
-# %% ../nbs/02_knn.ipynb #477214e5
-def _lp_into(a, xT, p, out, tile:int=131072):
-    "Write L1 (`p=1`) or L∞ (`p=inf`) distances between rows of `a` (b, d) and columns of `xT` (d, n) into `out` (b, n); numpy, threaded."
-    b, n = out.shape; d = a.shape[1]
-    w = min(n, 16384); mb = max(1, tile // w)  # a micro-block of mb rows × w columns stays in cache
-    acc = np.add if p == 1 else np.maximum
-    def run(ij):
-        i, j = ij; A = a[i:i + mb]; X = xT[:, j:j + w]
-        D = np.empty((len(A), X.shape[1]), np.float32); T = np.empty_like(D)
-        np.subtract(X[0], A[:, :1], out=D); np.abs(D, out=D)
-        for f in range(1, d):
-            np.subtract(X[f], A[:, f:f + 1], out=T); np.abs(T, out=T); acc(D, T, out=D)
-        out[i:i + mb, j:j + w] = D
-    list(_pool().map(run, [(i, j) for i in range(0, b, mb) for j in range(0, n, w)]))
+# %% ../nbs/02_knn.ipynb #62f0b22f
+def _lp_eager(a, b, p, out, mb:int=16, elems:int=2**19):
+    "L1 (`p=1`) or L∞ distances between rows of `a` (r, d) and of `b` (w, d) into `out` (r, w): torch ops on tiles of `mb` rows × `elems` elements, no compiling."
+    (r, d), w = a.shape, b.shape[0]; nb = max(16, elems // (mb * d)); buf = torch.empty(mb * nb * d, device=a.device)
+    A3, B3, red = a[:, None, :], b[None], torch.sum if p == 1 else torch.amax
+    for i in range(0, r, mb):
+        A, ra = A3[i:i + mb], min(mb, r - i)
+        for j in range(0, w, nb):
+            T = buf[:ra * min(nb, w - j) * d].view(ra, -1, d)
+            torch.sub(A, B3[:, j:j + nb], out=T); T.abs_(); red(T, 2, out=out[i:i + mb, j:j + nb])
 
 # %% ../nbs/02_knn.ipynb #04baefee
 DISTANCE_KERNEL = os.environ.get('GNNIC_LP_KERNEL', 'auto')  # 'auto' (the C kernel where it builds), 'c' or 'torch'
@@ -80,25 +77,20 @@ typedef float VU __attribute__((vector_size(32), aligned(4)));  /* for unaligned
 void lp1(const float *a, i64 lda, const float *bt, i64 ldb, float *out, i64 ldo, i64 r, i64 w, i64 d) { BODY(ADD) }
 void lpinf(const float *a, i64 lda, const float *bt, i64 ldb, float *out, i64 ldo, i64 r, i64 w, i64 d) { BODY(MAX) }
 """
-_CFLAGS = ('-O2', '-mavx2', '-shared', '-fPIC')
-
-# %% ../nbs/02_knn.ipynb #6e6fe99c
-def _kernel_dir():
-    "Where built kernels are kept: `$GNNIC_KERNEL_DIR`, else gnn_image_classification/kernels in the user cache (`$XDG_CACHE_HOME` or ~/.cache)."
-    return Path(os.environ.get('GNNIC_KERNEL_DIR') or Path(os.environ.get('XDG_CACHE_HOME') or '~/.cache').expanduser()/'gnn_image_classification'/'kernels')
 
 # %% ../nbs/02_knn.ipynb #5247a4bd
 def _build_lp():
-    "Load the C kernel from the kernel cache, compiling it there first if needed; None without AVX2, and with a warning if building fails."
+    "Load the C kernel from the kernel folder, compiling it there first if needed; None without AVX2, and with a warning if building fails."
     if torch.backends.cpu.get_cpu_capability() not in ('AVX2', 'AVX512'): return None  # written for 8-float vectors
-    cc = os.environ.get('CC') or 'cc'; key = '\0'.join([_LP_C, cc, *_CFLAGS])
-    path = _kernel_dir()/f"lp_{hashlib.sha256(key.encode()).hexdigest()[:16]}.so"
+    cc, flags = os.environ.get('CC') or 'cc', ('-O2', '-mavx2', '-shared', '-fPIC')
+    key = hashlib.sha256('\0'.join([_LP_C, cc, *flags]).encode()).hexdigest()[:16]
+    path = Path(os.environ.get('GNNIC_KERNEL_DIR') or xdg_cache_home()/'gnn_image_classification'/'kernels')/f"lp_{key}.so"
     try:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
                 (Path(tmp)/'lp.c').write_text(_LP_C)
-                r = subprocess.run([cc, *_CFLAGS, 'lp.c', '-o', 'lp.so'], cwd=tmp, capture_output=True, text=True, timeout=300)
+                r = subprocess.run([cc, *flags, 'lp.c', '-o', 'lp.so'], cwd=tmp, capture_output=True, text=True, timeout=300)
                 if r.returncode: raise RuntimeError(r.stderr.strip()[-300:])
                 os.replace(Path(tmp)/'lp.so', path)  # atomic: another process sees the whole library or none
         lib = ctypes.CDLL(str(path))
@@ -131,47 +123,47 @@ def _lp_c(lib, p, a, bT, out):
 
 # %% ../nbs/02_knn.ipynb #22bde385
 def _check_x(x, device=None):
+    "`x` as a float32 tensor on `device`, refused unless a non-empty (N, d) matrix of finite numbers."
     x = as_tensor(x, device)
     if x.ndim != 2 or len(x) == 0: raise ValueError(f"embeddings must be a non-empty (N, d) matrix, got shape {tuple(x.shape)}")
     if x.numel() and not torch.isfinite(torch.stack(torch.aminmax(x))).all():  # one pass; NaN propagates through min/max
         r = int((~torch.isfinite(x)).any(1).nonzero()[0]); raise ValueError(f"embeddings row {r} contains NaN or inf")
     return x
 
+# %% ../nbs/02_knn.ipynb #22de8b82
+def _rows(x, idx, unit:bool=False):
+    "Rows `idx` (a slice or indices) of `x` (array, memory map or tensor) as a float32 tensor, checked finite; unit length with `unit`."
+    b = x[idx].detach().cpu().float() if torch.is_tensor(x) else torch.from_numpy(np.array(x[idx], dtype=np.float32))  # a copy: never a view of a memory map
+    where = lambda r: np.arange(len(x))[idx][r].tolist()  # the rows' numbers in `x`, for the errors
+    bad = (~torch.isfinite(b).all(1)).nonzero().flatten()
+    if len(bad): raise ValueError(f"embeddings row {where(int(bad[0]))} contains NaN or inf")
+    return _unit_rows(b, where) if unit else b
+
+# %% ../nbs/02_knn.ipynb #cdc6cf31
+_SYMMETRIC = ('cosine', 'chord', 'euclidean', 'cityblock', 'maxnorm')
+
 # %% ../nbs/02_knn.ipynb #9e798d39
 class _Scorer:
     "Scores or kNN keys of row blocks of `x` against all rows under metric `m`, with per-metric precomputation."
     def __init__(self, x, m:Metric):
         self.m, self.x, self.n = m, x, len(x)
-        self.kind = m.name if m.name in ('cosine', 'chord', 'euclidean', 'cityblock', 'maxnorm') else 'generic'
+        self.kind = m.name if m.name in _SYMMETRIC else 'generic'
         if self.kind in ('cosine', 'chord'): self.xn = _unit_rows(x)  # refuses zero rows, naming them
         if self.kind == 'euclidean': self.sq = (x * x).sum(1)
         self.lp = self.kind in ('cityblock', 'maxnorm') and x.device.type == 'cpu'  # our L1/L∞ kernels (torch.cdist on GPU)
-        if self.lp:
-            self.p, self.lib = 1 if self.kind == 'cityblock' else math.inf, _lp_lib()
-            if self.lib is None: self.xT, self.xnp = x.T.contiguous().numpy(), x.numpy()
-            else: self.x = x.contiguous(); self.xT = torch.zeros(x.shape[1], self.n + 8); self.xT[:, :self.n] = x.T  # 8 spare columns for the C kernel
+        self.p, self.lib = 1 if self.kind == 'cityblock' else math.inf, _lp_lib() if self.lp else None
+        if self.lib is not None: self.x = x.contiguous(); self.xT = torch.zeros(x.shape[1], self.n + 8); self.xT[:, :self.n] = x.T  # 8 spare columns
 
 # %% ../nbs/02_knn.ipynb #4bedb827
 @patch
 def _lp(self:_Scorer, s, e, out, w:int=1024):
     "L1/L∞ distances of rows `s:e` to all rows, into `out` (e-s, N); threaded, `w` columns at a time (all N columns of xᵀ would not stay in cache)."
-    if self.lib is None: _lp_into(self.xnp[s:e], self.xT, self.p, out.numpy()); return
+    if self.lib is None: return _lp_eager(self.x[s:e], self.x, self.p, out)
     step = -(-(e - s) // torch.get_num_threads())
     def run(i):
         a, o = self.x[s + i:min(e, s + i + step)], out[i:i + step]
         for j in range(0, self.n, w): _lp_c(self.lib, self.p, a, self.xT[:, j:min(j + w, self.n)], o[:, j:j + w])
     list(_pool().map(run, range(0, e - s, step)))
-
-# %% ../nbs/02_knn.ipynb #545d9026
-@patch
-def all_keys(self:_Scorer, out, t:int=256):
-    "Keys of all rows against all rows into `out` (N, N); the C L1/L∞ kernel computes each pair of t × t tiles once and mirrors it."
-    if not self.lp or self.lib is None: return self.keys(0, self.n, out)
-    for i in range(0, self.n, t):
-        for j in range(i, self.n, t):
-            T = out[i:i + t, j:j + t]; _lp_c(self.lib, self.p, self.x[i:i + t], self.xT[:, j:j + T.shape[1]], T)  # |a − b| = |b − a|, summed in the same order: an exact mirror
-            if j != i: out[j:j + t, i:i + t] = T.T
-    out.neg_()
 
 # %% ../nbs/02_knn.ipynb #89162dae
 @patch
@@ -192,18 +184,18 @@ def keys(self:_Scorer, s, e, out):
     else: S = self.m(self.x[s:e], self.x); out.copy_(S if self.m.higher_is_closer else -S)
 
 # %% ../nbs/02_knn.ipynb #db4f5fee
-@patch
-def from_keys(self:_Scorer, kv, rows, nb):
-    "The metric's scores of rows `rows` to their neighbours `nb` (b, k), whose keys are `kv`."
-    if self.kind == 'cosine': return kv
-    if self.kind in ('chord', 'euclidean'):
-        X, ref = (self.xn, 2.) if self.kind == 'chord' else (self.x, self.sq[rows, None])
-        d2 = (ref - (2 * kv if self.kind == 'chord' else kv)).clamp_min(0)  # 2 − 2 cos, or ‖a‖² − (2 a·b − ‖b‖²)
-        # ‖a − b‖² from the key cancels badly for near-duplicates: recompute those few pairs from their difference
-        i, j = (d2 < 1e-2 * ref).nonzero(as_tuple=True)
-        if len(i): d2[i, j] = (X[rows[i]] - X[nb[i, j]]).square().sum(1)
-        return d2.sqrt()
-    return kv if self.m.higher_is_closer else -kv
+def _key_scores(x, m:Metric, kv, nb, pair:bool=False, block:int=65536): # `pair`: euclidean keys are the pair schedule's −‖a − b‖²
+    "The metric's scores of each row's neighbours `nb` (N, k), whose kNN keys are `kv`; `x` is a tensor or a memory map."
+    if m.name not in ('chord', 'euclidean'): return kv if m.higher_is_closer else -kv
+    out, unit = torch.empty_like(kv), m.name == 'chord'
+    for s in range(0, len(kv), block):
+        e = min(s + block, len(kv)); A = _rows(x, slice(s, e), unit); k2 = kv[s:e]
+        if unit: ref, d2 = 2., (2. - 2 * k2).clamp_min(0)  # 2 − 2 cos
+        else: ref = (A * A).sum(1)[:, None]; d2 = (ref - (k2 + ref if pair else k2)).clamp_min(0)  # the row key is ‖a‖² − ‖a − b‖²
+        i, j = (d2 < 1e-2 * ref).nonzero(as_tuple=True)  # ‖a − b‖² from the key cancels badly for near-duplicates
+        if len(i): d2[i, j] = (A[i] - _rows(x, nb[s:e][i, j].numpy(), unit)).square().sum(1)
+        out[s:e] = d2.sqrt()
+    return out
 
 # %% ../nbs/02_knn.ipynb #4d6c8caa
 def iter_score_blocks(x, metric='cosine', block_size:int=None, device=None):
@@ -252,9 +244,6 @@ def block_pairs(n_blocks:int, # number of row blocks
     pairs = [(i, i) for i in range(n_blocks)] + [(i, j) for i in range(n_blocks) for j in range(i + 1, n_blocks)]
     yield from pairs[rank::world]
 
-# %% ../nbs/02_knn.ipynb #1fe2968c
-_FMIN = torch.finfo(torch.float32).min
-
 # %% ../nbs/02_knn.ipynb #797b9820
 def _merge_rows(V, I, r, v, c):
     "Merge candidates (row `r`, nondecreasing; key `v`; column `c`) into the running top-k `V`, `I` in place: key descending, then column ascending."
@@ -294,39 +283,18 @@ def feed(self:_TopK, S, r0:int, c0:int, nr:int, t:bool=False):
     k, V, I = self.k, self.V[r0:r0 + nr], self.I[r0:r0 + nr]
     if t: Z = S.view(-1, _PCHUNK, S.shape[1]); cm = Z.amax(1)[:, :nr].T  # chunks of rows of S, per column
     else: Z = S[:nr].view(nr, -1, _PCHUNK); cm = Z.amax(2)
-    thr = V[:, k - 1].clamp_min(_FMIN)  # -inf (padding, the node itself) never enters
-    need = cm >= thr[:, None]
-    if need.sum() > 2 * nr:  # early on
-        if cm.shape[1] <= k:  # few chunks: the block's own top-k of each row, as candidates
-            K = S.T[:nr].contiguous() if t else S[:nr]; kk = min(k, K.shape[1]); c = topk_rows(K, kk); v = K.gather(1, c)
-            return self.offer(torch.arange(nr, device=S.device).repeat_interleave(kk), v.flatten(), c.flatten() + c0, r0)
-        thr = torch.maximum(thr, cm.topk(k, 1, sorted=False).values.amin(1)); need = cm >= thr[:, None]  # this block's k best chunks each hold an entry ≥ their k-th maximum
-    rc = need.nonzero()
-    if not len(rc): return
-    v = Z[rc[:, 1], :, rc[:, 0]] if t else Z[rc[:, 0], rc[:, 1]]  # (chunks, _PCHUNK) candidates
-    ok = v >= thr[rc[:, :1]]
-    r, c, v = rc[:, :1].expand_as(v)[ok], (rc[:, 1:] * _PCHUNK + torch.arange(_PCHUNK, device=S.device))[ok], v[ok]
-    with self.locks[r0 // self.bs]: _merge_rows(V, I, r, v, c + c0)
-
-# %% ../nbs/02_knn.ipynb #70054b0a
-@patch
-def offer(self:_TopK, r, v, c, r0:int):
-    "Offer single candidates: rows `r0 + r` (`r` nondecreasing), keys `v`, columns `c`."
-    k, V, I = self.k, self.V[r0:], self.I[r0:]
-    ok = v >= V[r, k - 1].clamp_min(_FMIN); r, v, c = r[ok], v[ok], c[ok]
-    if len(r):
-        with self.locks[r0 // self.bs]: _merge_rows(V, I, r, v, c)
-
-# %% ../nbs/02_knn.ipynb #62f0b22f
-def _lp_eager(a, b, p, out, mb:int=16, elems:int=2**19):
-    "L1 (`p=1`) or L∞ distances between rows of `a` (r, d) and of `b` (w, d) into `out` (r, w): torch ops on tiles of `mb` rows × `elems` elements, no compiling."
-    (r, d), w = a.shape, b.shape[0]; nb = max(16, elems // (mb * d)); buf = torch.empty(mb * nb * d, device=a.device)
-    A3, B3, red = a[:, None, :], b[None], torch.sum if p == 1 else torch.amax
-    for i in range(0, r, mb):
-        A, ra = A3[i:i + mb], min(mb, r - i)
-        for j in range(0, w, nb):
-            T = buf[:ra * min(nb, w - j) * d].view(ra, -1, d)
-            torch.sub(A, B3[:, j:j + nb], out=T); T.abs_(); red(T, 2, out=out[i:i + mb, j:j + nb])
+    thr = V[:, k - 1].clamp_min(torch.finfo(torch.float32).min)  # -inf (padding, the node itself) never enters
+    early = bool((cm >= thr[:, None]).sum() > 2 * nr)
+    if early and cm.shape[1] <= k:  # few chunks: the block's own top-k of each row, as candidates
+        K = S.T[:nr].contiguous() if t else S[:nr]; kk = min(k, K.shape[1]); c = topk_rows(K, kk)
+        r, v, c = torch.arange(nr, device=S.device).repeat_interleave(kk), K.gather(1, c).flatten(), c.flatten()
+    else:
+        if early: thr = torch.maximum(thr, cm.topk(k, 1, sorted=False).values.amin(1))  # this block's k best chunks each hold an entry ≥ their k-th maximum
+        rc = (cm >= thr[:, None]).nonzero(); v = Z[rc[:, 1], :, rc[:, 0]] if t else Z[rc[:, 0], rc[:, 1]]  # (chunks, _PCHUNK) candidates
+        r, c = rc[:, :1].expand_as(v), rc[:, 1:] * _PCHUNK + torch.arange(_PCHUNK, device=S.device)
+    ok = v >= thr[r]
+    if ok.any():
+        with self.locks[r0 // self.bs]: _merge_rows(V, I, r[ok], v[ok], c[ok] + c0)
 
 # %% ../nbs/02_knn.ipynb #41ef1dee
 def _pair_keys(sc:_Scorer, i0, i1, j0, j1, out):
@@ -341,24 +309,21 @@ def _pair_keys(sc:_Scorer, i0, i1, j0, j1, out):
     else: _lp_c(sc.lib, sc.p, sc.x[i0:i1], sc.xT[:, j0:j1], out); out.neg_()
 
 # %% ../nbs/02_knn.ipynb #94e5580f
-def _knn_pairs(sc:_Scorer, k:int, bs:int, workers:int=1):
-    "Running top-k (keys (N, k), columns (N, k)) of every row over the upper-triangular block schedule, in a thread pool."
-    n, dev = sc.n, sc.x.device; top = _TopK(n, k, bs, dev)
+def _walk_pairs(n:int, k:int, bs:int, pairs, workers:int, keys, dev='cpu'): # `keys(i0, i1, j0, j1, out)` writes a key block
+    "Running top-k (keys (N, k), columns (N, k)) of every row over the block `pairs` of the upper-triangular schedule, in a thread pool."
+    top, mode = _TopK(n, k, bs, dev), torch.is_inference_mode_enabled()  # thread-local: workers run in the caller's mode (predict's)
     def work(ij):
         i0, j0 = ij[0] * bs, ij[1] * bs; bi, bj = min(bs, n - i0), min(bs, n - j0)
-        pi, pj = -(-bi // _PCHUNK) * _PCHUNK, -(-bj // _PCHUNK) * _PCHUNK; S = torch.empty(pi, pj, device=dev)
-        if (bi, bj) == (pi, pj): _pair_keys(sc, i0, i0 + bi, j0, j0 + bj, S)
-        else: T = torch.empty(bi, bj, device=dev); _pair_keys(sc, i0, i0 + bi, j0, j0 + bj, T); S.fill_(-math.inf); S[:bi, :bj] = T
+        S = torch.empty(-(-bi // _PCHUNK) * _PCHUNK, -(-bj // _PCHUNK) * _PCHUNK, device=dev)
+        T = S if S.shape == (bi, bj) else torch.empty(bi, bj, device=dev)
+        keys(i0, i0 + bi, j0, j0 + bj, T)
+        if T is not S: S.fill_(-math.inf); S[:bi, :bj] = T
         if i0 == j0: r = torch.arange(bi, device=dev); S[r, r] = -math.inf  # never your own neighbour
         top.feed(S, i0, j0, bi)
         if i0 != j0: top.feed(S, j0, i0, bj, t=True)
-    jobs = block_pairs(-(-n // bs))
-    if workers == 1: list(map(work, jobs))
-    else:
-        mode = torch.is_inference_mode_enabled()  # thread-local: the workers must run in the caller's mode (e.g. under predict's inference_mode)
-        def run(ij):
-            with torch.inference_mode(mode): work(ij)
-        with ThreadPoolExecutor(workers) as ex: list(ex.map(run, jobs))
+    def run(ij):
+        with torch.inference_mode(mode): work(ij)
+    with ThreadPoolExecutor(workers) as ex: list(ex.map(run, pairs))
     return top.V, top.I
 
 # %% ../nbs/02_knn.ipynb #8a64dfb6
@@ -366,21 +331,15 @@ def _check_k(k, n):
     if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k <= 0: raise ValueError(f"k must be a positive integer, got {k!r}")
     if k >= n: raise ValueError(f"k={k} needs at least k+1={k+1} nodes, but there are only {n}; use k ≤ {n-1}")
 
-# %% ../nbs/02_knn.ipynb #cdc6cf31
-SCHEDULES = ('auto', 'pairs', 'rows')
-_SYMMETRIC = ('cosine', 'chord', 'euclidean', 'cityblock', 'maxnorm')
-
 # %% ../nbs/02_knn.ipynb #426b6d3f
-_TPC = None
+_blas = functools.cache(ThreadpoolController)  # scanning the loaded libraries costs 2–15 ms: once
 @contextmanager
-def _one_thread_each(workers:int, blas:bool=True): # also limit numpy's BLAS (the GEMM metrics use it)
+def _one_thread_each(workers:int):
     "With several workers, run torch and numpy's BLAS single-threaded inside (one thread per worker)."
-    global _TPC
     if workers == 1: yield; return
-    if blas and _TPC is None: _TPC = ThreadpoolController()  # scanning the loaded libraries costs 2–15 ms: once
     t = torch.get_num_threads(); torch.set_num_threads(1)
     try:
-        with _TPC.limit(limits=1, user_api='blas') if blas else contextlib.nullcontext(): yield
+        with _blas().limit(limits=1, user_api='blas'): yield
     finally: torch.set_num_threads(t)
 
 # %% ../nbs/02_knn.ipynb #f8790d13
@@ -395,8 +354,7 @@ def _knn_rows(sc:_Scorer, k:int, bs:int):
     buf = torch.empty((bs, -(-n // _CHUNK) * _CHUNK), device=dev); buf[:, n:] = -math.inf  # pad columns stay -inf
     for s in range(0, n, bs):
         e = min(s + bs, n); K = buf[:e - s]
-        if e - s == n: sc.all_keys(K[:, :n])  # one block holds everything: symmetric metrics can mirror
-        else: sc.keys(s, e, K[:, :n])
+        sc.keys(s, e, K[:, :n])
         r = torch.arange(e - s, device=dev); K[r, r + s] = -math.inf  # never your own neighbour
         nb = topk_rows(K, k); idx.append(nb); val.append(K.gather(1, nb))
     kv, nb = torch.cat(val), torch.cat(idx)
@@ -412,24 +370,19 @@ def knn_search(x, # (N, d) embeddings
                schedule:str='auto'): # 'pairs' (each pair of blocks once; the default for built-in metrics on the CPU) or 'rows'
     "Exact k nearest other nodes of every node: (N, k) indices and (N, k) scores, nearest first; ties go to the lower node index."
     m = get_metric(metric); x = _check_x(x, device); n = len(x); _check_k(k, n)
-    if schedule not in SCHEDULES: raise ValueError(f"unknown schedule {schedule!r}; valid: {', '.join(SCHEDULES)}")
+    if schedule not in ('auto', 'pairs', 'rows'): raise ValueError(f"unknown schedule {schedule!r}; valid: auto, pairs, rows")
     if schedule == 'pairs' and m.name not in _SYMMETRIC: raise ValueError(f"schedule='pairs' needs a symmetric built-in metric ({', '.join(_SYMMETRIC)}), not {m.name!r}")
     pairs = schedule == 'pairs' or (schedule == 'auto' and m.name in _SYMMETRIC and x.device.type == 'cpu')
     with torch.no_grad():
         if pairs:
             bs = min(n, block_size or _pair_block(n, m.name in ('cityblock', 'maxnorm'))); nbk = -(-n // bs)
             nt = min(torch.get_num_threads(), nbk * (nbk + 1) // 2)
-            with _one_thread_each(nt, m.name not in ('cityblock', 'maxnorm')):  # `nt` workers keep every core busy
-                sc = _Scorer(x, m); kv, nb = _knn_pairs(sc, k, bs, nt)
-            if sc.kind == 'euclidean': kv = kv + sc.sq[:, None]  # −‖a − b‖² → the row schedule's key ‖a‖² − ‖a − b‖²
-        else:
-            sc = _Scorer(x, m); kv, nb = _knn_rows(sc, k, min(n, block_size or block_rows(n, copies=2)))
-        return nb.cpu(), sc.from_keys(kv, torch.arange(n, device=x.device), nb).cpu()
+            with _one_thread_each(nt):  # `nt` workers keep every core busy
+                sc = _Scorer(x, m); kv, nb = _walk_pairs(n, k, bs, block_pairs(nbk), nt, functools.partial(_pair_keys, sc), x.device)
+        else: kv, nb = _knn_rows(_Scorer(x, m), k, min(n, block_size or block_rows(n, copies=2)))
+        return nb.cpu(), _key_scores(x, m, kv.cpu(), nb.cpu(), pair=pairs)
 
 # %% ../nbs/02_knn.ipynb #36b6950e
-BACKENDS = ('exact', 'faiss')
-FAISS_INDEXES = ('hnsw', 'ivf')
-
 def _faiss_metric(m:Metric):
     "The faiss module and FAISS's metric for `m`; errors that say how to install FAISS, or which metrics it has."
     try: import faiss
@@ -438,17 +391,6 @@ def _faiss_metric(m:Metric):
               cityblock=faiss.METRIC_L1, maxnorm=faiss.METRIC_Linf)
     if m.name not in fm: raise ValueError(f"backend='faiss' supports metrics {', '.join(fm)}, not {m.name!r}; use backend='exact'")
     return faiss, fm[m.name]
-
-def _rows(x, idx, unit:bool=False):
-    "Rows `idx` (a slice or indices) of `x` (array, memory map or tensor) as a float32 tensor, checked finite; unit length with `unit`."
-    b = x[idx].detach().cpu().float() if torch.is_tensor(x) else torch.from_numpy(np.array(x[idx], dtype=np.float32))  # a copy: never a view of a memory map
-    where = lambda r: np.arange(len(x))[idx][r]  # the rows' numbers in `x`, for the errors
-    bad = (~torch.isfinite(b).all(1)).nonzero().flatten()
-    if len(bad): raise ValueError(f"embeddings row {where(int(bad[0]))} contains NaN or inf")
-    if not unit: return b
-    z = (b.norm(dim=1) == 0).nonzero().flatten()
-    if len(z): raise ValueError(f"all-zero vectors (rows {where(z[:10].numpy()).tolist()}): cosine and chord are undefined for them; drop those rows or use a distance metric such as euclidean")
-    return _unit_rows(b)
 
 # %% ../nbs/02_knn.ipynb #59e7eb0c
 def _ivf_grouped(quantizer, get, n, d, k1, nprobe, l2:bool, chunk:int):
@@ -484,6 +426,7 @@ def _faiss_index(faiss, fm, x, unit, n, d, k, index, nlist, nprobe, train_size, 
     ix.train(_rows(x, np.sort(np.random.default_rng(seed).choice(n, ts, replace=False)), unit).numpy()); ix.nprobe = nprobe
     return ix, dict(index='ivf', nlist=nlist, nprobe=nprobe, train_size=ts, niter=int(niter))
 
+# %% ../nbs/02_knn.ipynb #3d2573fd
 def approx_knn(x, # (N, d) embeddings: an array, a tensor or a memory-mapped .npy, read in chunks
                metric='cosine', k:int=10, # a name from `METRICS`; neighbours per node
                index:str='hnsw', # 'hnsw' (a graph index) or 'ivf' (inverted lists: k-means cells, `nprobe` searched per query)
@@ -494,7 +437,7 @@ def approx_knn(x, # (N, d) embeddings: an array, a tensor or a memory-mapped .np
                grouped:bool=True): # IVF with inner product or L2: search list by list as matrix products (`_ivf_grouped`); False: FAISS's own search
     "Approximate k nearest other nodes with a FAISS index: (N, k) indices and scores, nearest first, and the parameters used."
     m = get_metric(metric); faiss, fm = _faiss_metric(m); n, d = x.shape; _check_k(k, n)
-    if index not in FAISS_INDEXES: raise ValueError(f"unknown FAISS index {index!r}; valid: {', '.join(FAISS_INDEXES)}")
+    if index not in ('hnsw', 'ivf'): raise ValueError(f"unknown FAISS index {index!r}; valid: hnsw, ivf")
     unit = m.name in ('cosine', 'chord'); get = lambda s: _rows(x, slice(s, min(s + chunk, n)), unit).numpy()
     ix, params = _faiss_index(faiss, fm, x, unit, n, d, k, index, nlist, nprobe, train_size, niter, M, ef_search, seed)
     if index == 'ivf': params['grouped'] = grouped = bool(grouped and fm in (faiss.METRIC_INNER_PRODUCT, faiss.METRIC_L2))
@@ -512,6 +455,7 @@ def approx_knn(x, # (N, d) embeddings: an array, a tensor or a memory-mapped .np
     elif m.name == 'euclidean': D = D.clamp_min(0).sqrt()    # FAISS reports squared L2
     return I, D, params
 
+# %% ../nbs/02_knn.ipynb #892b7892
 def knn_recall(approx, # (N, k) neighbour indices to check
                exact): # (N, k) exact neighbour indices
     "Mean fraction of each node's exact k nearest neighbours that `approx` found."
@@ -566,32 +510,22 @@ def _part_path(out_dir, rank, world): return os.path.join(out_dir, f"part-{rank:
 
 # %% ../nbs/02_knn.ipynb #0193513d
 def _read_part(p):
-    import json
+    "A part's record of its inputs, its keys and its columns."
     with np.load(p) as z: return json.loads(str(z['meta'])), torch.from_numpy(z['V']), torch.from_numpy(z['I'])
 
 # %% ../nbs/02_knn.ipynb #7eb6dcf1
 def _shard_pairs(X, m:Metric, k, bs, pairs, workers):
     "Running top-k keys and columns of every row over the block pairs `pairs` of the memory-mapped `X`: the same keys as `knn_search`."
-    n = len(X); top = _TopK(n, k, bs, 'cpu'); kind = m.name; p = 1 if kind == 'cityblock' else math.inf
-    def load(b):
-        A = _rows(X, slice(b * bs, min(b * bs + bs, n)), kind in ('cosine', 'chord'))
-        return A, ((A * A).sum(1) if kind == 'euclidean' else None)
-    def work(ij):
-        (A, sa), i0, j0 = load(ij[0]), ij[0] * bs, ij[1] * bs; B, sb = (A, sa) if ij[0] == ij[1] else load(ij[1])
-        bi, bj = len(A), len(B); pi, pj = -(-bi // _PCHUNK) * _PCHUNK, -(-bj // _PCHUNK) * _PCHUNK
-        S = torch.empty(pi, pj); T = S if (bi, bj) == (pi, pj) else torch.empty(bi, bj)
-        if kind in ('cosine', 'chord', 'euclidean'): np.matmul(A.numpy(), B.numpy().T, out=T.numpy())
-        else: _lp_eager(A, B, p, T); T.neg_()
-        if kind == 'euclidean': T.mul_(2).sub_(sa[:, None]).sub_(sb[None])
-        if T is not S: S.fill_(-math.inf); S[:bi, :bj] = T
-        if i0 == j0: r = torch.arange(bi); S[r, r] = -math.inf  # never your own neighbour
-        top.feed(S, i0, j0, bi)
-        if i0 != j0: top.feed(S, j0, i0, bj, t=True)
-    mode = torch.is_inference_mode_enabled()
-    def run(ij):
-        with torch.inference_mode(mode): work(ij)
-    with _one_thread_each(workers), ThreadPoolExecutor(workers) as ex: list(ex.map(run, pairs))
-    return top.V, top.I
+    unit, lp, p = m.name in ('cosine', 'chord'), m.name in ('cityblock', 'maxnorm'), 1 if m.name == 'cityblock' else math.inf
+    lib = _lp_lib() if lp else None
+    def keys(i0, i1, j0, j1, out):
+        A = _rows(X, slice(i0, i1), unit); B = A if i0 == j0 else _rows(X, slice(j0, j1), unit)
+        if lp and lib is None: _lp_eager(A, B, p, out)
+        elif lp: bT = torch.zeros(B.shape[1], len(B) + 8); bT[:, :len(B)] = B.T; _lp_c(lib, p, A, bT[:, :len(B)], out)  # 8 spare columns
+        else: np.matmul(A.numpy(), B.numpy().T, out=out.numpy())
+        if m.name == 'euclidean': out.mul_(2).sub_((A * A).sum(1)[:, None]).sub_((B * B).sum(1)[None])  # −‖a − b‖²
+        if lp: out.neg_()
+    with _one_thread_each(workers): return _walk_pairs(len(X), k, bs, pairs, workers, keys)
 
 # %% ../nbs/02_knn.ipynb #92e8724b
 def knn_shard(emb, # an (N, d) float32 .npy file, memory-mapped
@@ -607,27 +541,8 @@ def knn_shard(emb, # an (N, d) float32 .npy file, memory-mapped
     if os.path.exists(part) and _read_part(part)[0] == dict(sig, rank=rank): return part
     pairs = list(block_pairs(-(-n // bs), rank, world)); workers = max(1, min(torch.get_num_threads(), len(pairs)))
     with torch.no_grad(): V, I = _shard_pairs(X, m, k, bs, pairs, workers)
-    import json; tmp = f"{part}.tmp-{os.getpid()}.npz"
-    try: np.savez(tmp, V=V.numpy(), I=I.numpy(), meta=json.dumps(dict(sig, rank=rank))); os.replace(tmp, part)
-    except BaseException:
-        if os.path.exists(tmp): os.remove(tmp)
-        raise
+    atomic_write(part, lambda f: np.savez(f, V=V.numpy(), I=I.numpy(), meta=json.dumps(dict(sig, rank=rank))), 'kNN part')
     return part
-
-# %% ../nbs/02_knn.ipynb #dc9ebf91
-def _shard_scores(X, m:Metric, kv, nb, block:int=65536):
-    "The metric's scores from merged keys, as `knn_search` computes them (near-duplicate pairs recomputed from their rows)."
-    if m.name == 'cosine': return kv
-    if m.name in ('cityblock', 'maxnorm'): return -kv
-    out, unit = torch.empty_like(kv), m.name == 'chord'
-    for s in range(0, len(kv), block):
-        e = min(s + block, len(kv)); A = _rows(X, slice(s, e), unit); k2 = kv[s:e]
-        if unit: ref, d2 = 2., (2. - 2 * k2).clamp_min(0)
-        else: ref = (A * A).sum(1)[:, None]; d2 = (ref - (k2 + ref)).clamp_min(0)  # the row schedule's key is ‖a‖² − ‖a − b‖²
-        i, j = (d2 < 1e-2 * ref).nonzero(as_tuple=True)  # the key cancels badly for near-duplicates: from their difference
-        if len(i): d2[i, j] = (A[i] - _rows(X, nb[s:e][i, j].numpy(), unit)).square().sum(1)
-        out[s:e] = d2.sqrt()
-    return out
 
 # %% ../nbs/02_knn.ipynb #cd4ec8ad
 def knn_merge(emb, out_dir, # the embeddings and the directory of `knn_shard`'s parts
@@ -642,21 +557,21 @@ def knn_merge(emb, out_dir, # the embeddings and the directory of `knn_shard`'s 
         V, I = merge_topk(V, I, v, i)
     X = _open_emb(emb)
     if _shard_sig(emb, X, get_metric(sig['metric']), sig['k'], sig['block_size'], world) != sig: raise ValueError(f"{emb} changed since its parts in {out_dir} were computed; delete them and rerun")
-    return I, _shard_scores(X, get_metric(sig['metric']), V, I)
+    return I, _key_scores(X, get_metric(sig['metric']), V, I, pair=True)
 
 # %% ../nbs/02_knn.ipynb #3f9691c6
 def knn_sharded(emb, # an (N, d) float32 .npy file, memory-mapped by every rank
                 out_dir, # parts and the merged result (`knn.npz`) go here
                 metric='cosine', k:int=10, block_size:int=None):
     "Exact kNN over the ranks of a torchrun job (gloo): each rank's share of the block pairs, then one merge; every rank gets (N, k) indices and scores."
-    import atexit, datetime, json, torch.distributed as dist
+    import atexit, datetime, torch.distributed as dist
     rank, world = _rank_world(); knn_shard(emb, out_dir, metric, k, rank, world, block_size)
     if world > 1 and not dist.is_initialized():  # once per process (gloo cannot be set up twice in one process), torn down at exit
         dist.init_process_group('gloo', timeout=datetime.timedelta(days=2)); atexit.register(dist.destroy_process_group)  # ranks may finish far apart at 10⁶ rows
     if world > 1: dist.barrier()
     res = os.path.join(out_dir, 'knn.npz')
     if rank == 0:
-        nb, sc = knn_merge(emb, out_dir, world); tmp = f"{res}.tmp-{os.getpid()}.npz"
-        np.savez(tmp, I=nb.numpy(), S=sc.numpy(), meta=json.dumps(dict(_read_part(_part_path(out_dir, 0, world))[0], rank=None))); os.replace(tmp, res)
+        nb, sc = knn_merge(emb, out_dir, world); meta = json.dumps(dict(_read_part(_part_path(out_dir, 0, world))[0], rank=None))
+        atomic_write(res, lambda f: np.savez(f, I=nb.numpy(), S=sc.numpy(), meta=meta), 'merged kNN result')
     if world > 1: dist.barrier()
     with np.load(res) as z: return torch.from_numpy(z['I']), torch.from_numpy(z['S'])

@@ -7,6 +7,7 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/metric
 # %% ../nbs/01_metrics.ipynb #a2713aab
 from __future__ import annotations
 from dataclasses import dataclass
+from functools import partial
 from typing import Callable
 import numpy as np, torch
 from fastcore.basics import patch
@@ -15,20 +16,21 @@ from fastcore.basics import patch
 __all__ = ['METRICS', 'Metric', 'get_metric', 'as_tensor', 'pairwise']
 
 # %% ../nbs/01_metrics.ipynb #06d1b1a3
-def _unit_rows(x, what='vectors'):
+def _unit_rows(x, where=list): # maps positions in `x` to the row numbers an error names
+    "The rows of `x` scaled to unit length; all-zero rows are refused, named."
     n = x.norm(dim=1, keepdim=True)
     zero = (n.squeeze(1) == 0).nonzero().flatten()
-    if len(zero): raise ValueError(f"{len(zero)} all-zero {what} (rows {zero[:10].tolist()}): cosine and chord are undefined for them; drop those rows or use a distance metric such as euclidean")
+    if len(zero): raise ValueError(f"{len(zero)} all-zero vectors (rows {where(zero[:10].tolist())}): cosine and chord are undefined for them; drop those rows or use a distance metric such as euclidean")
     return x / n
 
 # %% ../nbs/01_metrics.ipynb #043ebb6a
 def _cosine(a, b): return _unit_rows(a) @ _unit_rows(b).T
 def _chord(a, b): return (2 - 2 * _cosine(a, b)).clamp_min(0).sqrt()
+
+# %% ../nbs/01_metrics.ipynb #ac3bc5d9
 def _euclidean(a, b):
     d2 = (a * a).sum(1, keepdim=True) - 2 * a @ b.T + (b * b).sum(1)
     return d2.clamp_min(0).sqrt()
-def _cityblock(a, b): return torch.cdist(a, b, p=1)
-def _maxnorm(a, b): return torch.cdist(a, b, p=float('inf'))
 
 # %% ../nbs/01_metrics.ipynb #82ff93ca
 @dataclass(frozen=True)
@@ -59,8 +61,8 @@ def best(self:Metric):
 METRICS = {m.name: m for m in [
     Metric('cosine', 'similarity', _cosine, 'cosine of the angle between vectors'),
     Metric('euclidean', 'distance', _euclidean, 'L2 distance'),
-    Metric('cityblock', 'distance', _cityblock, 'L1 (Manhattan, city block) distance'),
-    Metric('maxnorm', 'distance', _maxnorm, 'L∞ (Chebyshev, max norm) distance'),
+    Metric('cityblock', 'distance', partial(torch.cdist, p=1), 'L1 (Manhattan, city block) distance'),
+    Metric('maxnorm', 'distance', partial(torch.cdist, p=float('inf')), 'L∞ (Chebyshev, max norm) distance'),
     Metric('chord', 'distance', _chord, 'chord distance: euclidean distance after projecting onto the unit sphere'),
 ]}
 _ALIASES = {'l2': 'euclidean', 'l1': 'cityblock', 'manhattan': 'cityblock', 'city_block': 'cityblock', 'linf': 'maxnorm',
