@@ -6,17 +6,13 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/cli.ht
 
 # %% ../nbs/20_cli.ipynb #0b40b22c
 from __future__ import annotations
-import argparse, os, sys, time, warnings
+import argparse, sys, time, warnings
 from pathlib import Path
 import pandas as pd
+from .data import load_digits_embeddings, read_embeddings, check_output_file, _reason
 
 # %% auto #0
 __all__ = ['DATASETS', 'main']
-
-# %% ../nbs/20_cli.ipynb #8798fff3
-def _digits():
-    from gnn_image_classification.data import load_digits_embeddings
-    return load_digits_embeddings()
 
 # %% ../nbs/20_cli.ipynb #c80d4b29
 def _digits_cnn():
@@ -24,18 +20,15 @@ def _digits_cnn():
     return load_digits_cnn_embeddings()
 
 # %% ../nbs/20_cli.ipynb #5a1c4005
-DATASETS = {'digits': _digits, 'digits_cnn': _digits_cnn}  # built-in datasets by name: `gnnic run --dataset NAME`
+DATASETS = {'digits': load_digits_embeddings, 'digits_cnn': _digits_cnn}  # built-in datasets by name: `gnnic run --dataset NAME`
 
 # %% ../nbs/20_cli.ipynb #e67b957a
 def _error_message(e:Exception):
     "One line for an error: an operating-system error as its path(s) and reason (`os.strerror`), never a bare error number."
     if isinstance(e, OSError) and e.errno is not None:
         where = ' -> '.join(str(f) for f in (e.filename, e.filename2) if f is not None)
-        why = e.strerror or os.strerror(e.errno)
-        return f"{where}: {why}" if where else why
+        return f"{where}: {_reason(e)}" if where else _reason(e)
     return str(e.args[0]) if e.args else repr(e)
-
-
 
 # %% ../nbs/20_cli.ipynb #da4cea7b
 def _positive(v):
@@ -48,11 +41,11 @@ def _positive(v):
 def _run_args(r, preset:str):
     "The arguments of `gnnic run` (and of its alias `gnnic sweep`, whose presets are the sweep presets)."
     from gnn_image_classification.experiments import PRESETS
-    from gnn_image_classification.graph import GRAPH_KINDS
     from gnn_image_classification.methods import METHODS, PROTOCOLS
     from gnn_image_classification.metrics import METRICS
     names = [n for n in PRESETS if n.startswith('sweep_') == (preset == 'quick')]
-    r.add_argument('--preset', default=preset, help=f"preset: {', '.join(names)} (default: {preset})")
+    sweep = lambda s: s if s.startswith('sweep_') else f'sweep_{s}'  # `gnnic sweep --preset quick` runs the preset sweep_quick
+    r.add_argument('--preset', default=preset, type=sweep if preset == 'quick' else str, help=f"preset: {', '.join(names)} (default: {preset})")
     r.add_argument('--embeddings', help='embeddings: a CSV in the reference layout (image_name, class_name, embedding) or a folder written by `gnnic embed`; default: --dataset')
     r.add_argument('--dataset', default='digits', choices=list(DATASETS), help='built-in dataset (default: digits)')
     r.add_argument('--out', help='output folder (default: gnnic_results/<preset>-<dataset>)')
@@ -75,10 +68,11 @@ def _image_args(p):
     "The arguments `gnnic fit` and `gnnic embed` share: the image folder and the backbone that embeds it."
     p.add_argument('folder', help='image folder with one subfolder per class (a nested images/ level is fine)')
     p.add_argument('--backbone', default='efficientnet_lite0', help='backbone: efficientnet_lite0 (pretrained weights installed with the package, works offline), vgg16 (the reference), resnet18, resnet50, vit_b_16 (default: efficientnet_lite0)')
-    p.add_argument('--weights', default='DEFAULT', help="pretrained weights: DEFAULT, a weights name, or 'none' for random weights")
+    p.add_argument('--weights', default='DEFAULT', type=lambda w: None if w.lower() == 'none' else w, help="pretrained weights: DEFAULT, a weights name, or 'none' for random weights")
     p.add_argument('--image-size', type=int, help="input size (default: the weights' own, or 224)")
     p.add_argument('--class-names', help='class-name map: words.txt-style file or JSON {folder: name}')
     p.add_argument('--n-per-class', type=int, help='sample this many images per class (seeded by --seed)')
+    p.add_argument('--seed', type=int, default=0)
 
 # %% ../nbs/20_cli.ipynb #fc73b2bb
 def _fit_args(f):
@@ -91,7 +85,7 @@ def _fit_args(f):
     f.add_argument('--metric', default='cosine', help='graph metric (default: cosine)')
     f.add_argument('--graph', default='knn', choices=['knn', 'mutual_knn', 'threshold'], help='graph kind (default: knn)')
     f.add_argument('--k', type=float, default=10, help='k for kNN graphs, or the threshold for threshold graphs (default: 10)')
-    f.add_argument('--seed', type=int, default=0); f.add_argument('--lr', type=float, default=0.01); f.add_argument('--epochs', type=int, default=100)
+    f.add_argument('--lr', type=float, default=0.01); f.add_argument('--epochs', type=int, default=100)
     f.add_argument('--device', help='torch device (default: cuda if available)')
 
 # %% ../nbs/20_cli.ipynb #45665600
@@ -99,7 +93,6 @@ def _embed_args(e):
     "The arguments of `gnnic embed`."
     _image_args(e)
     e.add_argument('--out', required=True, help='embedding folder to write (shared by all ranks); DIR/parts keeps the parts for re-runs')
-    e.add_argument('--seed', type=int, default=0)
     e.add_argument('--chunk', type=_positive, default=1024, help='images per part: the unit of work of a rank (default: 1024)')
     e.add_argument('--drop-parts', action='store_true', help='delete DIR/parts after the merge (a re-run then embeds everything again)')
     e.add_argument('--fingerprint', default='stat', choices=['stat', 'sha1'], help='how unchanged files are recognised: size and mtime (default), or content hash')
@@ -130,6 +123,21 @@ def _parser():
     _run_args(sub.add_parser('sweep', help="the label-rate sweep: `gnnic run` with a sweep preset (quick or full), writing report.md"), 'quick')
     return p
 
+# %% ../nbs/20_cli.ipynb #d72a210c
+def main(argv=None):
+    "Entry point of the `gnnic` console script; returns the exit status."
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith('-') and argv[0] not in ('-h', '--help'): argv = ['run', *argv]
+    warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated', category=FutureWarning)  # raised by PyG's import
+    try: a = _parser().parse_args(argv)
+    except SystemExit as e: return e.code  # argparse has printed its message
+    import matplotlib; matplotlib.use('Agg')
+    from gnn_image_classification.embeddings import WeightsUnavailableError
+    try: globals()[f"_cmd_{'run' if a.command == 'sweep' else a.command}"](a)  # `gnnic sweep` is `gnnic run` with a sweep preset
+    except (ValueError, OSError, MemoryError, KeyError, WeightsUnavailableError) as e:
+        print(f"gnnic: error: {_error_message(e)}", file=sys.stderr); return 2
+    return 0
+
 # %% ../nbs/20_cli.ipynb #c5a1e0d4
 def _drop_repeats(a):
     "Remove repeated values of `gnnic run`'s list options in place (metrics by their canonical name), saying on stderr which were dropped."
@@ -140,20 +148,6 @@ def _drop_repeats(a):
         v = getattr(a, opt) or []; rep = [x for i, x in enumerate(v) if x in v[:i]]
         if rep: setattr(a, opt, list(dict.fromkeys(v))); dropped.append(f"--{opt.replace('_', '-')} {' '.join(f'{x:g}' if isinstance(x, float) else str(x) for x in rep)}")
     if dropped: print(f"gnnic: note: repeated values are run once; dropped {'; '.join(dropped)}", file=sys.stderr)
-
-# %% ../nbs/20_cli.ipynb #039b0e7e
-def _load_dataset(a):
-    "The embeddings to run on, and a short name for the output folder."
-    from gnn_image_classification.data import read_embeddings
-    if a.embeddings: return read_embeddings(a.embeddings), Path(a.embeddings).stem
-    return DATASETS[a.dataset](), a.dataset
-
-# %% ../nbs/20_cli.ipynb #12caa698
-def _outdir(path):
-    out = Path(path)
-    try: out.mkdir(parents=True, exist_ok=True)
-    except OSError as e: raise PermissionError(f"cannot create output folder {out}: {_error_message(e)}") from None
-    return out
 
 # %% ../nbs/20_cli.ipynb #01566f72
 def _print_report(df, cmp, out, figs, path):
@@ -175,12 +169,13 @@ def _cmd_run(a):
     from gnn_image_classification.analysis import save_figures
     from gnn_image_classification.report import write_report, compare
     _drop_repeats(a)
-    es, ds = _load_dataset(a)
-    out = _outdir(a.out or f'gnnic_results/{a.preset}-{ds}')
-    graphs = tuple((a.graph, k) for k in a.k) if a.k else None
-    specs = list(dict.fromkeys(preset_grid(a.preset, es, methods=a.methods and tuple(a.methods), metrics=a.metrics, graphs=graphs,
+    es, ds = (read_embeddings(a.embeddings), Path(a.embeddings).stem) if a.embeddings else (DATASETS[a.dataset](), a.dataset)
+    out = Path(a.out or f'gnnic_results/{a.preset}-{ds}')
+    try: out.mkdir(parents=True, exist_ok=True)  # before any work
+    except OSError as e: raise PermissionError(f"cannot create output folder {out}: {_error_message(e)}") from None
+    specs = list(dict.fromkeys(preset_grid(a.preset, es, methods=a.methods and tuple(a.methods), metrics=a.metrics,
                         rates=a.label_rates and tuple(a.label_rates), protocols=a.protocols, tune=a.tune,
-                        seeds=range(a.seeds) if a.seeds else None)))
+                        graphs=tuple((a.graph, k) for k in a.k) if a.k else None, seeds=range(a.seeds) if a.seeds else None)))
     print(f"gnnic: {len(specs)} runs of preset '{a.preset}' on {es} -> {out}")
     t0 = time.perf_counter()
     df = run_grid(es, specs, out / 'results.csv', fresh=a.fresh, workers=a.workers, progress=not a.no_progress, device=a.device)
@@ -192,68 +187,38 @@ def _cmd_run(a):
     path = write_report(df, es, out, title=f"gnnic run --preset {a.preset} on {ds}", map_method=a.map, cmp=cmp,
                         meta={'preset': a.preset, 'wall time of this invocation': f"{wall:.0f} s with {a.workers} worker(s)"})
     _print_report(df, cmp, out, figs, path)
-    return 0
 
 # %% ../nbs/20_cli.ipynb #4158b0dd
 def _cmd_fit(a):
     "Embed an image folder, train a GNN on its graph (selected on validation) and save it."
     from gnn_image_classification.images import image_folder, embed_source, EmbedConfig
     from gnn_image_classification.predict import fit_classifier
-    from gnn_image_classification.data import check_output_file
     check_output_file(a.out, 'classifier file')  # before minutes of embedding and training
     src = image_folder(a.folder, class_names=a.class_names, n_per_class=a.n_per_class, seed=a.seed)
-    cfg = EmbedConfig(a.backbone, None if str(a.weights).lower() == 'none' else a.weights, a.image_size,
-                      precision=a.precision, channels_last=a.channels_last)
+    cfg = EmbedConfig(a.backbone, a.weights, a.image_size, precision=a.precision, channels_last=a.channels_last)
     es = embed_source(src, cfg, device=a.device)
     k = int(a.k) if a.graph != 'threshold' else a.k
     clf, r = fit_classifier(es, cfg, model=a.model, graph=(a.metric, a.graph, k), seed=a.seed, lr=a.lr, epochs=a.epochs, device=a.device)
     clf.save(a.out)
     print(f"{a.model} on a {a.graph} graph ({a.metric}, {k}) of {len(es)} images: validation accuracy {r.val_acc:.4f}, "
           f"test accuracy {r.test_acc:.4f} (epoch {r.best_epoch}); saved {a.out}")
-    return 0
 
 # %% ../nbs/20_cli.ipynb #06faca19
 def _cmd_predict(a):
     "Classify images with a saved classifier and write a CSV."
     from gnn_image_classification.predict import predict_folder_to_csv
-    from gnn_image_classification.data import check_output_file
     check_output_file(a.out, 'predictions CSV')
     inputs = a.inputs[0] if len(a.inputs) == 1 else a.inputs
     df = predict_folder_to_csv(a.model, inputs, a.out, mode=a.mode, errors=a.errors, all_probs=a.all_probs, device=a.device)
     print(f"predicted {len(df)} images; wrote {a.out}")
-    return 0
 
 # %% ../nbs/20_cli.ipynb #bcb35100
 def _cmd_embed(a):
     "Embed an image folder into an embedding folder; under `torchrun`, each rank embeds its share and rank 0 merges."
     from gnn_image_classification.images import embed_folder, EmbedConfig, dist_env
-    cfg = EmbedConfig(a.backbone, None if str(a.weights).lower() == 'none' else a.weights, a.image_size)
+    cfg = EmbedConfig(a.backbone, a.weights, a.image_size)
     t0 = time.perf_counter()
     es = embed_folder(a.folder, a.out, cfg, class_names=a.class_names, n_per_class=a.n_per_class, seed=a.seed, chunk=a.chunk, keep_parts=not a.drop_parts,
                       fingerprint=a.fingerprint, errors=a.errors, batch_size=a.batch_size, device=a.device, num_workers=a.workers, progress=not a.no_progress)
     rank, world, _ = dist_env()
     if rank == 0: print(f"embedded {len(es)} images of {es.n_classes} classes ({cfg.tag}, {es.d}-d) into {a.out} with {world} process(es) in {time.perf_counter() - t0:.1f} s")
-    return 0
-
-# %% ../nbs/20_cli.ipynb #f537667f
-def _cmd_sweep(a):
-    "`gnnic run` with a sweep preset: `--preset quick` or `full` name `sweep_quick` or `sweep_full`."
-    if not a.preset.startswith('sweep_'): a.preset = f'sweep_{a.preset}'
-    return _cmd_run(a)
-
-# %% ../nbs/20_cli.ipynb #d72a210c
-def main(argv=None):
-    "Entry point of the `gnnic` console script; returns the exit status."
-    argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0].startswith('-') and argv[0] not in ('-h', '--help'): argv = ['run', *argv]
-    warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated', category=FutureWarning)  # raised by PyG's import
-    try: a = _parser().parse_args(argv)
-    except SystemExit as e: return e.code  # argparse has printed its message
-    import matplotlib; matplotlib.use('Agg')
-    from gnn_image_classification.embeddings import WeightsUnavailableError
-    cmd = globals().get(f'_cmd_{a.command}') if a.command else None
-    try:
-        if cmd is not None: return cmd(a)
-    except (ValueError, OSError, MemoryError, KeyError, WeightsUnavailableError) as e:
-        print(f"gnnic: error: {_error_message(e)}", file=sys.stderr); return 2
-    _parser().print_help(); return 1

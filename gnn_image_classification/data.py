@@ -7,15 +7,15 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/data.h
 # %% ../nbs/00_data.ipynb #3886071d
 from __future__ import annotations
 import hashlib, json, math, os, re, tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.basics import patch
 
 # %% auto #0
 __all__ = ['EmbeddingSet', 'digits_images', 'l2_normalise', 'load_digits_embeddings', 'read_embeddings_csv', 'check_output_file',
-           'atomic_write', 'atomic_write_text', 'write_embeddings_csv', 'write_embeddings_dir', 'read_embeddings_dir',
-           'read_embeddings', 'split_indices']
+           'atomic_write', 'write_embeddings_csv', 'write_embeddings_dir', 'read_embeddings_dir', 'read_embeddings',
+           'split_indices']
 
 # %% ../nbs/00_data.ipynb #ade64006
 @dataclass
@@ -30,8 +30,7 @@ class EmbeddingSet:
         self.x = np.ascontiguousarray(self.x, dtype=np.float32)
         self.y = np.asarray(self.y, dtype=np.int64)
         self.classes = [str(c) for c in self.classes]
-        if self.names is None: self.names = [f'{i}' for i in range(len(self.y))]
-        self.names = [str(n) for n in self.names]
+        self.names = [str(n) for n in (range(len(self.y)) if self.names is None else self.names)]
         if self.x.ndim != 2: raise ValueError(f"embeddings must be a 2-D (N, d) array, got shape {self.x.shape}")
         if not (len(self.x) == len(self.y) == len(self.names)):
             raise ValueError(f"lengths differ: {len(self.x)} embeddings, {len(self.y)} labels, {len(self.names)} names")
@@ -59,19 +58,17 @@ def digits_images():
     return (d.images / 16.).astype(np.float32), d.target.astype(np.int64), [str(c) for c in d.target_names]
 
 # %% ../nbs/00_data.ipynb #9cbdb9c1
-def l2_normalise(x:np.ndarray, # (N, d) array
-                 eps:float=1e-12): # rows with a smaller norm are left as they are
-    "Rows of `x` scaled to unit L2 norm."
+def l2_normalise(x:np.ndarray): # (N, d) array
+    "Rows of `x` scaled to unit L2 norm; a row of norm under 1e-12 is left as it is."
     x = np.asarray(x, dtype=np.float32)
     n = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(n < eps, 1., n)
+    return x / np.where(n < 1e-12, 1., n)
 
 # %% ../nbs/00_data.ipynb #a137e883
-def load_digits_embeddings(normalise:bool=True): # L2-normalise each flattened image
-    "The digits dataset as an `EmbeddingSet` of flattened 64-pixel images."
+def load_digits_embeddings():
+    "The digits dataset as an `EmbeddingSet` of flattened 64-pixel images, L2-normalised."
     imgs, y, classes = digits_images()
-    x = imgs.reshape(len(imgs), -1)
-    if normalise: x = l2_normalise(x)
+    x = l2_normalise(imgs.reshape(len(imgs), -1))
     return EmbeddingSet(x, y, classes, [f'digit_{i:04d}' for i in range(len(y))], source='sklearn-digits')
 
 # %% ../nbs/00_data.ipynb #14be887c
@@ -86,23 +83,15 @@ def _parse_vector(s:str, # numpy-printed vector such as "[0.1 0.2\n 0.3]"
         raise ValueError(f"{where}: expected a numpy-printed vector like '[0.1 0.2 ...]', got {t[:40]!r}")
     toks = t[1:-1].replace(',', ' ').split()
     try: v = np.array([float(o) for o in toks], dtype=np.float32)
-    except ValueError:
-        bad = next(o for o in toks if not re.fullmatch(r'[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|[-+]?(nan|inf)', o, re.I))
-        raise ValueError(f"{where}: non-numeric value {bad!r} in the vector") from None
+    except ValueError as e:  # float() names the token it refused: "could not convert string to float: 'abc'"
+        raise ValueError(f"{where}: non-numeric value {str(e).split(': ', 1)[-1]} in the vector") from None
     if len(v) == 0: raise ValueError(f"{where}: empty vector")
-    if not np.isfinite(v).all():
-        j = int(np.flatnonzero(~np.isfinite(v))[0])
-        raise ValueError(f"{where}: value {v[j]} at position {j} is not finite (NaN or inf)")
+    bad = np.flatnonzero(~np.isfinite(v))
+    if len(bad): raise ValueError(f"{where}: value {v[bad[0]]} at position {bad[0]} is not finite (NaN or inf)")
     return v
 
-# %% ../nbs/00_data.ipynb #d7790541
-def _csv_parse_error(path, e):
-    "pandas' tokenizer error as a sentence with the file and the row as `read_embeddings_csv` counts rows (header = row 1)."
-    m = re.search(r'EOF inside string starting at row (\d+)', str(e))  # pandas counts the header as row 0
-    if m: return (f"{path}, row {int(m.group(1)) + 1}: the file ends inside a quoted field that starts on this row; "
-                  "it looks truncated (cut off while being written or copied): write or copy it again")
-    return f"{path}: not a readable CSV file ({str(e).replace('Error tokenizing data. C error: ', '')})"
-
+# %% ../nbs/00_data.ipynb #589307ee
+def _reason(e:OSError): return (e.strerror or os.strerror(e.errno)) if e.errno else str(e)
 
 # %% ../nbs/00_data.ipynb #666e5cb6
 def _check_rows(path, df, classes):
@@ -111,10 +100,9 @@ def _check_rows(path, df, classes):
     d = len(vecs[0])
     for i, v in enumerate(vecs):
         if len(v) != d: raise ValueError(f"{path}, row {i+2}, column 'embedding': vector has {len(v)} values, expected {d} like row 2")
-    dup = df['image_name'].duplicated(keep=False)
-    if dup.any():
-        rows = (np.flatnonzero(dup.values) + 2).tolist()
-        raise ValueError(f"{path}: duplicate image_name {df['image_name'][dup].iloc[0]!r} in rows {rows[:10]}; image names must be unique")
+    dup = np.flatnonzero(df['image_name'].duplicated(keep=False))
+    if len(dup): raise ValueError(f"{path}: duplicate image_name {df['image_name'].iloc[dup[0]]!r} in rows {(dup[:10] + 2).tolist()}; "
+                                  "image names must be unique")
     cls = list(dict.fromkeys(df['class_name'])) if classes is None else list(classes)
     unknown = sorted(set(df['class_name']) - set(cls))
     if unknown: raise ValueError(f"{path}: column 'class_name' has classes {unknown} not in the given classes {cls}")
@@ -129,17 +117,18 @@ def read_embeddings_csv(path, # CSV with columns image_name, class_name, embeddi
     if path.is_dir(): raise IsADirectoryError(f"{path}: is a folder; expected an embeddings CSV file (columns {', '.join(_REF_COLS)})")
     try: df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError: raise ValueError(f"{path}: the file is empty; expected columns {', '.join(_REF_COLS)}") from None
-    except pd.errors.ParserError as e: raise ValueError(_csv_parse_error(path, e)) from None
-    except OSError as e: raise type(e)(f"{path}: cannot read the embeddings file: {os.strerror(e.errno) if e.errno else e}") from None
+    except pd.errors.ParserError as e:  # e.g. "EOF inside string starting at row 2", counted from 0 after the header
+        m = re.search(r'EOF inside string starting at row (\d+)', str(e))
+        if m: raise ValueError(f"{path}, row {int(m.group(1)) + 1}: the file ends inside a quoted field that starts on this row; "
+                               "it looks truncated (cut off while being written or copied): write or copy it again") from None
+        raise ValueError(f"{path}: not a readable CSV file ({str(e).replace('Error tokenizing data. C error: ', '').strip()})") from None
+    except OSError as e: raise type(e)(f"{path}: cannot read the embeddings file: {_reason(e)}") from None
     missing = [c for c in _REF_COLS if c not in df.columns]
     if missing: raise ValueError(f"{path}: missing column(s) {missing}; found {list(df.columns)}, expected {list(_REF_COLS)}")
     if len(df) == 0: raise ValueError(f"{path}: no data rows")
     vecs, cls = _check_rows(path, df, classes)
     lookup = {c: i for i, c in enumerate(cls)}
     return EmbeddingSet(np.stack(vecs), [lookup[c] for c in df['class_name']], cls, list(df['image_name']), source=str(path))
-
-# %% ../nbs/00_data.ipynb #589307ee
-def _reason(e:OSError): return os.strerror(e.errno) if e.errno else str(e)
 
 # %% ../nbs/00_data.ipynb #3bde9c1e
 def check_output_file(path, # the file to be written
@@ -149,9 +138,8 @@ def check_output_file(path, # the file to be written
     if path.is_dir(): raise IsADirectoryError(f"cannot write {what} {path}: it is a folder; give a file name (e.g. {path/'out'}{path.suffix})")
     block = next((p for p in path.parents if p.exists()), None)
     if block is not None and not block.is_dir(): raise NotADirectoryError(f"cannot write {what} {path}: {block} is a file, not a folder")
-    try: path.parent.mkdir(parents=True, exist_ok=True); fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')
+    try: path.parent.mkdir(parents=True, exist_ok=True); tempfile.TemporaryFile(dir=path.parent).close()  # can a file be made there?
     except OSError as e: raise type(e)(f"cannot write {what} {path}: {_reason(e)}") from None
-    os.close(fd); os.unlink(tmp)
     return path
 
 # %% ../nbs/00_data.ipynb #1c5890ba
@@ -177,37 +165,26 @@ def atomic_write(path, # the file to write
         raise type(e)(f"cannot write {what} {path}: {_reason(e)}") from None
     return path
 
-# %% ../nbs/00_data.ipynb #d2df34cc
-def atomic_write_text(path, text:str):
-    "Write `text` to `path` atomically (see `atomic_write`)."
-    return atomic_write(path, text)
-
-# %% ../nbs/00_data.ipynb #82e979ae
-def _vec_str(v, style):
-    if style == 'reference': return np.array2string(np.asarray(v, dtype=np.float32))
-    if style == 'exact': return np.array2string(np.asarray(v, dtype=np.float32), floatmode='unique', precision=None, threshold=np.inf)
-    raise ValueError(f"style must be 'reference' or 'exact', got {style!r}")
-
 # %% ../nbs/00_data.ipynb #185284f5
 def write_embeddings_csv(es:EmbeddingSet, path, # destination CSV
                          style:str='exact'): # 'exact' round-trips float32; 'reference' prints like numpy's default
     "Write `es` in the reference repo's CSV layout (image_name, class_name, embedding)."
+    if style not in ('reference', 'exact'): raise ValueError(f"style must be 'reference' or 'exact', got {style!r}")
+    kw = dict(floatmode='unique', precision=None) if style == 'exact' else {}  # numpy's default printing is the reference's
     with np.printoptions(threshold=np.inf):
         df = pd.DataFrame({'image_name': es.names, 'class_name': [es.classes[i] for i in es.y],
-                           'embedding': [_vec_str(v, style) for v in es.x]})
-    atomic_write_text(path, df.to_csv(index=False))
-    return Path(path)
+                           'embedding': [np.array2string(v, **kw) for v in es.x]})
+    return atomic_write(path, df.to_csv(index=False))
 
 # %% ../nbs/00_data.ipynb #3948bbdb
 _EMB_DIR_FILES = dict(embeddings='embeddings.npy', labels='labels.npy', names='names.txt', manifest='manifest.json')
-_DIR_FORMAT = 1
 
 # %% ../nbs/00_data.ipynb #6e46ab75
-def _file_sha1(path, block:int=1 << 24):
-    "SHA-1 of a file, read in 16 MiB blocks (a large matrix is never loaded whole)."
+def _file_sha1(path):
+    "SHA-1 of a file, read in 16 MiB blocks."
     h = hashlib.sha1()
     with open(path, 'rb') as f:
-        while b := f.read(block): h.update(b)
+        for b in iter(lambda: f.read(1 << 24), b''): h.update(b)
     return h.hexdigest()
 
 # %% ../nbs/00_data.ipynb #735aa524
@@ -239,9 +216,9 @@ def write_embeddings_dir(path, # folder to write (created if needed)
         f['manifest'].unlink(missing_ok=True)  # from here until the new manifest is written, the folder reads as incomplete
         for k, t in tmps.items(): os.replace(t, f[k])
         if x_file is not None: os.replace(x_file, f['embeddings'])
-        man = dict(kind='gnnic-embeddings', format=_DIR_FORMAT, n=len(es), dim=es.d, dtype='float32', classes=es.classes,
+        man = dict(kind='gnnic-embeddings', format=1, n=len(es), dim=es.d, dtype='float32', classes=es.classes,
                    files={k: v for k, v in _EMB_DIR_FILES.items() if k != 'manifest'}, sha1=sha, **(meta or {}))
-        atomic_write_text(f['manifest'], json.dumps(man))
+        atomic_write(f['manifest'], json.dumps(man))
     except BaseException:
         for t in tmps.values(): t.unlink(missing_ok=True)
         raise
@@ -249,9 +226,8 @@ def write_embeddings_dir(path, # folder to write (created if needed)
 
 # %% ../nbs/00_data.ipynb #e25164f6
 def read_embeddings_dir(path, # folder written by `write_embeddings_dir` (e.g. by `gnnic embed`)
-                        mmap:bool=True, # memory-map the embeddings (read-only) instead of loading them
                         verify:bool=True): # check each file against its SHA-1 in the manifest (reads each once)
-    "Read an embedding folder into an `EmbeddingSet`, its `x` memory-mapped by default."
+    "Read an embedding folder into an `EmbeddingSet`, its `x` memory-mapped (read-only)."
     path = Path(path).expanduser(); f = {k: path/v for k, v in _EMB_DIR_FILES.items()}
     if not path.is_dir(): raise FileNotFoundError(f"{path}: no such embeddings folder")
     if not f['manifest'].exists():
@@ -259,13 +235,13 @@ def read_embeddings_dir(path, # folder written by `write_embeddings_dir` (e.g. b
                                 f"{_EMB_DIR_FILES['manifest']}" + (" (its writing was interrupted: run `gnnic embed` again)" if f['embeddings'].exists() or (path/'parts').is_dir() else ''))
     try: man = json.loads(f['manifest'].read_text())
     except ValueError as e: raise ValueError(f"{f['manifest']}: not valid JSON ({e})") from None
-    if man.get('kind') != 'gnnic-embeddings' or man.get('format') != _DIR_FORMAT:
-        raise ValueError(f"{f['manifest']}: not an embedding-folder manifest of format {_DIR_FORMAT} (kind {man.get('kind')!r}, format {man.get('format')!r})")
+    if man.get('kind') != 'gnnic-embeddings' or man.get('format') != 1:
+        raise ValueError(f"{f['manifest']}: not an embedding-folder manifest of format 1 (kind {man.get('kind')!r}, format {man.get('format')!r})")
     for k in ('embeddings', 'labels', 'names'):
         if not f[k].exists(): raise FileNotFoundError(f"{f[k]}: missing, though {f['manifest']} lists it")
         if verify and _file_sha1(f[k]) != man['sha1'][k]:
             raise ValueError(f"{f[k]}: does not match its checksum in {f['manifest']} (changed or damaged since it was written); write the folder again")
-    x = np.load(f['embeddings'], mmap_mode='r' if mmap else None, allow_pickle=False)
+    x = np.load(f['embeddings'], mmap_mode='r', allow_pickle=False)
     n, d = man['n'], man['dim']
     if x.dtype != np.float32 or x.shape != (n, d): raise ValueError(f"{f['embeddings']}: a {x.dtype} matrix of shape {x.shape}; {f['manifest']} says float32 ({n}, {d})")
     y, names = np.load(f['labels'], allow_pickle=False), f['names'].read_bytes().decode('utf-8').split('\n')[:-1]
@@ -325,8 +301,7 @@ def split_indices(y:np.ndarray, # (N,) labels
     if len(fracs) != 3 or abs(sum(fracs) - 1) > 1e-6 or min(fracs) <= 0:
         raise ValueError(f"fracs must be three positive fractions summing to 1, got {fracs}")
     _check_splittable(y, fracs, classes, where)
-    idx = np.arange(len(y))
-    tr, rest = train_test_split(idx, train_size=fracs[0], stratify=y, random_state=seed)
+    tr, rest = train_test_split(np.arange(len(y)), train_size=fracs[0], stratify=y, random_state=seed)
     _check_held_out(y, y[rest], fracs, classes, where)
     va, te = train_test_split(rest, train_size=fracs[1] / (fracs[1] + fracs[2]), stratify=y[rest], random_state=seed)
     return dict(train=np.sort(tr), val=np.sort(va), test=np.sort(te))

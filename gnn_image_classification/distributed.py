@@ -7,7 +7,6 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/distri
 # %% ../nbs/12_distributed.ipynb #8fc99e95
 from __future__ import annotations
 import json, os, shutil, tempfile, time, warnings
-from collections import Counter
 from dataclasses import asdict
 from pathlib import Path
 import numpy as np, torch
@@ -35,28 +34,30 @@ class _Group:
     def __init__(self, device=None, hours:float=12): # hours: how long a rank may wait for the slowest
         import torch.distributed as dist, datetime
         (self.rank, self.world, self.local), self.dist, self.owned = dist_env(), dist, False
-        if device is None: device = (f'cuda:{self.local}' if torch.cuda.is_available() else 'cpu') if self.world > 1 else pyg_device('auto')
-        self.device = torch.device(device)
+        self.device = pyg_device(device or ('auto' if self.world == 1 else 'cuda' if torch.cuda.is_available() else 'cpu'))
         if self.world == 1: return
         if self.device.type == 'cuda' and self.device.index is None: self.device = torch.device('cuda', self.local)
         if 'OMP_NUM_THREADS' not in os.environ: torch.set_num_threads(1)
         if self.device.type == 'cuda': torch.cuda.set_device(self.device)
         if not dist.is_initialized():
             dist.init_process_group('nccl' if self.device.type == 'cuda' else 'gloo', timeout=datetime.timedelta(hours=hours)); self.owned = True
-    @property
-    def backend(self): return self.dist.get_backend() if self.world > 1 else None
     def gather(self, obj): # every rank's `obj`, in rank order
         if self.world == 1: return [obj]
         out = [None] * self.world; self.dist.all_gather_object(out, obj); return out
     def bcast(self, obj): # rank 0's `obj`, on every rank
         if self.world == 1: return obj
         box = [obj]; self.dist.broadcast_object_list(box, src=0); return box[0]
-    def agree(self, err=None): # this rank's exception, or None
-        "Raise this rank's error, or else another rank's, on every rank, so that no rank waits for one that failed."
+    def run(self, f, everywhere:bool=False): # `f()` on rank 0 (its result there, None elsewhere), or on every rank
+        "`f()`; its error, or else another rank's, raised on every rank."
+        res = err = None
+        if everywhere or self.rank == 0:
+            try: res = f()
+            except Exception as e: err = e
         msgs = self.gather(None if err is None else f"{type(err).__name__}: {err}")
         if err is not None: raise err
         bad = [(r, m) for r, m in enumerate(msgs) if m is not None]
         if bad: raise ValueError(f"rank {bad[0][0]} of {self.world} failed: {bad[0][1]}")
+        return res
     def close(self):
         if self.owned: self.dist.destroy_process_group()
 
@@ -82,7 +83,7 @@ def _test_exit(rank, done, first_parts):
 # %% ../nbs/12_distributed.ipynb #c596f58a
 def _embed_parts(src, cfg, parts:Path, chunk:int, g:_Group, key:str, progress:bool, **kwargs): # kwargs: to `embed_source`
     "Embed this rank's parts (`rank`, `rank + P`, … of `chunk` images each) into cache entries `parts/<part>/`; returns (reused, embedded) images."
-    n_parts, before = -(-len(src) // chunk), Counter(_CACHE_STATS)
+    n_parts, before = -(-len(src) // chunk), _CACHE_STATS.copy()
     mine, first = range(g.rank, n_parts, g.world), [parts/f'{c:06d}'/f'{key}.json' for c in range(min(g.world, n_parts))]
     with tqdm(total=sum(len(_part_rows(len(src), chunk, c)) for c in mine), unit='img', disable=not progress, desc=f'rank {g.rank}/{g.world}: {cfg.tag}') as bar:
         for k, c in enumerate(mine, 1):
@@ -90,12 +91,17 @@ def _embed_parts(src, cfg, parts:Path, chunk:int, g:_Group, key:str, progress:bo
                 warnings.simplefilter('ignore', SkippedImagesWarning)  # reported once, after the merge
                 embed_source(src.subset(_part_rows(len(src), chunk, c)), cfg, cache=parts/f'{c:06d}', refuse_empty=False, progress=False, **kwargs)
             bar.update(len(_part_rows(len(src), chunk, c))); _test_exit(g.rank, k, first)
-    return _CACHE_STATS['reused'] - before['reused'], _CACHE_STATS['embedded'] - before['embedded']
+    return (_CACHE_STATS - before)['reused'], (_CACHE_STATS - before)['embedded']
 
 # %% ../nbs/12_distributed.ipynb #7da8f43f
-def _merge_parts(src, key:str, parts:Path, chunk:int, out:Path, dim:int, meta:dict):
-    "Rank 0: check that the parts cover the file list once, report skipped files, refuse unlearnable classes, write the parts in file order to `out`."
-    mans, kept, failed = [], [], []
+def _finish(g, src, cfg, key, counts, out, chunk, fingerprint, keep_parts, t0):
+    "Rank 0, once every rank is done: check the parts, report skipped files, refuse unlearnable classes, write them in file order to `out`."
+    meta = dict(key=key, created=time.strftime('%Y-%m-%dT%H:%M:%S'), versions=_versions(), source=src.spec, embed=cfg.describe(),
+                fingerprint=fingerprint, chunk=chunk, world_size=g.world, backend=g.dist.get_backend() if g.world > 1 else None, device=str(g.device),
+                reused=sum(r for r, _ in counts), embedded=sum(e for _, e in counts), ranks=[dict(reused=r, embedded=e) for r, e in counts],
+                seconds=round(time.perf_counter() - t0, 3))
+    parts, mans, kept, failed = out/'parts', [], [], []
+    for t in [*out.glob('.*.tmp'), *parts.glob('*/.*.tmp')]: t.unlink(missing_ok=True)  # left by killed ranks; every rank has finished
     for c in range(-(-len(src) // chunk)):
         rows, mp = _part_rows(len(src), chunk, c), parts/f'{c:06d}'/f'{key}.json'
         pos = {src.names[i]: i for i in rows}
@@ -109,7 +115,7 @@ def _merge_parts(src, key:str, parts:Path, chunk:int, out:Path, dim:int, meta:di
     _refuse_empty_classes(src, kept, failed)
     fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{_EMB_DIR_FILES['embeddings']}.", suffix='.tmp'); os.close(fd); tmp = Path(tmp)
     try:
-        xm, j = np.lib.format.open_memmap(tmp, 'w+', np.float32, (len(kept), dim)), 0
+        xm, j = np.lib.format.open_memmap(tmp, 'w+', np.float32, (len(kept), BACKBONES[cfg.backbone])), 0
         for c, man in enumerate(mans):
             if not man['rows']: continue
             part = _load_cache(parts/f'{c:06d}', key)
@@ -119,16 +125,6 @@ def _merge_parts(src, key:str, parts:Path, chunk:int, out:Path, dim:int, meta:di
         write_embeddings_dir(out, tmp, src.y[kept], src.classes, [src.names[i] for i in kept],
                              {**meta, 'rows': [r for m in mans for r in m['rows']], 'skipped': [s for m in mans for s in m['skipped']]})
     finally: tmp.unlink(missing_ok=True)
-
-# %% ../nbs/12_distributed.ipynb #8cdc6e61
-def _finish(g, src, cfg, key, counts, out, chunk, fingerprint, keep_parts, t0):
-    "Rank 0, once every rank is done: clear what killed ranks left, merge the parts into `out` with the provenance, drop the parts if asked."
-    meta = dict(key=key, created=time.strftime('%Y-%m-%dT%H:%M:%S'), versions=_versions(), source=src.spec, embed=cfg.describe(),
-                fingerprint=fingerprint, chunk=chunk, world_size=g.world, backend=g.backend, device=str(g.device),
-                reused=sum(r for r, _ in counts), embedded=sum(e for _, e in counts), ranks=[dict(reused=r, embedded=e) for r, e in counts])
-    parts = out/'parts'
-    for t in [*out.glob('.*.tmp'), *parts.glob('*/.*.tmp')]: t.unlink(missing_ok=True)  # left by killed ranks; every rank has finished
-    _merge_parts(src, key, parts, chunk, out, BACKBONES[cfg.backbone], {**meta, 'seconds': round(time.perf_counter() - t0, 3)})
     if not keep_parts: shutil.rmtree(parts)
 
 # %% ../nbs/12_distributed.ipynb #00407836
@@ -144,24 +140,17 @@ def embed_folder(root, # class-per-subfolder image folder
                  progress:bool=True): # a progress bar on rank 0
     "Embed an image folder into an embedding folder; under `torchrun`, each rank embeds its share of the parts and rank 0 merges them in file order."
     if int(chunk) < 1: raise ValueError(f"chunk must be at least 1 image, got {chunk}")
-    t0, g, src, err = time.perf_counter(), _Group(device), None, None
+    t0, g = time.perf_counter(), _Group(device)
     try:
         cfg = _OneNet(**asdict(backbone if isinstance(backbone, EmbedConfig) else EmbedConfig(backbone, weights, image_size)))
-        out = Path(out).expanduser(); parts = out/'parts'
-        if g.rank == 0:
-            try: check_output_file(out/_EMB_DIR_FILES['manifest'], 'embeddings folder'); src = image_folder(root, classes, class_names, n_per_class, seed)
-            except Exception as e: err = e
-        src = g.bcast(src); g.agree(err)
+        out = Path(out).expanduser()
+        g.run(lambda: check_output_file(out/_EMB_DIR_FILES['manifest'], 'embeddings folder'))
+        src = g.bcast(g.run(lambda: image_folder(root, classes, class_names, n_per_class, seed)))
         if num_workers is None and g.world > 1:
             num_workers = 0 if g.device.type == 'cpu' else min(8, max(0, (os.cpu_count() or 1) // int(os.environ.get('LOCAL_WORLD_SIZE', g.world)) - 1))
-        key, counts = _cache_key(src, cfg, fingerprint), (0, 0)
-        try: counts = _embed_parts(src, cfg, parts, int(chunk), g, key, progress and g.rank == 0, fingerprint=fingerprint, errors=errors,
-                                   batch_size=batch_size, device=g.device, num_workers=num_workers)
-        except Exception as e: err = e
-        counts = g.gather(counts); g.agree(err)
-        if g.rank == 0:
-            try: _finish(g, src, cfg, key, counts, out, int(chunk), fingerprint, keep_parts, t0)
-            except Exception as e: err = e
-        g.agree(err)
+        key = _cache_key(src, cfg, fingerprint)
+        counts = g.gather(g.run(lambda: _embed_parts(src, cfg, out/'parts', int(chunk), g, key, progress and g.rank == 0, fingerprint=fingerprint,
+                                                     errors=errors, batch_size=batch_size, device=g.device, num_workers=num_workers), everywhere=True))
+        g.run(lambda: _finish(g, src, cfg, key, counts, out, int(chunk), fingerprint, keep_parts, t0))
         return read_embeddings_dir(out, verify=False)
     finally: g.close()

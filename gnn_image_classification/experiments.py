@@ -19,7 +19,7 @@ from multiprocessing import get_context
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from tqdm.auto import tqdm
-from .data import EmbeddingSet, split_indices, atomic_write_text
+from .data import EmbeddingSet, split_indices, atomic_write
 from .metrics import get_metric, METRICS
 from .graph import graph_stats, class_mean_scores, build_graph, GRAPH_KINDS
 from torch_geometric import device as pyg_device
@@ -231,7 +231,7 @@ def read_results(path, repair:bool=False): # also rewrite the file without what 
         text, notes = _clean_text(path.read_text() if path.exists() else '')
         df = pd.read_csv(StringIO(text)) if text.strip() else pd.DataFrame(columns=COLUMNS)
         _check_schema(path, df)
-        if notes and repair: atomic_write_text(path, text)
+        if notes and repair: atomic_write(path, text)
     if notes: warnings.warn(f"{path}: {'; '.join(notes)}" + ('; the file is repaired' if repair else ''))
     return df
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from .analysis import summarise, _graph_rows
-from .data import EmbeddingSet, atomic_write_text
+from .data import EmbeddingSet, atomic_write
 from .methods import GRIDS
 from .graph import build_graph
 from .comparisons import rate_table, protocols_table, holm, paired_stats, compare, verdicts, comparison_table, _order, _pct, _pts
@@ -95,6 +95,6 @@ def write_report(df:pd.DataFrame, # results rows (see `experiments.run_grid`)
     figs = _figures(df, es, graph if graph is not None else _report_graph(df, es), map_method)
     for name, fn in figs.items(): plt.close(fn(out / name))
     cmp = compare(df) if cmp is None else cmp
-    atomic_write_text(out / 'summary.csv', summarise(df).to_csv(index=False)); atomic_write_text(out / 'comparisons.csv', cmp.to_csv(index=False))
-    path = out / 'report.md'; atomic_write_text(path, '\n'.join(_report_lines(df, cmp, figs, title, meta)))
+    atomic_write(out / 'summary.csv', summarise(df).to_csv(index=False)); atomic_write(out / 'comparisons.csv', cmp.to_csv(index=False))
+    path = out / 'report.md'; atomic_write(path, '\n'.join(_report_lines(df, cmp, figs, title, meta)))
     return path
