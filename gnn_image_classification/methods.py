@@ -6,8 +6,8 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/method
 
 # %% ../nbs/08_methods.ipynb #2ac4f772
 from __future__ import annotations
-import copy, hashlib, itertools, json, time, warnings
-from dataclasses import dataclass, field
+import copy, hashlib, itertools, json, time
+from dataclasses import dataclass, field, replace
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch_geometric.data import Data
 from torch_geometric.nn import GATConv, APPNP
@@ -15,12 +15,11 @@ from torch_geometric.nn.models import LabelPropagation, CorrectAndSmooth
 from torch_geometric import seed_everything, device as pyg_device
 from .gnn import GNN, GNN_KINDS, Adjacency, aggr_path
 from .baseline import MLP
-from .propagation import Hops, csr_to_edge_index, gcn_adjacency, propagate, _as_tensor
+from .propagation import Hops, csr_to_edge_index, gcn_adjacency, propagate, _as_tensor, _quiet
 
 # %% auto #0
-__all__ = ['GRAPH_METHODS', 'BASELINES', 'METHODS', 'DEFAULTS', 'AGGR_METHODS', 'GRIDS', 'PROTOCOLS', 'trained', 'family',
-           'expand_grid', 'GAT', 'SGC', 'SIGN', 'APPNPNet', 'Task', 'make_task', 'train', 'knn_vote', 'MethodResult',
-           'fit_tasks', 'evaluate_test', 'fit_method', 'fit_at_scale']
+__all__ = ['GRAPH_METHODS', 'BASELINES', 'METHODS', 'DEFAULTS', 'GRIDS', 'PROTOCOLS', 'family', 'Task', 'make_task', 'train',
+           'MethodResult', 'fit_tasks', 'fit_method', 'fit_at_scale']
 
 # %% ../nbs/08_methods.ipynb #17081f51
 GRAPH_METHODS = ('gcn', 'sage', 'gin', 'gat', 'sgc', 'sign', 'appnp', 'labelprop', 'cs', 'sage_ref')
@@ -30,14 +29,15 @@ METHODS = GRAPH_METHODS + BASELINES
 # %% ../nbs/08_methods.ipynb #0f85b355
 _TRAIN = dict(epochs=200, patience=30, eval_every=1, optimizer='adam', batch_size=None)
 DEFAULTS = {  # every setting a method reads; `fit_method` keywords and grids override them
-    **{k: dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=None, **_TRAIN) for k in GNN_KINDS},
+    **{k: dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=None, **_TRAIN, aggr='auto') for k in GNN_KINDS},
     'gat': dict(lr=0.005, weight_decay=5e-4, dropout=0.6, hidden=8, heads=8, **_TRAIN),
     'sgc': dict(lr=0.2, weight_decay=5e-5, K=2, **{**_TRAIN, 'epochs': 100, 'batch_size': 16384}),
     'sign': dict(lr=0.01, weight_decay=0., dropout=0.5, hidden=1024, K=2, **{**_TRAIN, 'batch_size': 16384}),
-    'appnp': dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=64, K=10, alpha=0.1, **_TRAIN),
+    'appnp': dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=64, K=10, alpha=0.1, **_TRAIN, aggr='auto'),
     'labelprop': dict(num_layers=50, alpha=0.9),
     'cs': dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=(128, 64), correction_alpha=1.0, smoothing_alpha=0.8, num_layers=50, **_TRAIN),
-    'sage_ref': dict(lr=5e-4, weight_decay=5e-4, dropout=0., hidden=None, **{**_TRAIN, 'epochs': 100, 'patience': None, 'eval_every': 10}),
+    'sage_ref': dict(lr=5e-4, weight_decay=5e-4, dropout=0., hidden=None,
+                     **{**_TRAIN, 'epochs': 100, 'patience': None, 'eval_every': 10}, aggr='auto'),
     'mlp': dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=(128, 64), **_TRAIN),
     'logreg': dict(C=1.),
     'knn': dict(k=20, temperature=0.07),
@@ -45,19 +45,10 @@ DEFAULTS = {  # every setting a method reads; `fit_method` keywords and grids ov
                     **{**_TRAIN, 'epochs': 100, 'patience': None, 'eval_every': 10, 'optimizer': 'sgd', 'batch_size': 32}),
 }
 
-# %% ../nbs/08_methods.ipynb #6a2c91b6
-AGGR_METHODS = (*GNN_KINDS, 'sage_ref', 'appnp')  # the methods whose aggregation may run as a matrix product
-for _m in AGGR_METHODS: DEFAULTS[_m]['aggr'] = 'auto'
-
 # %% ../nbs/08_methods.ipynb #84671182
 def _check_method(name):
     if name not in METHODS: raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(METHODS)}")
     return name
-
-# %% ../nbs/08_methods.ipynb #e4ecd9e2
-def trained(name:str) -> bool:
-    "Whether `name` is fitted by gradient descent (so has epochs to choose)."
-    return 'epochs' in DEFAULTS[_check_method(name)]
 
 # %% ../nbs/08_methods.ipynb #bba59184
 def family(name:str) -> str:
@@ -80,13 +71,13 @@ GRIDS = {
 }
 
 # %% ../nbs/08_methods.ipynb #a209b90c
-def expand_grid(grid:dict) -> list:
+def _expand_grid(grid:dict) -> list:
     "All configurations of `grid` (name → list of values), in grid order."
     grid = grid or {}
     return [dict(zip(grid, vals)) for vals in itertools.product(*grid.values())]
 
 # %% ../nbs/08_methods.ipynb #77cb32c4
-class GAT(nn.Module):
+class _GAT(nn.Module):
     "Two `GATConv` layers: `heads` × `hidden` units with ELU, then one head to the classes."
     def __init__(self, in_dim:int, n_classes:int, hidden:int=8, heads:int=8, dropout:float=0.6):
         super().__init__()
@@ -99,7 +90,7 @@ class GAT(nn.Module):
         return F.log_softmax(self.conv2(h, edge_index), dim=-1)
 
 # %% ../nbs/08_methods.ipynb #736c9cc7
-class SGC(nn.Module):
+class _SGC(nn.Module):
     "Simplified graph convolution's classifier: one linear layer on the precomputed Â^K X."
     def __init__(self, in_dim:int, n_classes:int):
         super().__init__()
@@ -107,7 +98,7 @@ class SGC(nn.Module):
     def forward(self, x): return F.log_softmax(self.lin(x), dim=-1)
 
 # %% ../nbs/08_methods.ipynb #86b27497
-class SIGN(nn.Module):
+class _SIGN(nn.Module):
     "SIGN's head: a linear layer + ReLU + dropout per hop of [X, ÂX, …, Â^K X], concatenated, then a linear layer to the classes."
     def __init__(self, in_dim:int, n_classes:int, K:int=2, hidden:int=1024, dropout:float=0.5): # in_dim: width of one hop
         super().__init__()
@@ -119,7 +110,7 @@ class SIGN(nn.Module):
         return F.log_softmax(self.out(torch.cat(hs, 1)), dim=-1)
 
 # %% ../nbs/08_methods.ipynb #42b24450
-class APPNPNet(nn.Module):
+class _APPNP(nn.Module):
     "Predict then propagate: a two-layer MLP, then `K` steps of personalised PageRank with teleport `alpha`."
     def __init__(self, in_dim:int, n_classes:int, hidden:int=64, K:int=10, alpha:float=0.1, dropout:float=0.5):
         super().__init__()
@@ -157,14 +148,6 @@ def _as_np(v): return v.detach().cpu().numpy() if isinstance(v, torch.Tensor) el
 # %% ../nbs/08_methods.ipynb #94d0cea2
 def _idx(v): return np.unique(_as_np(v).astype(np.int64)) if v is not None else np.zeros(0, np.int64)
 
-# %% ../nbs/08_methods.ipynb #a1f80af8
-def _graph_of(data, n):
-    "Edge index and clamped weights of `data` (both None without a graph)."
-    if not isinstance(data, Data) or getattr(data, 'edge_index', None) is None: return None, None
-    ei = data.edge_index.long().cpu()
-    ew = data.edge_weight.float().clamp_min(0).cpu() if getattr(data, 'edge_weight', None) is not None else torch.ones(ei.shape[1])
-    return ei, ew
-
 # %% ../nbs/08_methods.ipynb #9832948e
 def make_task(data, # PyG `Data` with x, y, edge_index (edge_weight optional), or an `EmbeddingSet` (non-graph methods only)
               labelled_idx, # the nodes whose labels may be used for fitting
@@ -183,8 +166,10 @@ def make_task(data, # PyG `Data` with x, y, edge_index (edge_weight optional), o
     xt = torch.as_tensor(_as_np(data.x), dtype=torch.float32)
     h = hashlib.sha1(memoryview(np.ascontiguousarray(xt.numpy())))  # no copy of a big x
     for a in (known, lab, val): h.update(a.tobytes())
+    ei = data.edge_index.long() if isinstance(data, Data) and data.edge_index is not None else None  # an EmbeddingSet: no graph
+    ew = None if ei is None else torch.ones(ei.shape[1]) if data.edge_weight is None else data.edge_weight.float().clamp_min(0)
     t = lambda v: None if v is None else torch.as_tensor(v).to(device)
-    return Task(xt.to(device), t(known), t(lab), t(val), int(n_classes or y.max() + 1), *map(t, _graph_of(data, n)), h.hexdigest()[:16])
+    return Task(xt.to(device), t(known), t(lab), t(val), int(n_classes or y.max() + 1), t(ei), t(ew), h.hexdigest()[:16])
 
 # %% ../nbs/08_methods.ipynb #13b21557
 def _acc(scores, y, idx=None):
@@ -201,12 +186,6 @@ def _forward(model, task, idx=None):
     n = len(task.y) if idx is None else len(idx)
     part = lambda s: task.x[s:s + _CHUNK] if idx is None else task.x[idx[s:s + _CHUNK]]
     return model(part(0)) if n <= _CHUNK else torch.cat([model(part(s)) for s in range(0, n, _CHUNK)])
-
-# %% ../nbs/08_methods.ipynb #8211e784
-def _optimizer(model, hp):
-    if hp['optimizer'] == 'sgd':
-        return torch.optim.SGD(model.parameters(), lr=hp['lr'], momentum=hp['momentum'], nesterov=True, weight_decay=hp['weight_decay'])
-    return torch.optim.Adam(model.parameters(), lr=hp['lr'], weight_decay=hp['weight_decay'])
 
 # %% ../nbs/08_methods.ipynb #657dc174
 def _step(model, task, opt, batch_size, gen):
@@ -237,7 +216,10 @@ def train(models:list, tasks:list, # trained in lockstep, `models[i]` on `tasks[
     "Train; return (epoch whose weights the models now hold, checkpoint epochs, mean validation accuracy at each)."
     if hp.get('batch_size') and tasks[0].edge_index is not None: raise ValueError("mini-batches are for non-graph models only")
     select = fixed_epochs is None and all(t.val.numel() for t in tasks)
-    n_ep = fixed_epochs or hp['epochs']; opts = [_optimizer(m, hp) for m in models]
+    n_ep = fixed_epochs or hp['epochs']
+    opt = torch.optim.SGD if hp['optimizer'] == 'sgd' else torch.optim.Adam  # the reference MLP's Nesterov SGD, else Adam
+    kw = dict(momentum=hp['momentum'], nesterov=True) if opt is torch.optim.SGD else {}
+    opts = [opt(m.parameters(), lr=hp['lr'], weight_decay=hp['weight_decay'], **kw) for m in models]
     gen = torch.Generator().manual_seed(seed)
     best, best_ep, states, eps, curve = -1., n_ep, None, [], []
     for ep in range(1, n_ep + 1):
@@ -251,20 +233,14 @@ def train(models:list, tasks:list, # trained in lockstep, `models[i]` on `tasks[
     return best_ep, eps, curve
 
 # %% ../nbs/08_methods.ipynb #bcaf1827
-def knn_vote(x, # (N, d) features
-             labelled, y_lab, # indices of the labelled nodes and their labels
-             n_classes:int, k:int=20, temperature:float=0.07):
+def _knn_vote(x, # (N, d) features
+              labelled, y_lab, # indices of the labelled nodes and their labels
+              n_classes:int, k:int=20, temperature:float=0.07):
     "DINO-style kNN: class probabilities from temperature-weighted votes of each node's top-k cosine neighbours among the labelled nodes."
     z = F.normalize(x, dim=1); s = z @ z[labelled].T  # (N, L) cosine similarities
     top, idx = s.topk(min(int(k), len(labelled)), dim=1)
     votes = torch.zeros(len(x), n_classes, device=x.device).scatter_add_(1, y_lab[idx], (top / temperature).exp())
     return votes / votes.sum(1, keepdim=True)
-
-# %% ../nbs/08_methods.ipynb #b517f1ce
-def _onehot_known(task):
-    Y = torch.zeros(len(task.y), task.n_classes, device=task.y.device)
-    Y[task.labelled, task.y[task.labelled]] = 1.
-    return Y
 
 # %% ../nbs/08_methods.ipynb #2465cc96
 def _normalise_rows(p):
@@ -278,11 +254,11 @@ def _model(name, task, hp, seed):
         m = GNN(d, c, name.removesuffix('_ref'), hidden=tuple(hp['hidden']) if hp.get('hidden') else None, dropout=hp['dropout'])
         for conv in m.convs:  # the graph is fixed during a fit: normalise GCN's adjacency once, not every epoch
             if hasattr(conv, 'cached'): conv.cached = True
-    elif name == 'gat': m = GAT(d, c, hp['hidden'], hp['heads'], hp['dropout'])
-    elif name == 'sgc': m = SGC(d, c)
-    elif name == 'sign': m = SIGN(d // (hp['K'] + 1), c, hp['K'], hp['hidden'], hp['dropout'])
-    elif name == 'appnp': m = APPNPNet(d, c, hp['hidden'], hp['K'], hp['alpha'], hp['dropout'])
-    else: m = MLP(d, c, tuple(hp['hidden']), hp['dropout'])  # mlp, mlp_ref, and the base of cs
+    elif name == 'gat': m = _GAT(d, c, hp['hidden'], hp['heads'], hp['dropout'])
+    elif name == 'sgc': m = _SGC(d, c)
+    elif name == 'sign': m = _SIGN(d // (hp['K'] + 1), c, hp['K'], hp['hidden'], hp['dropout'])
+    elif name == 'appnp': m = _APPNP(d, c, hp['hidden'], hp['K'], hp['alpha'], hp['dropout'])
+    else: m = MLP(d, c, tuple(hp['hidden']), hp['dropout'])  # mlp and mlp_ref (and the base of cs, fitted as mlp)
     return m.to(task.x.device)
 
 # %% ../nbs/08_methods.ipynb #78b5fc95
@@ -305,20 +281,17 @@ def _hops(task, K):
 def _feature_tasks(name, tasks, K):
     "sgc and sign fit rows: each task's features become its hops (Â^K X; or X, ÂX, …, Â^K X side by side), its graph is dropped."
     use = [K] if name == 'sgc' else list(range(K + 1))
-    return [Task(**{**t.__dict__, 'x': _hops(t, K).select(use), 'edge_index': None, 'edge_weight': None}) for t in tasks]
-
-# %% ../nbs/08_methods.ipynb #72d03273
-def _adjacency(task, path):
-    "The `Adjacency` of `task`'s graph on `path` ('sparse', 'dense' or 'complement', as `aggr_path` picks), built on first use and kept with the task."
-    if path not in task.adjs: task.adjs[path] = Adjacency(task.edge_index, len(task.y), task.edge_weight, path)
-    return task.adjs[path]
+    return [replace(t, x=_hops(t, K).select(use), edge_index=None, edge_weight=None) for t in tasks]
 
 # %% ../nbs/08_methods.ipynb #6186c3be
 def _fit_trained(name, tasks, hp, seed, fixed_epochs):
     "Train one model per task in lockstep; (models, probabilities, epoch, checkpoint epochs, curve)."
-    if name in ('mlp', 'mlp_ref', 'cs'): tasks = [Task(**{**t.__dict__, 'edge_index': None, 'edge_weight': None}) for t in tasks]
+    if name in ('mlp', 'mlp_ref'): tasks = [replace(t, edge_index=None, edge_weight=None) for t in tasks]
     if name in ('sgc', 'sign'): tasks = _feature_tasks(name, tasks, hp['K'])
-    elif hp.get('aggr', 'scatter') != 'scatter': tasks = [Task(**{**t.__dict__, 'adj': _adjacency(t, hp['aggr'])}) for t in tasks]
+    elif hp.get('aggr', 'scatter') != 'scatter':  # a task builds the `Adjacency` of each path once, on first use
+        for t in tasks:
+            if hp['aggr'] not in t.adjs: t.adjs[hp['aggr']] = Adjacency(t.edge_index, len(t.y), t.edge_weight, hp['aggr'])
+        tasks = [replace(t, adj=t.adjs[hp['aggr']]) for t in tasks]
     models = [_model(name, t, hp, seed) for t in tasks]
     ep, eps, curve = train(models, tasks, hp, seed, fixed_epochs)
     return models, [_probs(m, t) for m, t in zip(models, tasks)], ep, eps, curve
@@ -339,17 +312,15 @@ def _mlp_base(tasks, hp, seed, fixed_epochs):
 def _adj_t(task):
     "The task's graph as a sparse CSR (target × source) matrix of its clamped weights: PyG's propagation then runs one sparse-dense product per step, with no E × C message tensor, and normalises it as `norm_weight` is."
     n = len(task.y)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', UserWarning)  # "sparse CSR support is in beta"
-        return torch.sparse_coo_tensor(task.edge_index.flip(0), task.edge_weight, (n, n)).coalesce().to_sparse_csr()
+    return _quiet(lambda: torch.sparse_coo_tensor(task.edge_index.flip(0), task.edge_weight, (n, n)).coalesce().to_sparse_csr())
 
 # %% ../nbs/08_methods.ipynb #a7100bb8
 def _fit_untrained(name, task, hp):
     "Class probabilities of logistic regression, the kNN vote or label propagation on `task`."
-    if name == 'knn': return knn_vote(task.x, task.labelled, task.y[task.labelled], task.n_classes, hp['k'], hp['temperature'])
+    if name == 'knn': return _knn_vote(task.x, task.labelled, task.y[task.labelled], task.n_classes, hp['k'], hp['temperature'])
     if name == 'labelprop':
         lp = LabelPropagation(hp['num_layers'], hp['alpha'])
-        return _normalise_rows(lp(_onehot_known(task), _adj_t(task), mask=task.labelled))
+        return _normalise_rows(lp(F.one_hot(task.y.clamp_min(0), task.n_classes).float(), _adj_t(task), mask=task.labelled))
     from sklearn.linear_model import LogisticRegression
     ylab = task.y[task.labelled].cpu().numpy()
     if len(np.unique(ylab)) < 2: raise ValueError("logistic regression needs labelled nodes of at least two classes")
@@ -360,9 +331,9 @@ def _fit_untrained(name, task, hp):
 
 # %% ../nbs/08_methods.ipynb #cc190ace
 def _correct_and_smooth(task, base, hp):
+    "Correct & Smooth of the base model's probabilities `base`: PyG's two propagations over the task's graph."
     cs = CorrectAndSmooth(hp['num_layers'], hp['correction_alpha'], hp['num_layers'], hp['smoothing_alpha'], autoscale=True)
-    yl = task.y[task.labelled]
-    adj = _adj_t(task)
+    yl, adj = task.y[task.labelled], _adj_t(task)
     p = cs.correct(base, yl, task.labelled, adj)
     return _normalise_rows(cs.smooth(p, yl, task.labelled, adj).clamp_min(0))
 
@@ -401,7 +372,7 @@ def fit_tasks(name:str, tasks:list, seed:int=0,
     if name == 'cs':
         _, base, ep, eps, curve = _mlp_base(tasks, hp, seed, fixed_epochs)
         probs = [_correct_and_smooth(t, b, hp) for t, b in zip(tasks, base)]
-    elif trained(name): models, probs, ep, eps, curve = _fit_trained(name, tasks, hp, seed, fixed_epochs)
+    elif 'epochs' in hp: models, probs, ep, eps, curve = _fit_trained(name, tasks, hp, seed, fixed_epochs)
     else: probs = [_fit_untrained(name, t, hp) for t in tasks]
     dt = (time.perf_counter() - t0) / len(tasks)
     return [MethodResult(name, p.detach(), hp, _acc(p, t.y, t.val) if t.val.numel() else float('nan'), _acc(p, t.y, t.labelled),
@@ -438,7 +409,7 @@ def _select_by_cv(name, data, lab, configs, seed, hparams, test_idx, n_classes, 
     return r
 
 # %% ../nbs/08_methods.ipynb #6ccd6ca9
-def evaluate_test(result:MethodResult, y, test_idx) -> float:
+def _test_acc(result:MethodResult, y, test_idx) -> float:
     "Accuracy of `result`'s predictions on `test_idx`: the only place the test labels are read."
     return float((result.predict(test_idx) == _as_np(y)[np.asarray(test_idx)]).mean())
 
@@ -456,11 +427,11 @@ def fit_method(name:str, # one of `METHODS`
     lab = _idx(split['train'] if labelled_idx is None else labelled_idx)
     protocol = protocol or ('full' if len(lab) == len(_idx(split['train'])) else 'budget')
     if protocol not in PROTOCOLS: raise ValueError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(PROTOCOLS)}")
-    _check_method(name); configs = expand_grid(grid); t0 = time.perf_counter()
+    _check_method(name); configs = _expand_grid(grid); t0 = time.perf_counter()
     if protocol == 'budget': r = _select_by_cv(name, data, lab, configs, seed, hparams, split['test'], n_classes, device)
     else: r = _select_on_val(name, make_task(data, lab, split['val'], split['test'], n_classes, device), configs, seed, hparams)
     r.seconds = time.perf_counter() - t0
-    r.test_acc = evaluate_test(r, data.y, split['test'])
+    r.test_acc = _test_acc(r, data.y, split['test'])
     return r
 
 # %% ../nbs/08_methods.ipynb #ce205316
@@ -486,6 +457,6 @@ def fit_at_scale(x, # (N, d) embeddings: array, tensor or memmap (`np.load(..., 
         task.hops = propagate(task.x, adj, K, path, max_memory); del adj; tic('propagate')
     for m in methods:
         r = fit_tasks(m, [task], seed, **hparams.get(m, {}))[0]; tic(m)
-        res[m] = dict(test_acc=evaluate_test(r, y, split['test']), val_acc=r.val_acc, epochs=len(r.curve), best_epoch=r.best_epoch)
+        res[m] = dict(test_acc=_test_acc(r, y, split['test']), val_acc=r.val_acc, epochs=len(r.curve), best_epoch=r.best_epoch)
         tic()  # scoring is not fitting
     return dict(methods=res, seconds=sec, cpu_seconds=cpu)

@@ -6,33 +6,31 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/predic
 
 # %% ../nbs/19_predict.ipynb #09b2ce8b
 from __future__ import annotations
-import json, os, re, warnings
+import inspect, json, re, warnings
+from dataclasses import fields
 from pathlib import Path
 import numpy as np, pandas as pd, torch
 from fastcore.basics import patch
-from .data import EmbeddingSet, atomic_write, split_indices
+from .data import EmbeddingSet, atomic_write, split_indices, _reason
 from .metrics import get_metric, as_tensor
 from .graph import build_graph, knn_search, topk_rows, GRAPH_KINDS, _edge_weights
 from torch_geometric import device as pyg_device
 from .gnn import GNN
 from .methods import fit_method
-from .sources import ImageSource, IMAGE_EXTS, _image_files
+from .sources import ImageSource, IMAGE_EXTS, _image_files, open_image
 from .cache import EmbedConfig
 from .embeddings import SkippedImagesWarning, BACKBONES
 
 # %% auto #0
-__all__ = ['attach_edges', 'GraphClassifier', 'predict_folder_to_csv', 'fit_classifier', 'plot_misclassified']
+__all__ = ['GraphClassifier', 'predict_folder_to_csv', 'fit_classifier', 'plot_misclassified']
 
 # %% ../nbs/19_predict.ipynb #824ec0ed
 def _gnn_config(model:GNN):
-    "The constructor arguments of a `GNN`, read back from its layers."
+    "The constructor arguments of a `GNN`, read back from the shapes of its layers' weights."
     if not isinstance(model, GNN): raise TypeError(f"expected a trained GNN, got {type(model).__name__}")
-    out = lambda c: c.nn[-1].out_features if hasattr(c, 'nn') else c.out_channels
-    first = model.convs[0]
-    in_dim = first.nn[0].in_features if hasattr(first, 'nn') else first.in_channels
-    in_dim = in_dim[0] if isinstance(in_dim, (tuple, list)) else in_dim
-    outs = [out(c) for c in model.convs]
-    return dict(in_dim=int(in_dim), n_classes=int(outs[-1]), kind=model.kind, hidden=[int(o) for o in outs[:-1]],
+    mats = [[p for p in c.parameters() if p.dim() == 2] for c in model.convs]  # each layer's (out, in) weight matrices
+    outs = [int(m[-1].shape[0]) for m in mats]
+    return dict(in_dim=int(mats[0][0].shape[1]), n_classes=outs[-1], kind=model.kind, hidden=outs[:-1],
                 residual=model.res is not None, dropout=float(model.dropout))
 
 # %% ../nbs/19_predict.ipynb #c39c7579
@@ -44,10 +42,12 @@ def _as_spec(graph):
     g['metric'] = get_metric(g['metric']).name; g['param'] = float(g['param'])
     return g
 
-# %% ../nbs/19_predict.ipynb #4b4b84b3
-def _kth_scores(x, metric, k):
-    "Each node's score to its k-th nearest other node, as `knn_graph` finds it."
-    return knn_search(x, metric, k)[1][:, -1]
+# %% ../nbs/19_predict.ipynb #24bff7f9
+def _stored_graph(x, rule):
+    "The graph of the stored nodes `x` under `rule`, and what attaching a new node needs: each node's k-th neighbour score and σ."
+    g = build_graph(x, rule['metric'], rule['kind'], rule['param'])
+    kth = knn_search(x, rule['metric'], int(rule['param']))[1][:, -1] if 'knn' in rule['kind'] else None
+    return dict(edge_index=g.edge_index, edge_weight=g.edge_weight, kth=kth, sigma=g.graph.get('sigma', 1.))
 
 # %% ../nbs/19_predict.ipynb #e3fcc59c
 def _attach_mask(S, spec, m, kth):
@@ -60,29 +60,17 @@ def _attach_mask(S, spec, m, kth):
     return mine | theirs if spec['kind'] == 'knn' else mine & theirs
 
 # %% ../nbs/19_predict.ipynb #732d4fec
-def attach_edges(q, # (M, d) new embeddings
-                 x, # (N, d) stored embeddings
-                 spec:dict, # the graph rule {metric, kind, param}
-                 kth=None, # (N,) each stored node's k-th neighbour score (kNN rules)
-                 sigma:float=None, # Gaussian edge-weight scale (distance metrics)
-                 block:int=1024): # new embeddings scored at a time
-    "Edges joining new nodes to stored nodes by the rule `spec`: (new index, stored index, weight), and each new node's nearest stored node."
-    spec = _as_spec(spec); m = get_metric(spec['metric']); q, x = as_tensor(q), as_tensor(x)
+def _attach_edges(clf, # a `GraphClassifier` (its stored nodes `x`, rule `graph` and `stored` graph are read)
+                  q, # (M, d) new embeddings
+                  block:int=1024): # new embeddings scored at a time
+    "New-to-stored edges by `clf`'s rule, as (new index, stored index, weight), and each new node's nearest stored node."
+    spec, kth = clf.graph, clf.stored['kth']; m = get_metric(spec['metric']); q, x = as_tensor(q), as_tensor(clf.x)
     rows, cols, scores, nearest = [], [], [], []
     for s in range(0, len(q), block):
         S = m(q[s:s + block], x); i, j = _attach_mask(S, spec, m, kth).nonzero(as_tuple=True)
         rows.append(i + s); cols.append(j); scores.append(S[i, j]); nearest.append(S.argmax(1) if m.higher_is_closer else S.argmin(1))
-    w, _ = _edge_weights(m, torch.cat(scores), 'score' if spec['kind'] == 'band' else 'auto', sigma=sigma)  # as the stored graph's
+    w, _ = _edge_weights(m, torch.cat(scores), 'score' if spec['kind'] == 'band' else 'auto', sigma=clf.stored['sigma'])
     return torch.cat(rows), torch.cat(cols), w.float(), torch.cat(nearest)
-
-# %% ../nbs/19_predict.ipynb #24bff7f9
-def _stored_graph(x, rule):
-    "The graph of the stored nodes `x` under `rule`, and what attaching a new node needs: each node's k-th neighbour score and σ."
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # a sparse stored graph is the user's choice of rule
-        g = build_graph(x, rule['metric'], rule['kind'], rule['param'])
-    kth = _kth_scores(x, rule['metric'], int(rule['param'])) if 'knn' in rule['kind'] else None
-    return dict(edge_index=g.edge_index, edge_weight=g.edge_weight, kth=kth, sigma=g.graph.get('sigma', 1.))
 
 # %% ../nbs/19_predict.ipynb #37cd2f0a
 _PROBE = torch.linspace(0, 1, 3 * 40 * 40).reshape(1, 3, 40, 40)  # a fixed synthetic image for the backbone check
@@ -140,10 +128,9 @@ def from_training(cls:GraphClassifier, model:GNN, # trained, e.g. `fit_method(..
     clf.probe = _probe_embedding(embedder, clf.backbone())
     return clf
 
-# %% ../nbs/19_predict.ipynb #ab8fc08a
+# %% ../nbs/19_predict.ipynb #fd3268d2
 _FORMAT, _VERSION = 'gnnic-graph-classifier', 1  # what a classifier file says it is, and the newest format this library reads
 
-# %% ../nbs/19_predict.ipynb #fd3268d2
 @patch
 def save(self:GraphClassifier, path):
     "Write everything needed to classify new images to one file (atomically); returns its path."
@@ -167,8 +154,6 @@ def _load_error(path, e):
 # %% ../nbs/19_predict.ipynb #ae4e9f50
 def _check_saved(d):
     "Check that a loaded classifier dict's parts fit together; `ValueError` naming what does not."
-    import inspect
-    from dataclasses import fields
     for what, keys, ok in (('model settings', d['model']['config'], inspect.signature(GNN).parameters), ('embedder settings', d['embedder'], {f.name for f in fields(EmbedConfig)})):
         bad = sorted(set(keys) - set(ok))
         if bad: raise ValueError(f"unknown {what} {bad}; this library knows {sorted(k for k in ok if k not in ('self', 'kwargs', 'model_kw'))}")
@@ -185,7 +170,7 @@ def load(cls:GraphClassifier, path): # a file written by `GraphClassifier.save`
     if not path.exists(): raise FileNotFoundError(f"{path}: no such classifier file")
     if path.is_dir(): raise IsADirectoryError(f"{path}: is a folder; expected a classifier file written by `gnnic fit` or GraphClassifier.save")
     try: d = torch.load(path, map_location='cpu', weights_only=True)
-    except OSError as e: raise type(e)(f"{path}: cannot read the classifier file: {os.strerror(e.errno) if e.errno else e}") from None
+    except OSError as e: raise type(e)(f"{path}: cannot read the classifier file: {_reason(e)}") from None
     except Exception as e: raise ValueError(_load_error(path, e)) from None
     if not isinstance(d, dict) or d.get('format') != _FORMAT:
         raise ValueError(f"{path}: not a gnnic graph-classifier file; write one with GraphClassifier.save")
@@ -206,7 +191,7 @@ def _attached_logp(clf, q, model, device, chunk):
     N, (ei, ew), out, deg, near = clf.n_nodes, (clf.stored['edge_index'], clf.stored['edge_weight']), [], [], []
     for s in range(0, len(q), chunk):
         qc = q[s:s + chunk]
-        rows, cols, w, nr = attach_edges(qc, clf.x, clf.graph, clf.stored['kth'], clf.stored['sigma'])
+        rows, cols, w, nr = _attach_edges(clf, qc)
         xa, eia = torch.cat([clf.x, qc]), torch.cat([ei, torch.stack([cols, rows + N])], 1)  # stored → new only
         out.append(model(xa.to(device), eia.to(device), torch.cat([ew, w]).to(device))[N:].cpu())
         deg.append(torch.bincount(rows, minlength=len(qc))); near.append(nr)
@@ -216,12 +201,10 @@ def _attached_logp(clf, q, model, device, chunk):
 def _rebuilt_logp(clf, q, model, device):
     "Log-probabilities of new nodes `q` in the graph rebuilt by the rule over stored and new nodes, with degrees and nearest stored nodes."
     N, g = clf.n_nodes, clf.graph
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')
-        data = build_graph(torch.cat([clf.x, q]), g['metric'], g['kind'], g['param'])
+    data = build_graph(torch.cat([clf.x, q]), g['metric'], g['kind'], g['param'])
     out = model(data.x.to(device), data.edge_index.to(device), data.edge_weight.to(device))[N:].cpu()
     e = data.edge_index; deg = torch.bincount(e[1][(e[1] >= N) & (e[0] < N)] - N, minlength=len(q))
-    return out, deg, attach_edges(q, clf.x, g, clf.stored['kth'], clf.stored['sigma'])[3]
+    return out, deg, _attach_edges(clf, q)[3]
 
 # %% ../nbs/19_predict.ipynb #f0673f5b
 @patch
@@ -243,7 +226,7 @@ def predict_embeddings(self:GraphClassifier, q, # (M, d) embeddings of new image
 # %% ../nbs/19_predict.ipynb #4a36ecd4
 def _as_source(images):
     "New images as something `embed_images` reads, with a name for each."
-    if isinstance(images, ImageSource) or isinstance(images, (np.ndarray, torch.Tensor)): return images
+    if isinstance(images, (ImageSource, np.ndarray, torch.Tensor)): return images
     if isinstance(images, (str, Path)):
         p = Path(images).expanduser()
         if not p.exists(): raise FileNotFoundError(f"{p}: no such file or folder")
@@ -257,31 +240,18 @@ def _as_source(images):
         if not files: raise ValueError("no images given")
     return ImageSource(np.zeros(len(files), int), ['?'], names, dict(kind='files'), paths=files)
 
-# %% ../nbs/19_predict.ipynb #a0b20a7d
-def _check_probe(clf, bb):
-    "Warn when the backbone `bb` computes other features than when `clf` was saved (its embedding of a fixed image moved)."
-    if clf.probe is not None:
-        diff = float((_probe_embedding(clf.embedder, bb) - clf.probe).abs().max())
-        if diff > 1e-3: warnings.warn(f"the backbone {clf.embedder.tag} computes different features than when this classifier was saved "
-                                      f"(max difference {diff:.2g} on a fixed test image): another torchvision version or weights file? Predictions may be off.")
-
 # %% ../nbs/19_predict.ipynb #c7fe6098
 def _prediction_frame(clf, names, errs, kept, p, deg, near, all_probs):
     "One row per input: class and probability, neighbours, nearest stored image and its class, and the error for inputs not read."
     df = pd.DataFrame({'image': names, 'class': None, 'probability': np.nan, 'neighbours': pd.NA, 'nearest': None, 'nearest_class': None,
                        'error': [errs.get(n) for n in names]})
     df['neighbours'] = df['neighbours'].astype('Int64')
-    if len(kept):
-        top = p.argmax(1)
-        df.loc[kept, 'class'] = [clf.classes[i] for i in top]
-        df.loc[kept, 'probability'] = p.max(1).values.numpy().astype(float)
-        df.loc[kept, 'neighbours'] = deg.numpy()
-        df.loc[kept, 'nearest'] = [clf.names[i] for i in near]
-        df.loc[kept, 'nearest_class'] = [clf.classes[clf.y[i]] if clf.y[i] >= 0 else None for i in near]
-    if all_probs:
-        for c, name in enumerate(clf.classes):
-            df[f'p_{name}'] = np.nan
-            if len(kept): df.loc[kept, f'p_{name}'] = p[:, c].numpy().astype(float)
+    df.loc[kept, 'class'] = [clf.classes[i] for i in p.argmax(1)]
+    df.loc[kept, 'probability'] = p.max(1).values.numpy().astype(float)
+    df.loc[kept, 'neighbours'] = deg.numpy()
+    df.loc[kept, 'nearest'] = [clf.names[i] for i in near]
+    df.loc[kept, 'nearest_class'] = [clf.classes[clf.y[i]] if clf.y[i] >= 0 else None for i in near]
+    if all_probs: df = df.join(pd.DataFrame(p.double().numpy(), index=kept, columns=[f'p_{c}' for c in clf.classes]))
     return df
 
 # %% ../nbs/19_predict.ipynb #7c745809
@@ -294,20 +264,22 @@ def predict(self:GraphClassifier, images, # a folder, an image file, a list of f
     "Class and probability for each new image, as a DataFrame (one row per input, in order)."
     src = _as_source(images)
     bb = self.backbone()
-    _check_probe(self, bb)
+    diff = float((_probe_embedding(self.embedder, bb) - self.probe).abs().max()) if self.probe is not None else 0.
+    if diff > 1e-3:
+        warnings.warn(f"the backbone {self.embedder.tag} computes different features than when this classifier was saved "
+                      f"(max difference {diff:.2g} on a fixed test image): another torchvision version or weights file? "
+                      "Predictions may be off.")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always', SkippedImagesWarning)
         x, kept = self.embedder.embed(src, backbone=bb, batch_size=batch_size, device=device, num_workers=num_workers,
                                       progress=progress, errors=errors, return_index=True)
-    errs = {}
-    for o in caught:
-        if o.category is SkippedImagesWarning: errs.update(dict(o.message.failed))
-        warnings.warn_explicit(o.message, o.category, o.filename, o.lineno)
+    errs = {n: e for o in caught if o.category is SkippedImagesWarning for n, e in o.message.failed}
+    for o in caught: warnings.warn_explicit(o.message, o.category, o.filename, o.lineno)
     logp, deg, near = self.predict_embeddings(x, mode, device)
-    p = logp.exp()
     iso = int((deg == 0).sum())
     if iso: warnings.warn(f"{iso} of {len(deg)} image(s) were attached to no stored node; they are classified from their own features alone")
-    return _prediction_frame(self, list(src.names) if isinstance(src, ImageSource) else [f'item {i}' for i in range(len(src))], errs, kept, p, deg, near, all_probs)
+    names = list(src.names) if isinstance(src, ImageSource) else [f'item {i}' for i in range(len(src))]
+    return _prediction_frame(self, names, errs, kept, logp.exp(), deg, near, all_probs)
 
 # %% ../nbs/19_predict.ipynb #98221c1e
 def predict_folder_to_csv(model, # a `GraphClassifier` or the path of a saved one
@@ -333,17 +305,11 @@ def fit_classifier(es:EmbeddingSet, embedder:EmbedConfig, # embeddings and how t
     meta = dict(model=model, seed=seed, lr=lr, epochs=epochs, val_acc=r.val_acc, test_acc=r.test_acc, best_epoch=r.best_epoch)
     return GraphClassifier.from_training(r.model, es, spec, embedder, meta=meta), r
 
-# %% ../nbs/19_predict.ipynb #75bf0a4d
-def _thumb(f):
-    from PIL import Image
-    with Image.open(f) as im: return np.asarray(im.convert('RGB'))
-
 # %% ../nbs/19_predict.ipynb #cb32e191
 def _strongest(clf, files, k):
     "For each file: its `k` strongest stored neighbours under the graph rule (strongest first) and their edge weights."
-    src = ImageSource(np.zeros(len(files), int), ['?'], [str(f) for f in files], dict(kind='files'), paths=list(files))
-    q = clf.embedder.embed(src, backbone=clf.backbone(), progress=False, num_workers=0, device='cpu')
-    rows, cols, w, near = attach_edges(q, clf.x, clf.graph, clf.stored['kth'], clf.stored['sigma'])
+    q = clf.embedder.embed(_as_source(list(files)), backbone=clf.backbone(), progress=False, num_workers=0, device='cpu')
+    rows, cols, w, near = _attach_edges(clf, q)
     out = []
     for r in range(len(files)):
         o = torch.argsort(w[rows == r], descending=True, stable=True)[:k]
@@ -353,10 +319,11 @@ def _strongest(clf, files, k):
 # %% ../nbs/19_predict.ipynb #b16f1b2f
 def _draw_row(row, clf, file, true, predicted, nb, wt, root):
     "One gallery row: the image with its true and predicted class, then its neighbours' thumbnails titled with class and edge weight."
-    row[0].imshow(_thumb(file)); row[0].set_title(f"{Path(str(file)).name}\ntrue {true}\npredicted {predicted}", fontsize=7, color='C3')
+    row[0].imshow(open_image(file))
+    row[0].set_title(f"{Path(str(file)).name}\ntrue {true}\npredicted {predicted}", fontsize=7, color='C3')
     for ax, j, wj in zip(row[1:], nb.tolist(), wt.tolist()):
         c = clf.classes[clf.y[j]] if clf.y[j] >= 0 else '?'
-        ax.imshow(_thumb(Path(root)/clf.names[j] if root is not None else clf.names[j]))
+        ax.imshow(open_image(Path(root)/clf.names[j] if root is not None else clf.names[j]))
         ax.set_title(f"{c} ({wj:.2f})", fontsize=7, color='C2' if c == true else 'C3')
 
 # %% ../nbs/19_predict.ipynb #45bc701b
