@@ -35,7 +35,7 @@ def one(a):
     import torch, warnings
     warnings.simplefilter('ignore')
     if a.threads: torch.set_num_threads(a.threads)
-    from gnn_image_classification.images import embed_folder, dist_env
+    from gnn_image_classification.distributed import embed_folder, dist_env
     weights = 'DEFAULT' if a.backbone == 'efficientnet_lite0' else None  # Lite0's weights are installed; the rest random (same cost)
     t = time.perf_counter()
     embed_folder(a.folder, a.out, a.backbone, weights, a.image_size, chunk=a.chunk, batch_size=a.batch_size, device='cpu',

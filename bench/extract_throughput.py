@@ -65,7 +65,7 @@ def one(backbone, n, batch_size, workers, source, image_size, device, threads=No
     t = time.perf_counter(); bb = get_backbone(backbone, weights); t_build = time.perf_counter() - t
     if source == 'files':
         from PIL import Image
-        from gnn_image_classification.images import image_folder
+        from gnn_image_classification.sources import image_folder
         tmp = Path(tempfile.mkdtemp())
         for i, im in enumerate(imgs):
             (tmp/f'c{i % 2}').mkdir(exist_ok=True); Image.fromarray(im).save(tmp/f'c{i % 2}'/f'{i}.jpg', quality=90)
