@@ -4,7 +4,7 @@ Every number in the findings section of nbs/index.ipynb (and so of README.md) an
   nbs/results/default_digits.csv        written by `gnnic` (the default preset, 5 seeds)
   nbs/results/sweep_full_digits.csv     written by `gnnic sweep --preset full --workers 2`
   nbs/results/default_digits_cnn.csv    written by `gnnic --dataset digits_cnn`
-  nbs/results/sweep_digits_cnn.csv      written by `gnnic sweep --preset full --dataset digits_cnn --label-rates 0.01 0.05 1 --protocols budget --workers 2`
+  nbs/results/sweep_digits_cnn.csv      written by `gnnic sweep --preset full --dataset digits_cnn --label-rates 0.01 0.02 0.05 0.1 1 --protocols budget --workers 2`
 This script rewrites the block between <!-- findings --> and <!-- /findings --> in index.ipynb and redraws
 nbs/images/default_<dataset>_methods.png and nbs/images/<sweep file>.png.
 
@@ -56,7 +56,7 @@ def sweep_block(df):
         sig_s = '; '.join(f"{r.method.split(' ')[0]} {'>' if r.verdict == 'better' else '<'} {r.baseline} at {r.rate * 100:g}% ({_pts(r['diff'])} pts)" for _, r in sig.iterrows())
         out.append(f"- `{proto}`, in numbers: at {min(df.rate) * 100:g}% labels {(cl.verdict_unadjusted == 'better').sum()} of {len(cl)} graph-vs-baseline "
                    f"comparisons favour the graph before adjustment, the largest by {_pts(top['diff'])} points ({top.method.split(' ')[0]} vs {top.baseline}, "
-                   f"unadjusted p = {top.p:.2g}). After Holm over the protocol's {len(c)} comparisons, {len(sig)} remain significant"
+                   f"unadjusted p = {top.p:.2g}). After Holm over the protocol's {len(c)} comparisons, {len(sig)} {'remains' if len(sig) == 1 else 'remain'} significant"
                    + (f": {sig_s}" if len(sig) else '') + '.')
     low = min(df.rate); lines = []
     for proto in protos:
