@@ -62,12 +62,16 @@ def aggr_path(n:int, n_edges:int, path:str='auto') -> str:
     if not fits or n_edges < DENSE_MIN_DENSITY * n * n: return 'sparse'
     return 'complement' if n_edges >= COMPLEMENT_MIN_DENSITY * n * n else 'dense'
 
+# %% ../nbs/05_gnn.ipynb #81b52451
+def _quiet(fn, *args, **kw):
+    "Call `fn` without torch's UserWarnings ('sparse CSR support is in beta', 'non-writable array')."
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore', UserWarning); return fn(*args, **kw)
+
 # %% ../nbs/05_gnn.ipynb #689afd33
 def _csr_pair(a):
     "The matrix `a` (sparse COO, repeated entries summed, or dense) as CSR, with its CSR transpose."
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')  # "sparse CSR support is in beta"
-        return a.to_sparse_csr(), a.t().to_sparse_csr()
+    return _quiet(lambda: (a.to_sparse_csr(), a.t().to_sparse_csr()))
 
 # %% ../nbs/05_gnn.ipynb #927f7bbf
 def _prod(a, h):

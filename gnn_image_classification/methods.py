@@ -15,7 +15,8 @@ from torch_geometric.nn.models import LabelPropagation, CorrectAndSmooth
 from torch_geometric import seed_everything, device as pyg_device
 from .gnn import GNN, GNN_KINDS, Adjacency, aggr_path
 from .baseline import MLP
-from .propagation import Hops, csr_to_edge_index, gcn_adjacency, propagate, _as_tensor, _quiet
+from .gnn import _quiet
+from .propagation import Hops, csr_to_edge_index, gcn_adjacency, propagate, _as_tensor
 
 # %% auto #0
 __all__ = ['GRAPH_METHODS', 'BASELINES', 'METHODS', 'DEFAULTS', 'GRIDS', 'PROTOCOLS', 'family', 'Task', 'make_task', 'train',

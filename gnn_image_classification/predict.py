@@ -43,9 +43,9 @@ def _as_spec(graph):
     return g
 
 # %% ../nbs/18_predict.ipynb #24bff7f9
-def _stored_graph(x, rule):
+def _stored_graph(x, rule, g=None): # `g`: the graph of `x` under `rule`, if already built
     "The graph of the stored nodes `x` under `rule`, and what attaching a new node needs: each node's k-th neighbour score and σ."
-    g = build_graph(x, rule['metric'], rule['kind'], rule['param'])
+    if g is None: g = build_graph(x, rule['metric'], rule['kind'], rule['param'])
     kth = knn_search(x, rule['metric'], int(rule['param']))[1][:, -1] if 'knn' in rule['kind'] else None
     return dict(edge_index=g.edge_index, edge_weight=g.edge_weight, kth=kth, sigma=g.graph.get('sigma', 1.))
 
@@ -114,7 +114,8 @@ def from_training(cls:GraphClassifier, model:GNN, # trained, e.g. `fit_method(..
                   embedder:EmbedConfig, # how `es` was embedded
                   nodes=None, # indices of `es` to keep as stored nodes (default: all)
                   labelled=None, # indices of `es` whose labels are stored (default: all); the others get -1
-                  meta:dict=None): # provenance worth keeping
+                  meta:dict=None, # provenance worth keeping
+                  stored:dict=None): # `_stored_graph` of the kept nodes, if the caller has it (computed when absent)
     "A `GraphClassifier` from a trained model and its data."
     cfg = _gnn_config(model)
     if cfg['in_dim'] != es.d: raise ValueError(f"the model takes {cfg['in_dim']}-d inputs but the embeddings are {es.d}-d")
@@ -124,7 +125,7 @@ def from_training(cls:GraphClassifier, model:GNN, # trained, e.g. `fit_method(..
     if labelled is not None: y[np.setdiff1d(np.arange(len(es)), labelled)] = -1
     net = GNN(**cfg); net.load_state_dict({k: v.detach().cpu() for k, v in model.state_dict().items()})  # a CPU copy
     clf = cls(net, es.x[idx], y[idx], es.classes, [es.names[i] for i in idx], graph, embedder,
-              meta={'source': es.source, **(meta or {})})
+              stored=stored, meta={'source': es.source, **(meta or {})})
     clf.probe = _probe_embedding(embedder, clf.backbone())
     return clf
 
@@ -303,7 +304,8 @@ def fit_classifier(es:EmbeddingSet, embedder:EmbedConfig, # embeddings and how t
     g = build_graph(es.x, spec['metric'], spec['kind'], spec['param']); g.y = torch.as_tensor(es.y)
     r = fit_method(model, g, split, seed=seed, device=device, lr=lr, epochs=epochs, **hparams)
     meta = dict(model=model, seed=seed, lr=lr, epochs=epochs, val_acc=r.val_acc, test_acc=r.test_acc, best_epoch=r.best_epoch)
-    return GraphClassifier.from_training(r.model, es, spec, embedder, meta=meta), r
+    stored = _stored_graph(es.x, spec, g)  # the training graph is the stored one: not built a second time
+    return GraphClassifier.from_training(r.model, es, spec, embedder, meta=meta, stored=stored), r
 
 # %% ../nbs/18_predict.ipynb #cb32e191
 def _strongest(clf, files, k):

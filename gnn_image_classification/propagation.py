@@ -8,9 +8,10 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/propag
 __all__ = ['csr_to_edge_index', 'gcn_adjacency', 'Hops', 'propagate']
 
 # %% ../nbs/07_propagation.ipynb #0134d81d
-import os, shutil, tempfile, warnings, weakref
+import os, shutil, tempfile, weakref
 import numpy as np, torch
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
+from .gnn import _quiet
 
 # %% ../nbs/07_propagation.ipynb #7babd7d5
 def csr_to_edge_index(indptr, # (N+1,) row pointers; row i lists the nodes node i aggregates from
@@ -24,12 +25,6 @@ def csr_to_edge_index(indptr, # (N+1,) row pointers; row i lists the nodes node 
     tgt = torch.repeat_interleave(torch.from_numpy(np.diff(indptr)))  # row i repeated as often as it has entries
     w = torch.ones(len(indices)) if weights is None else torch.as_tensor(np.asarray(weights, dtype=np.float32))
     return torch.stack([torch.from_numpy(indices), tgt]), w
-
-# %% ../nbs/07_propagation.ipynb #81b52451
-def _quiet(fn, *args, **kw):
-    "Call `fn` without torch's UserWarnings ('sparse CSR support is in beta', 'non-writable array')."
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', UserWarning); return fn(*args, **kw)
 
 # %% ../nbs/07_propagation.ipynb #c4f86ca1
 def gcn_adjacency(edge_index, # (2, E) source → target edges
