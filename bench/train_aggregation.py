@@ -1,6 +1,6 @@
 """Benchmark GNN training by aggregation path (issue 13, item 1): PyG's scatter (the peer) against the
 sparse CSR and dense adjacency products and the complement's (a rank-one matrix minus the sparse missing edges;
-`aggr='auto'` picks one by density; see nbs/05_gnn.ipynb), each case in its own process; then the whole `reference` preset through `gnnic run`.
+`aggr='auto'` picks one by density; see nbs/05_models.ipynb), each case in its own process; then the whole `reference` preset through `gnnic run`.
 
 Training cases: the reference's GraphSAGE (`sage_ref`: 512-256-128-4, Adam lr 5e-4, 100 epochs, validation every 10)
 and GCN / GIN with the same sizes and schedule, on synthetic class-structured L2-normalised 512-d embeddings of 2,000

@@ -262,30 +262,20 @@ def _row(es, spec, r, lab, g, th, test) -> dict:
                 test_pred=json.dumps(r.predict(test).tolist()), graph_seconds=st.get('seconds'),
                 **{c: st.get(c) for c in ('n_edges', 'deg_median', 'isolated', 'components', 'homophily')})
 
-# %% ../nbs/14_experiments.ipynb #c14a17f6
-_GRAPHS = {}  # (data digest, graph key) → (graph, threshold): the last two graphs this process used, the latest last
-
-def _graph_for(es, spec, lab, digest):
-    "`_spec_graph` of `spec`, built once per process while it is among the last two used (the key is what the graph depends on)."
-    k = (digest, spec.graph_key)
-    g = _GRAPHS.pop(k) if k in _GRAPHS else _spec_graph(es, spec, lab)
-    while len(_GRAPHS) >= 2: _GRAPHS.pop(next(iter(_GRAPHS)))
-    _GRAPHS[k] = g
-    return g
-
 # %% ../nbs/14_experiments.ipynb #033d07f7
 def _run_unit(unit):
     "All runs of one unit (one rate; one seed, or every seed of a seed-independent band/threshold graph); returns their finished rows, or none if another process wrote them all meanwhile (also the worker processes' entry point)."
     if unit['csv'] and set(unit['keys']) <= _keys_on_disk(unit['csv']): return []  # all written meanwhile by another process
-    es, device, rows, labs = unit['es'], unit['device'], [], {}
+    es, device, rows, labs, graphs, memo = unit['es'], unit['device'], [], {}, {}, {}
     for spec, key in zip([RunSpec(**d) for d in unit['specs']], unit['keys']):
         t0, c0 = time.perf_counter(), time.process_time()
         if (spec.seed, spec.rate) not in labs:
             split = split_indices(es.y, FRACS, seed=spec.seed, classes=es.classes, where=es.source)
             labs[spec.seed, spec.rate] = split, subsample_labels(es.y, split['train'], spec.rate, spec.seed)
         split, lab = labs[spec.seed, spec.rate]
-        g, th = _graph_for(es, spec, lab, unit['digest']) if spec.graph_key is not None else (None, None)
-        r = fit_method(spec.method, g if g is not None else es, split, lab, spec.seed, spec.protocol, spec.grid, device, es.n_classes)
+        if spec.graph_key is not None and spec.graph_key not in graphs: graphs[spec.graph_key] = _spec_graph(es, spec, lab)
+        g, th = graphs[spec.graph_key] if spec.graph_key is not None else (None, None)
+        r = fit_method(spec.method, g if g is not None else es, split, lab, spec.seed, spec.protocol, spec.grid, device, es.n_classes, memo)
         rows.append(dict(_row(es, spec, r, lab, g, th, split['test']), run_key=key, seconds=time.perf_counter() - t0,
                          cpu_seconds=time.process_time() - c0, device=str(device), versions=_versions(), data_digest=unit['digest']))
     return rows
@@ -330,7 +320,7 @@ def run_grid(es:EmbeddingSet, specs:list, # the runs, e.g. from `make_grid` or `
     def write(unit, rows):
         mine.extend(r['run_key'] for r in rows if append_row(out_csv, r)); bar.update(len(unit['keys']))
     try: _execute(_units(es, todo, str(pyg_device(device or 'auto')), out_csv, digest), workers, write)
-    finally: bar.close(); _GRAPHS.clear()
+    finally: bar.close()
     res = read_results(out_csv); res = res[res.run_key.isin(set(keys.values()))].reset_index(drop=True)
     res.attrs['by_others'] = len(todo) - len(mine)
     return res

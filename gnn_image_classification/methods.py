@@ -1,4 +1,4 @@
-"""Every classifier behind one call: six PyG GNNs, SIGN, label propagation, Correct & Smooth, three non-graph baselines and the reference repo's two fixed-epoch models, with one trainer and three ways of choosing hyperparameters, none of which can see a test label.
+"""Every classifier behind one call: a registry of methods (six PyG GNNs, SIGN, label propagation, Correct & Smooth, three non-graph baselines and the reference repo's two fixed-epoch models), one trainer and three ways of choosing hyperparameters, none of which can see a test label.
 
 Docs: https://gnn-image-classification.github.io/gnn_image_classification/methods.html.md"""
 
@@ -7,125 +7,74 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/method
 # %% ../nbs/08_methods.ipynb #2ac4f772
 from __future__ import annotations
 import copy, hashlib, itertools, json, time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from typing import Callable, NamedTuple
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch_geometric.data import Data
-from torch_geometric.nn import GATConv, APPNP
 from torch_geometric.nn.models import LabelPropagation, CorrectAndSmooth
 from torch_geometric import seed_everything, device as pyg_device
-from .gnn import GNN, GNN_KINDS, Adjacency, aggr_path
-from .baseline import MLP
-from .gnn import _quiet
+from .models import GNN, GAT, SGC, SIGN, APPNPNet, MLP, Adjacency, aggr_path, _quiet
 from .propagation import Hops, csr_to_edge_index, gcn_adjacency, propagate, _as_tensor
 
 # %% auto #0
-__all__ = ['GRAPH_METHODS', 'BASELINES', 'METHODS', 'DEFAULTS', 'GRIDS', 'PROTOCOLS', 'family', 'Task', 'make_task', 'train',
-           'MethodResult', 'fit_tasks', 'fit_method', 'fit_at_scale']
+__all__ = ['REGISTRY', 'DEFAULTS', 'GRIDS', 'METHODS', 'GRAPH_METHODS', 'BASELINES', 'PROTOCOLS', 'Method', 'register',
+           'get_method', 'family', 'Task', 'make_task', 'train', 'MethodResult', 'fit_tasks', 'fit_method',
+           'fit_at_scale']
 
-# %% ../nbs/08_methods.ipynb #17081f51
-GRAPH_METHODS = ('gcn', 'sage', 'gin', 'gat', 'sgc', 'sign', 'appnp', 'labelprop', 'cs', 'sage_ref')
-BASELINES = ('mlp', 'logreg', 'knn', 'mlp_ref')
-METHODS = GRAPH_METHODS + BASELINES
+# %% ../nbs/08_methods.ipynb #f46e55f6
+@dataclass(frozen=True)
+class Method:
+    "One method: its side of the comparison, the settings it reads, its grid, their source, and how it fits."
+    name: str
+    family: str # 'graph' or 'non-graph'
+    about: str # what it is, in a line
+    defaults: dict # every setting it reads; `fit_method` keywords and grid values override them
+    grid: dict # setting → values a tuning protocol searches ({}: never tuned)
+    source: str # where the defaults come from
+    build: Callable = None # (in_dim, n_classes, hp) → a fresh `nn.Module`, trained by `train`
+    fit: Callable = None # (tasks, hp, seed, fixed_epochs) → `_Fit`, for a method `train` does not train alone
+    inputs: str = 'graph' # a built model reads 'graph' (features, graph), 'rows' (features), 'hop' (Â^K X) or 'hops' ([X … Â^K X])
+    def __post_init__(self):
+        if self.family not in ('graph', 'non-graph'): raise ValueError(f"family must be 'graph' or 'non-graph', not {self.family!r}")
+        if (self.build is None) == (self.fit is None): raise ValueError(f"method {self.name!r} needs exactly one of build and fit")
+        if bad := sorted(set(self.grid) - set(self.defaults)): raise ValueError(f"{self.name!r} grid settings {bad} have no default")
 
-# %% ../nbs/08_methods.ipynb #0f85b355
-_TRAIN = dict(epochs=200, patience=30, eval_every=1, optimizer='adam', batch_size=None)
-DEFAULTS = {  # every setting a method reads; `fit_method` keywords and grids override them
-    **{k: dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=None, **_TRAIN, aggr='auto') for k in GNN_KINDS},
-    'gat': dict(lr=0.005, weight_decay=5e-4, dropout=0.6, hidden=8, heads=8, **_TRAIN),
-    'sgc': dict(lr=0.2, weight_decay=5e-5, K=2, **{**_TRAIN, 'epochs': 100, 'batch_size': 16384}),
-    'sign': dict(lr=0.01, weight_decay=0., dropout=0.5, hidden=1024, K=2, **{**_TRAIN, 'batch_size': 16384}),
-    'appnp': dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=64, K=10, alpha=0.1, **_TRAIN, aggr='auto'),
-    'labelprop': dict(num_layers=50, alpha=0.9),
-    'cs': dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=(128, 64), correction_alpha=1.0, smoothing_alpha=0.8, num_layers=50, **_TRAIN),
-    'sage_ref': dict(lr=5e-4, weight_decay=5e-4, dropout=0., hidden=None,
-                     **{**_TRAIN, 'epochs': 100, 'patience': None, 'eval_every': 10}, aggr='auto'),
-    'mlp': dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=(128, 64), **_TRAIN),
-    'logreg': dict(C=1.),
-    'knn': dict(k=20, temperature=0.07),
-    'mlp_ref': dict(lr=1e-3, weight_decay=0., dropout=0., hidden=(128, 64), momentum=0.9,
-                    **{**_TRAIN, 'epochs': 100, 'patience': None, 'eval_every': 10, 'optimizer': 'sgd', 'batch_size': 32}),
-}
+# %% ../nbs/08_methods.ipynb #2315aad9
+REGISTRY = {}  # name → Method, in registration order: the order of every table and figure
 
-# %% ../nbs/08_methods.ipynb #84671182
-def _check_method(name):
-    if name not in METHODS: raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(METHODS)}")
-    return name
+def register(method:Method) -> Method:
+    "Add `method` to the registry; a name is registered once."
+    if method.name in REGISTRY: raise ValueError(f"method {method.name!r} is registered already")
+    REGISTRY[method.name] = method
+    return method
 
-# %% ../nbs/08_methods.ipynb #bba59184
+# %% ../nbs/08_methods.ipynb #ff2a50ae
+def get_method(name:str) -> Method:
+    "The registered method `name`; an unknown name is refused, listing the valid ones, before any work."
+    if name not in REGISTRY: raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(REGISTRY)}")
+    return REGISTRY[name]
+
+# %% ../nbs/08_methods.ipynb #dc8677cc
+class _View(Mapping):
+    "One field of every registered method, by name: a read-only view of the registry."
+    def __init__(self, field:str): self.field = field
+    def __getitem__(self, name): return getattr(get_method(name), self.field)
+    def __iter__(self): return iter(REGISTRY)
+    def __len__(self): return len(REGISTRY)
+
+DEFAULTS, GRIDS = _View('defaults'), _View('grid')
+
+# %% ../nbs/08_methods.ipynb #9ffa5e7d
 def family(name:str) -> str:
     "'graph' or 'non-graph'."
-    return 'graph' if _check_method(name) in GRAPH_METHODS else 'non-graph'
+    return get_method(name).family
 
 # %% ../nbs/08_methods.ipynb #ee237f52
-GRIDS = {
-    **{k: dict(dropout=[0., 0.5]) for k in GNN_KINDS},
-    'gat': dict(dropout=[0.2, 0.6]),
-    'sgc': dict(K=[1, 2, 3], weight_decay=[5e-5, 5e-4]),
-    'sign': dict(K=[1, 2, 3], dropout=[0., 0.5]),
-    'appnp': dict(alpha=[0.1, 0.2]),
-    'labelprop': dict(alpha=[0.5, 0.7, 0.9, 0.99]),
-    'cs': dict(dropout=[0., 0.5], weight_decay=[5e-4, 5e-3], correction_alpha=[0.5, 1.0], smoothing_alpha=[0.5, 0.8]),
-    'sage_ref': {}, 'mlp_ref': {},
-    'mlp': dict(dropout=[0., 0.5], weight_decay=[5e-4, 5e-3]),
-    'logreg': dict(C=[1., 10., 100., 1000., 10000.]),
-    'knn': dict(k=[1, 3, 5, 10, 20, 50], temperature=[0.01, 0.02, 0.07, 0.2]),
-}
-
-# %% ../nbs/08_methods.ipynb #a209b90c
 def _expand_grid(grid:dict) -> list:
     "All configurations of `grid` (name → list of values), in grid order."
     grid = grid or {}
     return [dict(zip(grid, vals)) for vals in itertools.product(*grid.values())]
-
-# %% ../nbs/08_methods.ipynb #77cb32c4
-class _GAT(nn.Module):
-    "Two `GATConv` layers: `heads` × `hidden` units with ELU, then one head to the classes."
-    def __init__(self, in_dim:int, n_classes:int, hidden:int=8, heads:int=8, dropout:float=0.6):
-        super().__init__()
-        self.dropout = dropout
-        self.conv1 = GATConv(in_dim, hidden, heads=heads, dropout=dropout)
-        self.conv2 = GATConv(hidden * heads, n_classes, heads=1, dropout=dropout)
-    def forward(self, x, edge_index, edge_weight=None):
-        h = F.dropout(x, self.dropout, self.training)
-        h = F.dropout(F.elu(self.conv1(h, edge_index)), self.dropout, self.training)
-        return F.log_softmax(self.conv2(h, edge_index), dim=-1)
-
-# %% ../nbs/08_methods.ipynb #736c9cc7
-class _SGC(nn.Module):
-    "Simplified graph convolution's classifier: one linear layer on the precomputed Â^K X."
-    def __init__(self, in_dim:int, n_classes:int):
-        super().__init__()
-        self.lin = nn.Linear(in_dim, n_classes)
-    def forward(self, x): return F.log_softmax(self.lin(x), dim=-1)
-
-# %% ../nbs/08_methods.ipynb #86b27497
-class _SIGN(nn.Module):
-    "SIGN's head: a linear layer + ReLU + dropout per hop of [X, ÂX, …, Â^K X], concatenated, then a linear layer to the classes."
-    def __init__(self, in_dim:int, n_classes:int, K:int=2, hidden:int=1024, dropout:float=0.5): # in_dim: width of one hop
-        super().__init__()
-        self.in_dim, self.dropout = in_dim, dropout
-        self.lins = nn.ModuleList([nn.Linear(in_dim, hidden) for _ in range(K + 1)])
-        self.out = nn.Linear((K + 1) * hidden, n_classes)
-    def forward(self, x): # (B, (K+1)·in_dim): the hops side by side
-        hs = [F.dropout(F.relu(lin(h)), self.dropout, self.training) for lin, h in zip(self.lins, x.split(self.in_dim, 1))]
-        return F.log_softmax(self.out(torch.cat(hs, 1)), dim=-1)
-
-# %% ../nbs/08_methods.ipynb #42b24450
-class _APPNP(nn.Module):
-    "Predict then propagate: a two-layer MLP, then `K` steps of personalised PageRank with teleport `alpha`."
-    def __init__(self, in_dim:int, n_classes:int, hidden:int=64, K:int=10, alpha:float=0.1, dropout:float=0.5):
-        super().__init__()
-        self.dropout = dropout
-        self.lin1, self.lin2 = nn.Linear(in_dim, hidden), nn.Linear(hidden, n_classes)
-        self.prop = APPNP(K, alpha, cached=True)
-    def forward(self, x, edge_index, edge_weight=None, adj:Adjacency=None):
-        h = F.dropout(x, self.dropout, self.training)
-        h = F.dropout(F.relu(self.lin1(h)), self.dropout, self.training)
-        h = self.lin2(h)
-        if adj is None: return F.log_softmax(self.prop(h, edge_index, edge_weight), dim=-1)
-        z, a = h, self.prop.alpha
-        for _ in range(self.prop.K): z = adj.mm(z, 'gcn') * (1 - a) + a * h  # APPNP's K steps, as matrix products
-        return F.log_softmax(z, dim=-1)
 
 # %% ../nbs/08_methods.ipynb #d83f9377
 @dataclass
@@ -138,10 +87,10 @@ class Task:
     n_classes: int
     edge_index: torch.Tensor = None
     edge_weight: torch.Tensor = None # similarity weights, clamped ≥ 0
-    key: str = '' # fingerprint of the features and the visible labels, for caching fits
+    key: str = '' # fingerprint of the features, the graph and the visible labels
+    graph_key: str = '' # fingerprint of the features and the graph alone
+    memo: dict = field(default_factory=dict, repr=False) # what the fit derives, shared by the tasks of one fit (see `_memo`)
     adj: Adjacency = None # the graph's aggregation matrices the models use (None: PyG's scatter)
-    adjs: dict = field(default_factory=dict) # aggregation path → `Adjacency`, each built once per task, on first use
-    hops: Hops = None # precomputed [X, ÂX, …] for sgc/sign (default: computed from `x` and the graph when first needed)
 
 # %% ../nbs/08_methods.ipynb #2b5ee5f5
 def _as_np(v): return v.detach().cpu().numpy() if isinstance(v, torch.Tensor) else np.asarray(v)
@@ -149,12 +98,21 @@ def _as_np(v): return v.detach().cpu().numpy() if isinstance(v, torch.Tensor) el
 # %% ../nbs/08_methods.ipynb #94d0cea2
 def _idx(v): return np.unique(_as_np(v).astype(np.int64)) if v is not None else np.zeros(0, np.int64)
 
+# %% ../nbs/08_methods.ipynb #488e9a16
+def _digest(*arrays) -> str:
+    "SHA-1 of arrays' bytes (None skipped), without copying a contiguous one."
+    h = hashlib.sha1()
+    for a in arrays:
+        if a is not None: h.update(memoryview(np.ascontiguousarray(_as_np(a))))
+    return h.hexdigest()[:16]
+
 # %% ../nbs/08_methods.ipynb #9832948e
 def make_task(data, # PyG `Data` with x, y, edge_index (edge_weight optional), or an `EmbeddingSet` (non-graph methods only)
               labelled_idx, # the nodes whose labels may be used for fitting
               val_idx=None, # the nodes whose labels measure progress; None or empty: none
               test_idx=None, # test nodes, only to check nothing above overlaps them
-              n_classes:int=None, device=None):
+              n_classes:int=None, device=None,
+              memo:dict=None): # shared with the other tasks of one fit (default: a new one)
     "The `Task` of fitting on `labelled_idx`: every label outside `labelled_idx` ∪ `val_idx` is replaced by -1 here."
     device = pyg_device(device or 'auto')
     y = _as_np(data.y).astype(np.int64); n = len(y)
@@ -165,12 +123,18 @@ def make_task(data, # PyG `Data` with x, y, edge_index (edge_weight optional), o
         if len(both): raise ValueError(f"the nodes whose labels are read overlap the {name} nodes at {len(both)} node(s), e.g. {both[:5].tolist()}")
     known = np.full(n, -1, dtype=np.int64); known[lab] = y[lab]; known[val] = y[val]
     xt = torch.as_tensor(_as_np(data.x), dtype=torch.float32)
-    h = hashlib.sha1(memoryview(np.ascontiguousarray(xt.numpy())))  # no copy of a big x
-    for a in (known, lab, val): h.update(a.tobytes())
     ei = data.edge_index.long() if isinstance(data, Data) and data.edge_index is not None else None  # an EmbeddingSet: no graph
     ew = None if ei is None else torch.ones(ei.shape[1]) if data.edge_weight is None else data.edge_weight.float().clamp_min(0)
-    t = lambda v: None if v is None else torch.as_tensor(v).to(device)
-    return Task(xt.to(device), t(known), t(lab), t(val), int(n_classes or y.max() + 1), t(ei), t(ew), h.hexdigest()[:16])
+    gk = _digest(xt, ei, ew); t = lambda v: None if v is None else torch.as_tensor(v).to(device)
+    return Task(xt.to(device), t(known), t(lab), t(val), int(n_classes or y.max() + 1), t(ei), t(ew),
+                _digest(np.frombuffer(gk.encode(), np.uint8), known, lab, val), gk, {} if memo is None else memo)
+
+# %% ../nbs/08_methods.ipynb #84f44e62
+def _memo(task:Task, key:tuple, make):
+    "`make()`, computed once per `key` and device among the tasks that share `task.memo`."
+    k = (*key, str(task.x.device))
+    if k not in task.memo: task.memo[k] = make()
+    return task.memo[k]
 
 # %% ../nbs/08_methods.ipynb #13b21557
 def _acc(scores, y, idx=None):
@@ -204,11 +168,12 @@ def _probs(model, task):
     with torch.no_grad(): return _forward(model, task).exp()
 
 # %% ../nbs/08_methods.ipynb #bf806f56
-def _val_acc(model, task):
-    "Accuracy on `task.val` (a non-graph model computes only those rows)."
-    if task.edge_index is not None: return _acc(_probs(model, task), task.y, task.val)
+def _val_score(model, task) -> tuple:
+    "(accuracy, −loss) on `task.val`, the order checkpoints are ranked in (a non-graph model computes only those rows)."
     model.eval()
-    with torch.no_grad(): return _acc(_forward(model, task, task.val), task.y[task.val])
+    with torch.no_grad(): out = _forward(model, task)[task.val] if task.edge_index is not None else _forward(model, task, task.val)
+    y = task.y[task.val]
+    return _acc(out, y), -float(F.nll_loss(out, y))
 
 # %% ../nbs/08_methods.ipynb #505afcb1
 def train(models:list, tasks:list, # trained in lockstep, `models[i]` on `tasks[i]`
@@ -219,19 +184,33 @@ def train(models:list, tasks:list, # trained in lockstep, `models[i]` on `tasks[
     select = fixed_epochs is None and all(t.val.numel() for t in tasks)
     n_ep = fixed_epochs or hp['epochs']
     opt = torch.optim.SGD if hp['optimizer'] == 'sgd' else torch.optim.Adam  # the reference MLP's Nesterov SGD, else Adam
-    kw = dict(momentum=hp['momentum'], nesterov=True) if opt is torch.optim.SGD else {}
+    kw = dict(momentum=hp['momentum'], nesterov=True) if opt is torch.optim.SGD else dict(fused=True)  # one kernel per step
     opts = [opt(m.parameters(), lr=hp['lr'], weight_decay=hp['weight_decay'], **kw) for m in models]
     gen = torch.Generator().manual_seed(seed)
-    best, best_ep, states, eps, curve = -1., n_ep, None, [], []
+    best, best_ep, states, eps, curve = (-np.inf, -np.inf), n_ep, None, [], []
     for ep in range(1, n_ep + 1):
         for m, t, o in zip(models, tasks, opts): _step(m, t, o, hp.get('batch_size'), gen)
         if not select or (ep % hp['eval_every'] and ep != n_ep): continue
-        v = float(np.mean([_val_acc(m, t) for m, t in zip(models, tasks)]))
-        eps.append(ep); curve.append(v)
+        v = tuple(np.mean([_val_score(m, t) for m, t in zip(models, tasks)], axis=0))  # (mean accuracy, mean −loss)
+        eps.append(ep); curve.append(float(v[0]))
         if v > best: best, best_ep, states = v, ep, [copy.deepcopy(m.state_dict()) for m in models]
         elif hp['patience'] is not None and ep - best_ep >= hp['patience']: break
     for m, s in zip(models, states or []): m.load_state_dict(s)
     return best_ep, eps, curve
+
+# %% ../nbs/08_methods.ipynb #6105fb26
+class _Fit(NamedTuple):
+    "What fitting one configuration on some tasks gives: per task a model (or None) and probabilities, and the selection's record."
+    models: list
+    probs: list
+    epoch: int # epochs of the weights held (0: not trained)
+    epochs: list # checkpoint epochs
+    curve: list # mean validation accuracy at each
+
+# %% ../nbs/08_methods.ipynb #c3035216
+def _each(f):
+    "A method's `fit` from `f(task, hp)` → probabilities, applied to each task."
+    return lambda tasks, hp, seed, fixed_epochs: _Fit([None] * len(tasks), [f(t, hp) for t in tasks], 0, [], [])
 
 # %% ../nbs/08_methods.ipynb #bcaf1827
 def _knn_vote(x, # (N, d) features
@@ -247,85 +226,77 @@ def _knn_vote(x, # (N, d) features
 def _normalise_rows(p):
     s = p.sum(1, keepdim=True); return torch.where(s > 0, p / s.clamp_min(1e-12), torch.full_like(p, 1. / p.shape[1]))
 
-# %% ../nbs/08_methods.ipynb #9d8d66a3
-def _model(name, task, hp, seed):
-    "A freshly initialised model of method `name` (seeded)."
-    seed_everything(seed); d, c = task.x.shape[1], task.n_classes
-    if name in (*GNN_KINDS, 'sage_ref'):
-        m = GNN(d, c, name.removesuffix('_ref'), hidden=tuple(hp['hidden']) if hp.get('hidden') else None, dropout=hp['dropout'])
-        for conv in m.convs:  # the graph is fixed during a fit: normalise GCN's adjacency once, not every epoch
+# %% ../nbs/08_methods.ipynb #7220e81d
+def _gnn(kind:str):
+    "The `build` of a `GNN` kind: the graph is fixed during a fit, so GCN normalises it once, not every epoch."
+    def build(d, c, hp):
+        m = GNN(d, c, kind, hidden=tuple(hp['hidden']) if hp.get('hidden') else None, dropout=hp['dropout'])
+        for conv in m.convs:
             if hasattr(conv, 'cached'): conv.cached = True
-    elif name == 'gat': m = _GAT(d, c, hp['hidden'], hp['heads'], hp['dropout'])
-    elif name == 'sgc': m = _SGC(d, c)
-    elif name == 'sign': m = _SIGN(d // (hp['K'] + 1), c, hp['K'], hp['hidden'], hp['dropout'])
-    elif name == 'appnp': m = _APPNP(d, c, hp['hidden'], hp['K'], hp['alpha'], hp['dropout'])
-    else: m = MLP(d, c, tuple(hp['hidden']), hp['dropout'])  # mlp and mlp_ref (and the base of cs, fitted as mlp)
-    return m.to(task.x.device)
+        return m
+    return build
+
+# %% ../nbs/08_methods.ipynb #9d8d66a3
+def _model(method:Method, task, hp, seed):
+    "A freshly initialised model of `method` for `task` (seeded)."
+    seed_everything(seed)
+    return method.build(task.x.shape[1], task.n_classes, hp).to(task.x.device)
 
 # %% ../nbs/08_methods.ipynb #78b5fc95
-_HOPS_CACHE = {}
-
-def _hops(task, K):
-    "The task's precomputed hops up to `K`, else computed from its features and graph, once per (features, graph) (cached)."
-    if task.hops is not None:
-        if task.hops.K < K: raise ValueError(f"the task's precomputed hops go to K={task.hops.K}; this configuration needs K={K}")
-        return task.hops
-    h = hashlib.sha1()
-    for a in (task.x, task.edge_index, task.edge_weight): h.update(memoryview(np.ascontiguousarray(_as_np(a))))
-    key = h.hexdigest()
-    if key not in _HOPS_CACHE or _HOPS_CACHE[key].K < K:
-        if len(_HOPS_CACHE) >= 4: _HOPS_CACHE.pop(next(iter(_HOPS_CACHE)))
-        _HOPS_CACHE[key] = propagate(task.x, gcn_adjacency(task.edge_index, task.edge_weight, len(task.y)), K)
-    return _HOPS_CACHE[key]
+def _hops(task, K, make=None):
+    "The task's hops [X, ÂX, …, Â^K X], propagated once per features and graph (`make()` instead, e.g. hops on disk)."
+    k = ('hops', task.graph_key, str(task.x.device))
+    if k not in task.memo or task.memo[k].K < K:
+        task.memo[k] = make() if make else propagate(task.x, gcn_adjacency(task.edge_index, task.edge_weight, len(task.y)), K)
+    return task.memo[k]
 
 # %% ../nbs/08_methods.ipynb #58d53018
-def _feature_tasks(name, tasks, K):
-    "sgc and sign fit rows: each task's features become its hops (Â^K X; or X, ÂX, …, Â^K X side by side), its graph is dropped."
-    use = [K] if name == 'sgc' else list(range(K + 1))
-    return [replace(t, x=_hops(t, K).select(use), edge_index=None, edge_weight=None) for t in tasks]
+def _inputs(method:Method, tasks, hp):
+    "Each task as `method`'s model reads it: features and graph (through the `aggr` path's matrices), features alone, or hops."
+    if method.inputs == 'rows': return [replace(t, edge_index=None, edge_weight=None) for t in tasks]
+    if method.inputs in ('hop', 'hops'):
+        use = [hp['K']] if method.inputs == 'hop' else list(range(hp['K'] + 1))
+        return [replace(t, x=_hops(t, hp['K']).select(use), edge_index=None, edge_weight=None) for t in tasks]
+    if hp.get('aggr', 'scatter') == 'scatter': return tasks
+    adj = lambda t: _memo(t, ('adj', t.graph_key, hp['aggr']), lambda: Adjacency(t.edge_index, len(t.y), t.edge_weight, hp['aggr']))
+    return [replace(t, adj=adj(t)) for t in tasks]
 
 # %% ../nbs/08_methods.ipynb #6186c3be
-def _fit_trained(name, tasks, hp, seed, fixed_epochs):
-    "Train one model per task in lockstep; (models, probabilities, epoch, checkpoint epochs, curve)."
-    if name in ('mlp', 'mlp_ref'): tasks = [replace(t, edge_index=None, edge_weight=None) for t in tasks]
-    if name in ('sgc', 'sign'): tasks = _feature_tasks(name, tasks, hp['K'])
-    elif hp.get('aggr', 'scatter') != 'scatter':  # a task builds the `Adjacency` of each path once, on first use
-        for t in tasks:
-            if hp['aggr'] not in t.adjs: t.adjs[hp['aggr']] = Adjacency(t.edge_index, len(t.y), t.edge_weight, hp['aggr'])
-        tasks = [replace(t, adj=t.adjs[hp['aggr']]) for t in tasks]
-    models = [_model(name, t, hp, seed) for t in tasks]
+def _fit_trained(method:Method, tasks, hp, seed, fixed_epochs) -> _Fit:
+    "Train one model of `method` per task in lockstep."
+    tasks = _inputs(method, tasks, hp)
+    models = [_model(method, t, hp, seed) for t in tasks]
     ep, eps, curve = train(models, tasks, hp, seed, fixed_epochs)
-    return models, [_probs(m, t) for m, t in zip(models, tasks)], ep, eps, curve
+    return _Fit(models, [_probs(m, t) for m, t in zip(models, tasks)], ep, eps, curve)
 
 # %% ../nbs/08_methods.ipynb #fd70c7db
-_BASE_CACHE = {}
-
-def _mlp_base(tasks, hp, seed, fixed_epochs):
-    "The MLP fit behind C&S: the `mlp` method's fit with the same settings, cached, so a C&S grid trains each MLP once."
+def _mlp_base(tasks, hp, seed, fixed_epochs) -> _Fit:
+    "The MLP fit behind C&S: the `mlp` method's fit with the same settings, from the memo, so a C&S grid trains each MLP once."
     hp = {k: hp[k] for k in DEFAULTS['mlp']}
-    key = (tuple(t.key for t in tasks), seed, json.dumps(hp, sort_keys=True, default=list), fixed_epochs)
-    if key not in _BASE_CACHE:
-        if len(_BASE_CACHE) >= 64: _BASE_CACHE.pop(next(iter(_BASE_CACHE)))
-        _BASE_CACHE[key] = _fit_trained('mlp', tasks, hp, seed, fixed_epochs)
-    return _BASE_CACHE[key]
+    key = ('mlp', tuple(t.key for t in tasks), seed, json.dumps(hp, sort_keys=True, default=list), fixed_epochs)
+    return _memo(tasks[0], key, lambda: _fit_trained(get_method('mlp'), tasks, hp, seed, fixed_epochs))
 
 # %% ../nbs/08_methods.ipynb #a7fb8160
 def _adj_t(task):
-    "The task's graph as a sparse CSR (target × source) matrix of its clamped weights: PyG's propagation then runs one sparse-dense product per step, with no E × C message tensor, and normalises it as `norm_weight` is."
+    "The task's graph as a sparse CSR (target × source) matrix of its clamped weights, built once per graph (memo)."
     n = len(task.y)
-    return _quiet(lambda: torch.sparse_coo_tensor(task.edge_index.flip(0), task.edge_weight, (n, n)).coalesce().to_sparse_csr())
+    make = lambda: torch.sparse_coo_tensor(task.edge_index.flip(0), task.edge_weight, (n, n)).coalesce().to_sparse_csr()
+    return _memo(task, ('adj_t', task.graph_key), lambda: _quiet(make))
+
+# %% ../nbs/08_methods.ipynb #22afe5ac
+def _labelprop(task, hp):
+    "Label propagation from the labelled nodes' one-hot labels over the task's graph."
+    lp = LabelPropagation(hp['num_layers'], hp['alpha'])
+    return _normalise_rows(lp(F.one_hot(task.y.clamp_min(0), task.n_classes).float(), _adj_t(task), mask=task.labelled))
 
 # %% ../nbs/08_methods.ipynb #a7100bb8
-def _fit_untrained(name, task, hp):
-    "Class probabilities of logistic regression, the kNN vote or label propagation on `task`."
-    if name == 'knn': return _knn_vote(task.x, task.labelled, task.y[task.labelled], task.n_classes, hp['k'], hp['temperature'])
-    if name == 'labelprop':
-        lp = LabelPropagation(hp['num_layers'], hp['alpha'])
-        return _normalise_rows(lp(F.one_hot(task.y.clamp_min(0), task.n_classes).float(), _adj_t(task), mask=task.labelled))
+def _logreg(task, hp):
+    "Class probabilities of multinomial logistic regression (scikit-learn, L-BFGS), warm-started from the task's last fit."
     from sklearn.linear_model import LogisticRegression
     ylab = task.y[task.labelled].cpu().numpy()
     if len(np.unique(ylab)) < 2: raise ValueError("logistic regression needs labelled nodes of at least two classes")
-    clf = LogisticRegression(C=hp['C'], max_iter=2000).fit(task.x[task.labelled].cpu().numpy(), ylab)
+    clf = _memo(task, ('logreg', task.key), lambda: LogisticRegression(max_iter=2000, warm_start=True))
+    clf.set_params(C=hp['C']).fit(task.x[task.labelled].cpu().numpy(), ylab)
     p = torch.zeros(len(task.y), task.n_classes)
     p[:, torch.as_tensor(clf.classes_)] = torch.as_tensor(clf.predict_proba(task.x.cpu().numpy()), dtype=torch.float32)
     return p.to(task.x.device)
@@ -337,6 +308,64 @@ def _correct_and_smooth(task, base, hp):
     yl, adj = task.y[task.labelled], _adj_t(task)
     p = cs.correct(base, yl, task.labelled, adj)
     return _normalise_rows(cs.smooth(p, yl, task.labelled, adj).clamp_min(0))
+
+# %% ../nbs/08_methods.ipynb #47a84a1a
+def _fit_cs(tasks, hp, seed, fixed_epochs) -> _Fit:
+    "C&S: the `mlp` method's fit (from the memo), corrected and smoothed over each task's graph."
+    base = _mlp_base(tasks, hp, seed, fixed_epochs)
+    return base._replace(models=[None] * len(tasks), probs=[_correct_and_smooth(t, p, hp) for t, p in zip(tasks, base.probs)])
+
+# %% ../nbs/08_methods.ipynb #0f85b355
+_TRAIN = dict(epochs=200, patience=30, eval_every=5, optimizer='adam', batch_size=None)
+_GNN = dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=(64,), **_TRAIN, aggr='auto')
+for _kind, _about, _src in (
+        ('gcn', 'two `GCNConv` layers, 64 units, a residual linear map of the input (models page)', "Kipf & Welling 2017; width: GIN's"),
+        ('sage', 'two `SAGEConv` (mean) layers, 64 units (models page)', "Hamilton et al. 2017; width: GIN's"),
+        ('gin', 'two `GINConv` layers with two-layer MLPs, 64 units, a residual linear map (models page)', 'Xu et al. 2019')):
+    register(Method(_kind, 'graph', _about, dict(_GNN), dict(dropout=[0., 0.5]), _src + '; lr, decay, dropout: Kipf & Welling 2017',
+                    build=_gnn(_kind)))
+
+# %% ../nbs/08_methods.ipynb #96aaba44
+register(Method('gat', 'graph', 'two `GATConv` layers, 8 heads × 8 units, ELU', dict(lr=0.005, weight_decay=5e-4, dropout=0.6, hidden=8, heads=8, **_TRAIN),
+                dict(dropout=[0.2, 0.6]), "Veličković et al. 2018; PyG's gat.py", build=lambda d, c, hp: GAT(d, c, hp['hidden'], hp['heads'], hp['dropout'])))
+register(Method('sgc', 'graph', 'one linear layer on the precomputed Â^K X (propagation page), mini-batches',
+                dict(lr=0.2, weight_decay=5e-5, K=2, **{**_TRAIN, 'epochs': 100, 'batch_size': 16384}), dict(K=[1, 2, 3], weight_decay=[5e-5, 5e-4]),
+                "Wu et al. 2019; batches: PyG's sign.py (below 16384 labels, the paper's full batch)", build=lambda d, c, hp: SGC(d, c), inputs='hop'))
+register(Method('sign', 'graph', 'a linear layer + ReLU + dropout per hop of [X, ÂX, …, Â^K X], concatenated, then a linear layer',
+                dict(lr=0.01, weight_decay=0., dropout=0.5, hidden=1024, K=2, **{**_TRAIN, 'batch_size': 16384}), dict(K=[1, 2, 3], dropout=[0., 0.5]),
+                "Frasca et al. 2020; PyG's sign.py", build=lambda d, c, hp: SIGN(d // (hp['K'] + 1), c, hp['K'], hp['hidden'], hp['dropout']), inputs='hops'))
+register(Method('appnp', 'graph', 'a two-layer MLP, then `APPNP` propagation', dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=64, K=10, alpha=0.1, **_TRAIN, aggr='auto'),
+                dict(alpha=[0.1, 0.2]), 'Gasteiger et al. 2019', build=lambda d, c, hp: APPNPNet(d, c, hp['hidden'], hp['K'], hp['alpha'], hp['dropout'])))
+
+# %% ../nbs/08_methods.ipynb #b67cf5ea
+register(Method('labelprop', 'graph', "PyG's `LabelPropagation` from the labelled nodes, no training", dict(num_layers=50, alpha=0.9),
+                dict(alpha=[0.5, 0.7, 0.9, 0.99]), "α: PyG's label_prop.py; Zhou et al. 2004", fit=_each(_labelprop)))
+register(Method('cs', 'graph', "Correct & Smooth: PyG's `CorrectAndSmooth` on the `mlp` method's soft predictions",
+                dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=(128, 64), correction_alpha=1.0, smoothing_alpha=0.8, num_layers=50, **_TRAIN),
+                dict(dropout=[0., 0.5], weight_decay=[5e-4, 5e-3], correction_alpha=[0.5, 1.0], smoothing_alpha=[0.5, 0.8]),
+                "Huang et al. 2021; PyG's correct_and_smooth.py", fit=_fit_cs))
+register(Method('sage_ref', 'graph', "the reference repo's GraphSAGE: d → d/2 → d/4 → classes, no dropout, checkpoints every 10 epochs",
+                dict(lr=5e-4, weight_decay=5e-4, dropout=0., hidden=None, **{**_TRAIN, 'epochs': 100, 'patience': None, 'eval_every': 10}, aggr='auto'),
+                {}, 'the reference repo', build=_gnn('sage')))
+
+# %% ../nbs/08_methods.ipynb #1a7ccae9
+register(Method('mlp', 'non-graph', 'the baseline `MLP` (d → 128 → 64 → classes), full batch',
+                dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=(128, 64), **_TRAIN), dict(dropout=[0., 0.5], weight_decay=[5e-4, 5e-3]),
+                "GCN's (Kipf & Welling 2017); layers: the reference repo", build=lambda d, c, hp: MLP(d, c, tuple(hp['hidden']), hp['dropout']), inputs='rows'))
+register(Method('logreg', 'non-graph', 'multinomial logistic regression (scikit-learn, L-BFGS)', dict(C=1.), dict(C=[1., 10., 100., 1000., 10000.]),
+                "scikit-learn's default C", fit=_each(_logreg)))
+register(Method('knn', 'non-graph', 'similarity-weighted kNN over the labelled nodes', dict(k=20, temperature=0.07),
+                dict(k=[1, 3, 5, 10, 20, 50], temperature=[0.01, 0.02, 0.07, 0.2]), 'DINO (Caron et al. 2021)',
+                fit=_each(lambda t, hp: _knn_vote(t.x, t.labelled, t.y[t.labelled], t.n_classes, hp['k'], hp['temperature']))))
+register(Method('mlp_ref', 'non-graph', "the reference repo's fully connected net: Nesterov SGD, mini-batches of 32, checkpoints every 10 epochs",
+                dict(lr=1e-3, weight_decay=0., dropout=0., hidden=(128, 64), momentum=0.9,
+                     **{**_TRAIN, 'epochs': 100, 'patience': None, 'eval_every': 10, 'optimizer': 'sgd', 'batch_size': 32}),
+                {}, 'the reference repo', build=lambda d, c, hp: MLP(d, c, tuple(hp['hidden']), hp['dropout']), inputs='rows'))
+
+# %% ../nbs/08_methods.ipynb #17081f51
+METHODS = tuple(REGISTRY)
+GRAPH_METHODS = tuple(n for n, m in REGISTRY.items() if m.family == 'graph')
+BASELINES = tuple(n for n, m in REGISTRY.items() if m.family == 'non-graph')
 
 # %% ../nbs/08_methods.ipynb #ec6e3962
 @dataclass
@@ -361,23 +390,20 @@ class MethodResult:
 # %% ../nbs/08_methods.ipynb #680dd4d5
 def fit_tasks(name:str, tasks:list, seed:int=0,
               fixed_epochs:int=None, # trained methods: run exactly this many epochs instead of selecting on `val`
-              **hparams) -> list: # settings overriding `DEFAULTS[name]`
+              **hparams) -> list: # settings overriding the method's defaults
     "Fit one configuration of `name` on each task (one per cross-validation fold); one `MethodResult` per task, no test accuracy."
-    unknown = set(hparams) - set(DEFAULTS[_check_method(name)])
-    if unknown: raise ValueError(f"unknown hyperparameter(s) {sorted(unknown)} for {name!r}; valid: {', '.join(DEFAULTS[name])}")
-    if name in GRAPH_METHODS and tasks[0].edge_index is None:
+    method = get_method(name)
+    if unknown := set(hparams) - set(method.defaults):
+        raise ValueError(f"unknown hyperparameter(s) {sorted(unknown)} for {name!r}; valid: {', '.join(method.defaults)}")
+    if method.family == 'graph' and tasks[0].edge_index is None:
         raise ValueError(f"method {name!r} needs a graph: pass a PyG Data with edge_index, not an EmbeddingSet")
-    hp = {**DEFAULTS[name], **hparams}
+    hp = {**method.defaults, **hparams}
     if 'aggr' in hp: hp['aggr'] = aggr_path(len(tasks[0].y), tasks[0].edge_index.shape[1], hp['aggr'])  # recorded as resolved
-    t0 = time.perf_counter(); models, ep, eps, curve = [None] * len(tasks), 0, [], []
-    if name == 'cs':
-        _, base, ep, eps, curve = _mlp_base(tasks, hp, seed, fixed_epochs)
-        probs = [_correct_and_smooth(t, b, hp) for t, b in zip(tasks, base)]
-    elif 'epochs' in hp: models, probs, ep, eps, curve = _fit_trained(name, tasks, hp, seed, fixed_epochs)
-    else: probs = [_fit_untrained(name, t, hp) for t in tasks]
+    t0 = time.perf_counter()
+    f = _fit_trained(method, tasks, hp, seed, fixed_epochs) if method.build else method.fit(tasks, hp, seed, fixed_epochs)
     dt = (time.perf_counter() - t0) / len(tasks)
     return [MethodResult(name, p.detach(), hp, _acc(p, t.y, t.val) if t.val.numel() else float('nan'), _acc(p, t.y, t.labelled),
-                         ep, curve, seconds=dt, model=m if len(tasks) == 1 else None) for p, t, m in zip(probs, tasks, models)]
+                         f.epoch, f.curve, seconds=dt, model=m if len(tasks) == 1 else None) for p, t, m in zip(f.probs, tasks, f.models)]
 
 # %% ../nbs/08_methods.ipynb #b9a7ec9b
 PROTOCOLS = ('budget', 'full', 'oracle')
@@ -395,14 +421,14 @@ def _select_on_val(name, task, configs, seed, hparams):
     return r
 
 # %% ../nbs/08_methods.ipynb #48b99999
-def _select_by_cv(name, data, lab, configs, seed, hparams, test_idx, n_classes, device):
+def _select_by_cv(name, data, lab, configs, seed, hparams, test_idx, n_classes, device, memo):
     "The `budget` protocol: k-fold cross-validation inside the labelled nodes, then a refit on all of them."
     from sklearn.model_selection import StratifiedKFold
     y_lab = _as_np(data.y)[lab]; k = min(5, int(np.bincount(y_lab)[np.unique(y_lab)].min()))
-    full = make_task(data, lab, None, test_idx, n_classes, device)
+    full = make_task(data, lab, None, test_idx, n_classes, device, memo)
     if k < 2: return fit_tasks(name, [full], seed, fixed_epochs={**DEFAULTS[name], **hparams}.get('epochs'), **hparams)[0]
     folds = StratifiedKFold(k, shuffle=True, random_state=seed).split(lab, y_lab)
-    tasks = [make_task(data, lab[a], lab[b], test_idx, n_classes, device) for a, b in folds]
+    tasks = [make_task(data, lab[a], lab[b], test_idx, n_classes, device, memo) for a, b in folds]
     cv = [fit_tasks(name, tasks, seed, **{**c, **hparams}) for c in configs]
     scores = [float(np.mean([f.val_acc for f in fs])) for fs in cv]; b = _pick(scores)
     r = fit_tasks(name, [full], seed, fixed_epochs=cv[b][0].best_epoch or None, **{**configs[b], **hparams})[0]
@@ -423,14 +449,15 @@ def fit_method(name:str, # one of `METHODS`
                protocol:str=None, # 'budget', 'full' or 'oracle'; default 'full' with every training label, else 'budget'
                grid:dict=None, # name → values to search (see `GRIDS`); default: no search
                device=None, n_classes:int=None,
-               **hparams): # fixed settings overriding `DEFAULTS[name]`
+               memo:dict=None, # what fits derive from this data (see `Task`), shared with other calls on it; default: this call's own
+               **hparams): # fixed settings overriding the method's defaults
     "Fit one method under a protocol, choose its configuration without test labels, then read them once; a `MethodResult`."
     lab = _idx(split['train'] if labelled_idx is None else labelled_idx)
     protocol = protocol or ('full' if len(lab) == len(_idx(split['train'])) else 'budget')
     if protocol not in PROTOCOLS: raise ValueError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(PROTOCOLS)}")
-    _check_method(name); configs = _expand_grid(grid); t0 = time.perf_counter()
-    if protocol == 'budget': r = _select_by_cv(name, data, lab, configs, seed, hparams, split['test'], n_classes, device)
-    else: r = _select_on_val(name, make_task(data, lab, split['val'], split['test'], n_classes, device), configs, seed, hparams)
+    get_method(name); configs = _expand_grid(grid); t0 = time.perf_counter(); memo = {} if memo is None else memo
+    if protocol == 'budget': r = _select_by_cv(name, data, lab, configs, seed, hparams, split['test'], n_classes, device, memo)
+    else: r = _select_on_val(name, make_task(data, lab, split['val'], split['test'], n_classes, device, memo), configs, seed, hparams)
     r.seconds = time.perf_counter() - t0
     r.test_acc = _test_acc(r, data.y, split['test'])
     return r
@@ -442,7 +469,7 @@ def fit_at_scale(x, # (N, d) embeddings: array, tensor or memmap (`np.load(..., 
                  split:dict, # {'train': labelled nodes, 'val': early-stopping nodes, 'test': scored nodes}
                  methods=('sgc', 'sign', 'labelprop'), # graph methods; sgc and sign share one propagation
                  seed:int=0, path=None, max_memory:int=2**32, # where and beyond how many bytes the hops go to disk (see `propagate`)
-                 hparams:dict=None, # method → settings overriding `DEFAULTS[method]`
+                 hparams:dict=None, # method → settings overriding the method's defaults
                  device='cpu') -> dict:
     "Propagate once, fit each method once with early stopping on `val`, score on `test`; per-method results, wall and CPU seconds per stage."
     hparams, sec, cpu, res = hparams or {}, {}, {}, {}
@@ -455,7 +482,7 @@ def fit_at_scale(x, # (N, d) embeddings: array, tensor or memmap (`np.load(..., 
     K = max([{**DEFAULTS[m], **hparams.get(m, {})}['K'] for m in methods if m in ('sgc', 'sign')], default=0)
     if K:
         adj = gcn_adjacency(task.edge_index, task.edge_weight, len(task.y)); tic('adjacency')
-        task.hops = propagate(task.x, adj, K, path, max_memory); del adj; tic('propagate')
+        _hops(task, K, lambda: propagate(task.x, adj, K, path, max_memory)); del adj; tic('propagate')
     for m in methods:
         r = fit_tasks(m, [task], seed, **hparams.get(m, {}))[0]; tic(m)
         res[m] = dict(test_acc=_test_acc(r, y, split['test']), val_acc=r.val_acc, epochs=len(r.curve), best_epoch=r.best_epoch)

@@ -15,7 +15,7 @@ from .data import EmbeddingSet, atomic_write, split_indices, _reason
 from .metrics import get_metric, as_tensor
 from .graph import build_graph, knn_search, topk_rows, GRAPH_KINDS, _edge_weights
 from torch_geometric import device as pyg_device
-from .gnn import GNN
+from .models import GNN
 from .methods import fit_method
 from .sources import ImageSource, IMAGE_EXTS, _image_files, open_image
 from .cache import EmbedConfig

@@ -11,7 +11,7 @@ __all__ = ['csr_to_edge_index', 'gcn_adjacency', 'Hops', 'propagate']
 import os, shutil, tempfile, weakref
 import numpy as np, torch
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
-from .gnn import _quiet
+from .models import _quiet
 
 # %% ../nbs/07_propagation.ipynb #7babd7d5
 def csr_to_edge_index(indptr, # (N+1,) row pointers; row i lists the nodes node i aggregates from
