@@ -22,7 +22,7 @@ __all__ = ['REGISTRY', 'DEFAULTS', 'GRIDS', 'METHODS', 'GRAPH_METHODS', 'BASELIN
            'get_method', 'family', 'Task', 'make_task', 'train', 'MethodResult', 'fit_tasks', 'fit_method',
            'fit_at_scale']
 
-# %% ../nbs/08_methods.ipynb #f46e55f6
+# %% ../nbs/08_methods.ipynb #90c99f0b
 @dataclass(frozen=True)
 class Method:
     "One method: its side of the comparison, the settings it reads, its grid, their source, and how it fits."
@@ -40,7 +40,7 @@ class Method:
         if (self.build is None) == (self.fit is None): raise ValueError(f"method {self.name!r} needs exactly one of build and fit")
         if bad := sorted(set(self.grid) - set(self.defaults)): raise ValueError(f"{self.name!r} grid settings {bad} have no default")
 
-# %% ../nbs/08_methods.ipynb #2315aad9
+# %% ../nbs/08_methods.ipynb #684e8770
 REGISTRY = {}  # name → Method, in registration order: the order of every table and figure
 
 def register(method:Method) -> Method:
@@ -49,13 +49,13 @@ def register(method:Method) -> Method:
     REGISTRY[method.name] = method
     return method
 
-# %% ../nbs/08_methods.ipynb #ff2a50ae
+# %% ../nbs/08_methods.ipynb #f61f5095
 def get_method(name:str) -> Method:
     "The registered method `name`; an unknown name is refused, listing the valid ones, before any work."
     if name not in REGISTRY: raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(REGISTRY)}")
     return REGISTRY[name]
 
-# %% ../nbs/08_methods.ipynb #dc8677cc
+# %% ../nbs/08_methods.ipynb #dbf8b42e
 class _View(Mapping):
     "One field of every registered method, by name: a read-only view of the registry."
     def __init__(self, field:str): self.field = field
@@ -65,7 +65,7 @@ class _View(Mapping):
 
 DEFAULTS, GRIDS = _View('defaults'), _View('grid')
 
-# %% ../nbs/08_methods.ipynb #9ffa5e7d
+# %% ../nbs/08_methods.ipynb #399d6586
 def family(name:str) -> str:
     "'graph' or 'non-graph'."
     return get_method(name).family
@@ -98,7 +98,7 @@ def _as_np(v): return v.detach().cpu().numpy() if isinstance(v, torch.Tensor) el
 # %% ../nbs/08_methods.ipynb #94d0cea2
 def _idx(v): return np.unique(_as_np(v).astype(np.int64)) if v is not None else np.zeros(0, np.int64)
 
-# %% ../nbs/08_methods.ipynb #488e9a16
+# %% ../nbs/08_methods.ipynb #6d7338a4
 def _digest(*arrays) -> str:
     "SHA-1 of arrays' bytes (None skipped), without copying a contiguous one."
     h = hashlib.sha1()
@@ -129,7 +129,7 @@ def make_task(data, # PyG `Data` with x, y, edge_index (edge_weight optional), o
     return Task(xt.to(device), t(known), t(lab), t(val), int(n_classes or y.max() + 1), t(ei), t(ew),
                 _digest(np.frombuffer(gk.encode(), np.uint8), known, lab, val), gk, {} if memo is None else memo)
 
-# %% ../nbs/08_methods.ipynb #84f44e62
+# %% ../nbs/08_methods.ipynb #df915c6e
 def _memo(task:Task, key:tuple, make):
     "`make()`, computed once per `key` and device among the tasks that share `task.memo`."
     k = (*key, str(task.x.device))
@@ -198,7 +198,7 @@ def train(models:list, tasks:list, # trained in lockstep, `models[i]` on `tasks[
     for m, s in zip(models, states or []): m.load_state_dict(s)
     return best_ep, eps, curve
 
-# %% ../nbs/08_methods.ipynb #6105fb26
+# %% ../nbs/08_methods.ipynb #ee4f750e
 class _Fit(NamedTuple):
     "What fitting one configuration on some tasks gives: per task a model (or None) and probabilities, and the selection's record."
     models: list
@@ -207,7 +207,7 @@ class _Fit(NamedTuple):
     epochs: list # checkpoint epochs
     curve: list # mean validation accuracy at each
 
-# %% ../nbs/08_methods.ipynb #c3035216
+# %% ../nbs/08_methods.ipynb #806ffb7e
 def _each(f):
     "A method's `fit` from `f(task, hp)` → probabilities, applied to each task."
     return lambda tasks, hp, seed, fixed_epochs: _Fit([None] * len(tasks), [f(t, hp) for t in tasks], 0, [], [])
@@ -226,7 +226,7 @@ def _knn_vote(x, # (N, d) features
 def _normalise_rows(p):
     s = p.sum(1, keepdim=True); return torch.where(s > 0, p / s.clamp_min(1e-12), torch.full_like(p, 1. / p.shape[1]))
 
-# %% ../nbs/08_methods.ipynb #7220e81d
+# %% ../nbs/08_methods.ipynb #edd8455a
 def _gnn(kind:str):
     "The `build` of a `GNN` kind: the graph is fixed during a fit, so GCN normalises it once, not every epoch."
     def build(d, c, hp):
@@ -283,7 +283,7 @@ def _adj_t(task):
     make = lambda: torch.sparse_coo_tensor(task.edge_index.flip(0), task.edge_weight, (n, n)).coalesce().to_sparse_csr()
     return _memo(task, ('adj_t', task.graph_key), lambda: _quiet(make))
 
-# %% ../nbs/08_methods.ipynb #22afe5ac
+# %% ../nbs/08_methods.ipynb #2e55a7f3
 def _labelprop(task, hp):
     "Label propagation from the labelled nodes' one-hot labels over the task's graph."
     lp = LabelPropagation(hp['num_layers'], hp['alpha'])
@@ -309,7 +309,7 @@ def _correct_and_smooth(task, base, hp):
     p = cs.correct(base, yl, task.labelled, adj)
     return _normalise_rows(cs.smooth(p, yl, task.labelled, adj).clamp_min(0))
 
-# %% ../nbs/08_methods.ipynb #47a84a1a
+# %% ../nbs/08_methods.ipynb #ceae74cd
 def _fit_cs(tasks, hp, seed, fixed_epochs) -> _Fit:
     "C&S: the `mlp` method's fit (from the memo), corrected and smoothed over each task's graph."
     base = _mlp_base(tasks, hp, seed, fixed_epochs)
@@ -325,7 +325,7 @@ for _kind, _about, _src in (
     register(Method(_kind, 'graph', _about, dict(_GNN), dict(dropout=[0., 0.5]), _src + '; lr, decay, dropout: Kipf & Welling 2017',
                     build=_gnn(_kind)))
 
-# %% ../nbs/08_methods.ipynb #96aaba44
+# %% ../nbs/08_methods.ipynb #7742c168
 register(Method('gat', 'graph', 'two `GATConv` layers, 8 heads × 8 units, ELU', dict(lr=0.005, weight_decay=5e-4, dropout=0.6, hidden=8, heads=8, **_TRAIN),
                 dict(dropout=[0.2, 0.6]), "Veličković et al. 2018; PyG's gat.py", build=lambda d, c, hp: GAT(d, c, hp['hidden'], hp['heads'], hp['dropout'])))
 register(Method('sgc', 'graph', 'one linear layer on the precomputed Â^K X (propagation page), mini-batches',
@@ -337,7 +337,7 @@ register(Method('sign', 'graph', 'a linear layer + ReLU + dropout per hop of [X,
 register(Method('appnp', 'graph', 'a two-layer MLP, then `APPNP` propagation', dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=64, K=10, alpha=0.1, **_TRAIN, aggr='auto'),
                 dict(alpha=[0.1, 0.2]), 'Gasteiger et al. 2019', build=lambda d, c, hp: APPNPNet(d, c, hp['hidden'], hp['K'], hp['alpha'], hp['dropout'])))
 
-# %% ../nbs/08_methods.ipynb #b67cf5ea
+# %% ../nbs/08_methods.ipynb #3e156b57
 register(Method('labelprop', 'graph', "PyG's `LabelPropagation` from the labelled nodes, no training", dict(num_layers=50, alpha=0.9),
                 dict(alpha=[0.5, 0.7, 0.9, 0.99]), "α: PyG's label_prop.py; Zhou et al. 2004", fit=_each(_labelprop)))
 register(Method('cs', 'graph', "Correct & Smooth: PyG's `CorrectAndSmooth` on the `mlp` method's soft predictions",
@@ -348,7 +348,7 @@ register(Method('sage_ref', 'graph', "the reference repo's GraphSAGE: d → d/2 
                 dict(lr=5e-4, weight_decay=5e-4, dropout=0., hidden=None, **{**_TRAIN, 'epochs': 100, 'patience': None, 'eval_every': 10}, aggr='auto'),
                 {}, 'the reference repo', build=_gnn('sage')))
 
-# %% ../nbs/08_methods.ipynb #1a7ccae9
+# %% ../nbs/08_methods.ipynb #d8546e78
 register(Method('mlp', 'non-graph', 'the baseline `MLP` (d → 128 → 64 → classes), full batch',
                 dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=(128, 64), **_TRAIN), dict(dropout=[0., 0.5], weight_decay=[5e-4, 5e-3]),
                 "GCN's (Kipf & Welling 2017); layers: the reference repo", build=lambda d, c, hp: MLP(d, c, tuple(hp['hidden']), hp['dropout']), inputs='rows'))

@@ -18,7 +18,7 @@ from torch_geometric.utils import add_remaining_self_loops, scatter
 __all__ = ['GNN_KINDS', 'DENSE_MIN_DENSITY', 'COMPLEMENT_MIN_DENSITY', 'DENSE_MAX_BYTES', 'GNN', 'aggr_path', 'Adjacency', 'GAT',
            'SGC', 'SIGN', 'APPNPNet', 'MLP']
 
-# %% ../nbs/05_models.ipynb #18cd0bb8
+# %% ../nbs/05_models.ipynb #0010df7e
 def _dropout(x, p:float, training:bool=True):
     "`F.dropout(x, p, training)` with the keep mask drawn as 16-bit integers, 64 random bits per draw."
     if not training or p == 0: return x
@@ -162,11 +162,12 @@ def _conv_by_matrix(conv, # a `SAGEConv` (mean), `GCNConv` or `GINConv` with PyG
     W, b = lin.weight, conv.bias if norm == 'gcn' else lin.bias
     fixed = fixed and not h.requires_grad
     hw = F.linear(h, W) if not fixed and W.shape[0] < W.shape[1] else None  # A (h Wᵀ) = (A h) Wᵀ: aggregate the narrower side
+    if hw is None and norm == 'sum': return conv.nn[1:](F.linear(adj.mm(h, norm, fixed) + (1 + conv.eps) * h, W, b))  # one product
     z = adj.mm(hw, norm) + b if hw is not None else F.linear(adj.mm(h, norm, fixed), W, b)
     if norm == 'mean': return z + conv.lin_r(h)
-    return z if norm == 'gcn' else conv.nn[1:](z + (1 + conv.eps) * (hw if hw is not None else F.linear(h, W)))
+    return z if norm == 'gcn' else conv.nn[1:](z + (1 + conv.eps) * hw)
 
-# %% ../nbs/05_models.ipynb #25cb9c17
+# %% ../nbs/05_models.ipynb #dd3b013f
 class GAT(nn.Module):
     "Two `GATConv` layers: `heads` × `hidden` units with ELU, then one head to the classes."
     def __init__(self, in_dim:int, n_classes:int, hidden:int=8, heads:int=8, dropout:float=0.6):
@@ -179,7 +180,7 @@ class GAT(nn.Module):
         h = _dropout(F.elu(self.conv1(h, edge_index)), self.dropout, self.training)
         return F.log_softmax(self.conv2(h, edge_index), dim=-1)
 
-# %% ../nbs/05_models.ipynb #d6a8e73c
+# %% ../nbs/05_models.ipynb #5bd9c4f8
 class SGC(nn.Module):
     "Simplified graph convolution's classifier: one linear layer on the precomputed Â^K X."
     def __init__(self, in_dim:int, n_classes:int):
@@ -187,7 +188,7 @@ class SGC(nn.Module):
         self.lin = nn.Linear(in_dim, n_classes)
     def forward(self, x): return F.log_softmax(self.lin(x), dim=-1)
 
-# %% ../nbs/05_models.ipynb #243f5e12
+# %% ../nbs/05_models.ipynb #98505dcf
 class SIGN(nn.Module):
     "SIGN's head: a linear layer + ReLU + dropout per hop of [X, ÂX, …, Â^K X], concatenated, then a linear layer to the classes."
     def __init__(self, in_dim:int, n_classes:int, K:int=2, hidden:int=1024, dropout:float=0.5): # in_dim: width of one hop
@@ -199,7 +200,7 @@ class SIGN(nn.Module):
         hs = [_dropout(F.relu(lin(h)), self.dropout, self.training) for lin, h in zip(self.lins, x.split(self.in_dim, 1))]
         return F.log_softmax(self.out(torch.cat(hs, 1)), dim=-1)
 
-# %% ../nbs/05_models.ipynb #791c54ac
+# %% ../nbs/05_models.ipynb #703f8b50
 class APPNPNet(nn.Module):
     "Predict then propagate: a two-layer MLP, then `K` steps of personalised PageRank with teleport `alpha`."
     def __init__(self, in_dim:int, n_classes:int, hidden:int=64, K:int=10, alpha:float=0.1, dropout:float=0.5):
@@ -216,7 +217,7 @@ class APPNPNet(nn.Module):
         for _ in range(self.prop.K): z = adj.mm(z, 'gcn') * (1 - a) + a * h  # APPNP's K steps, as matrix products
         return F.log_softmax(z, dim=-1)
 
-# %% ../nbs/05_models.ipynb #bef5e0c3
+# %% ../nbs/05_models.ipynb #d01ec2e0
 class MLP(torch_geometric.nn.MLP):
     "The reference baseline: d → 128 → 64 → classes, ReLU, dropout after each hidden layer, log-softmax."
     def __init__(self, in_dim:int, n_classes:int, hidden:tuple=(128, 64), dropout:float=0.):
