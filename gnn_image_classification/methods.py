@@ -7,7 +7,6 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/method
 # %% ../nbs/08_methods.ipynb #2ac4f772
 from __future__ import annotations
 import copy, hashlib, itertools, json, time
-from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Callable, NamedTuple
 import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
@@ -18,11 +17,11 @@ from .models import GNN, GAT, SGC, SIGN, APPNPNet, MLP, Adjacency, aggr_path, _q
 from .propagation import Hops, csr_to_edge_index, gcn_adjacency, propagate, _as_tensor
 
 # %% auto #0
-__all__ = ['REGISTRY', 'DEFAULTS', 'GRIDS', 'METHODS', 'GRAPH_METHODS', 'BASELINES', 'PROTOCOLS', 'Method', 'register',
+__all__ = ['REGISTRY', 'METHODS', 'GRAPH_METHODS', 'BASELINES', 'DEFAULTS', 'GRIDS', 'PROTOCOLS', 'Method', 'register',
            'get_method', 'family', 'Task', 'make_task', 'train', 'MethodResult', 'fit_tasks', 'fit_method',
            'fit_at_scale']
 
-# %% ../nbs/08_methods.ipynb #90c99f0b
+# %% ../nbs/08_methods.ipynb #78900670
 @dataclass(frozen=True)
 class Method:
     "One method: its side of the comparison, the settings it reads, its grid, their source, and how it fits."
@@ -40,7 +39,7 @@ class Method:
         if (self.build is None) == (self.fit is None): raise ValueError(f"method {self.name!r} needs exactly one of build and fit")
         if bad := sorted(set(self.grid) - set(self.defaults)): raise ValueError(f"{self.name!r} grid settings {bad} have no default")
 
-# %% ../nbs/08_methods.ipynb #684e8770
+# %% ../nbs/08_methods.ipynb #ec85bd7e
 REGISTRY = {}  # name → Method, in registration order: the order of every table and figure
 
 def register(method:Method) -> Method:
@@ -49,23 +48,11 @@ def register(method:Method) -> Method:
     REGISTRY[method.name] = method
     return method
 
-# %% ../nbs/08_methods.ipynb #f61f5095
 def get_method(name:str) -> Method:
     "The registered method `name`; an unknown name is refused, listing the valid ones, before any work."
     if name not in REGISTRY: raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(REGISTRY)}")
     return REGISTRY[name]
 
-# %% ../nbs/08_methods.ipynb #dbf8b42e
-class _View(Mapping):
-    "One field of every registered method, by name: a read-only view of the registry."
-    def __init__(self, field:str): self.field = field
-    def __getitem__(self, name): return getattr(get_method(name), self.field)
-    def __iter__(self): return iter(REGISTRY)
-    def __len__(self): return len(REGISTRY)
-
-DEFAULTS, GRIDS = _View('defaults'), _View('grid')
-
-# %% ../nbs/08_methods.ipynb #399d6586
 def family(name:str) -> str:
     "'graph' or 'non-graph'."
     return get_method(name).family
@@ -98,7 +85,7 @@ def _as_np(v): return v.detach().cpu().numpy() if isinstance(v, torch.Tensor) el
 # %% ../nbs/08_methods.ipynb #94d0cea2
 def _idx(v): return np.unique(_as_np(v).astype(np.int64)) if v is not None else np.zeros(0, np.int64)
 
-# %% ../nbs/08_methods.ipynb #6d7338a4
+# %% ../nbs/08_methods.ipynb #117f13a6
 def _digest(*arrays) -> str:
     "SHA-1 of arrays' bytes (None skipped), without copying a contiguous one."
     h = hashlib.sha1()
@@ -129,7 +116,7 @@ def make_task(data, # PyG `Data` with x, y, edge_index (edge_weight optional), o
     return Task(xt.to(device), t(known), t(lab), t(val), int(n_classes or y.max() + 1), t(ei), t(ew),
                 _digest(np.frombuffer(gk.encode(), np.uint8), known, lab, val), gk, {} if memo is None else memo)
 
-# %% ../nbs/08_methods.ipynb #df915c6e
+# %% ../nbs/08_methods.ipynb #bd1373b9
 def _memo(task:Task, key:tuple, make):
     "`make()`, computed once per `key` and device among the tasks that share `task.memo`."
     k = (*key, str(task.x.device))
@@ -198,7 +185,7 @@ def train(models:list, tasks:list, # trained in lockstep, `models[i]` on `tasks[
     for m, s in zip(models, states or []): m.load_state_dict(s)
     return best_ep, eps, curve
 
-# %% ../nbs/08_methods.ipynb #ee4f750e
+# %% ../nbs/08_methods.ipynb #4da5cb85
 class _Fit(NamedTuple):
     "What fitting one configuration on some tasks gives: per task a model (or None) and probabilities, and the selection's record."
     models: list
@@ -207,7 +194,6 @@ class _Fit(NamedTuple):
     epochs: list # checkpoint epochs
     curve: list # mean validation accuracy at each
 
-# %% ../nbs/08_methods.ipynb #806ffb7e
 def _each(f):
     "A method's `fit` from `f(task, hp)` → probabilities, applied to each task."
     return lambda tasks, hp, seed, fixed_epochs: _Fit([None] * len(tasks), [f(t, hp) for t in tasks], 0, [], [])
@@ -226,7 +212,7 @@ def _knn_vote(x, # (N, d) features
 def _normalise_rows(p):
     s = p.sum(1, keepdim=True); return torch.where(s > 0, p / s.clamp_min(1e-12), torch.full_like(p, 1. / p.shape[1]))
 
-# %% ../nbs/08_methods.ipynb #edd8455a
+# %% ../nbs/08_methods.ipynb #dcb0b498
 def _gnn(kind:str):
     "The `build` of a `GNN` kind: the graph is fixed during a fit, so GCN normalises it once, not every epoch."
     def build(d, c, hp):
@@ -235,12 +221,6 @@ def _gnn(kind:str):
             if hasattr(conv, 'cached'): conv.cached = True
         return m
     return build
-
-# %% ../nbs/08_methods.ipynb #9d8d66a3
-def _model(method:Method, task, hp, seed):
-    "A freshly initialised model of `method` for `task` (seeded)."
-    seed_everything(seed)
-    return method.build(task.x.shape[1], task.n_classes, hp).to(task.x.device)
 
 # %% ../nbs/08_methods.ipynb #78b5fc95
 def _hops(task, K, make=None):
@@ -262,6 +242,11 @@ def _inputs(method:Method, tasks, hp):
     return [replace(t, adj=adj(t)) for t in tasks]
 
 # %% ../nbs/08_methods.ipynb #6186c3be
+def _model(method:Method, task, hp, seed):
+    "A freshly initialised model of `method` for `task` (seeded)."
+    seed_everything(seed)
+    return method.build(task.x.shape[1], task.n_classes, hp).to(task.x.device)
+
 def _fit_trained(method:Method, tasks, hp, seed, fixed_epochs) -> _Fit:
     "Train one model of `method` per task in lockstep."
     tasks = _inputs(method, tasks, hp)
@@ -283,7 +268,7 @@ def _adj_t(task):
     make = lambda: torch.sparse_coo_tensor(task.edge_index.flip(0), task.edge_weight, (n, n)).coalesce().to_sparse_csr()
     return _memo(task, ('adj_t', task.graph_key), lambda: _quiet(make))
 
-# %% ../nbs/08_methods.ipynb #2e55a7f3
+# %% ../nbs/08_methods.ipynb #8cee62c6
 def _labelprop(task, hp):
     "Label propagation from the labelled nodes' one-hot labels over the task's graph."
     lp = LabelPropagation(hp['num_layers'], hp['alpha'])
@@ -309,7 +294,6 @@ def _correct_and_smooth(task, base, hp):
     p = cs.correct(base, yl, task.labelled, adj)
     return _normalise_rows(cs.smooth(p, yl, task.labelled, adj).clamp_min(0))
 
-# %% ../nbs/08_methods.ipynb #ceae74cd
 def _fit_cs(tasks, hp, seed, fixed_epochs) -> _Fit:
     "C&S: the `mlp` method's fit (from the memo), corrected and smoothed over each task's graph."
     base = _mlp_base(tasks, hp, seed, fixed_epochs)
@@ -325,7 +309,7 @@ for _kind, _about, _src in (
     register(Method(_kind, 'graph', _about, dict(_GNN), dict(dropout=[0., 0.5]), _src + '; lr, decay, dropout: Kipf & Welling 2017',
                     build=_gnn(_kind)))
 
-# %% ../nbs/08_methods.ipynb #7742c168
+# %% ../nbs/08_methods.ipynb #b18ac967
 register(Method('gat', 'graph', 'two `GATConv` layers, 8 heads × 8 units, ELU', dict(lr=0.005, weight_decay=5e-4, dropout=0.6, hidden=8, heads=8, **_TRAIN),
                 dict(dropout=[0.2, 0.6]), "Veličković et al. 2018; PyG's gat.py", build=lambda d, c, hp: GAT(d, c, hp['hidden'], hp['heads'], hp['dropout'])))
 register(Method('sgc', 'graph', 'one linear layer on the precomputed Â^K X (propagation page), mini-batches',
@@ -337,7 +321,7 @@ register(Method('sign', 'graph', 'a linear layer + ReLU + dropout per hop of [X,
 register(Method('appnp', 'graph', 'a two-layer MLP, then `APPNP` propagation', dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=64, K=10, alpha=0.1, **_TRAIN, aggr='auto'),
                 dict(alpha=[0.1, 0.2]), 'Gasteiger et al. 2019', build=lambda d, c, hp: APPNPNet(d, c, hp['hidden'], hp['K'], hp['alpha'], hp['dropout'])))
 
-# %% ../nbs/08_methods.ipynb #3e156b57
+# %% ../nbs/08_methods.ipynb #7a39b279
 register(Method('labelprop', 'graph', "PyG's `LabelPropagation` from the labelled nodes, no training", dict(num_layers=50, alpha=0.9),
                 dict(alpha=[0.5, 0.7, 0.9, 0.99]), "α: PyG's label_prop.py; Zhou et al. 2004", fit=_each(_labelprop)))
 register(Method('cs', 'graph', "Correct & Smooth: PyG's `CorrectAndSmooth` on the `mlp` method's soft predictions",
@@ -348,7 +332,7 @@ register(Method('sage_ref', 'graph', "the reference repo's GraphSAGE: d → d/2 
                 dict(lr=5e-4, weight_decay=5e-4, dropout=0., hidden=None, **{**_TRAIN, 'epochs': 100, 'patience': None, 'eval_every': 10}, aggr='auto'),
                 {}, 'the reference repo', build=_gnn('sage')))
 
-# %% ../nbs/08_methods.ipynb #d8546e78
+# %% ../nbs/08_methods.ipynb #11cdb7cf
 register(Method('mlp', 'non-graph', 'the baseline `MLP` (d → 128 → 64 → classes), full batch',
                 dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=(128, 64), **_TRAIN), dict(dropout=[0., 0.5], weight_decay=[5e-4, 5e-3]),
                 "GCN's (Kipf & Welling 2017); layers: the reference repo", build=lambda d, c, hp: MLP(d, c, tuple(hp['hidden']), hp['dropout']), inputs='rows'))
@@ -366,6 +350,7 @@ register(Method('mlp_ref', 'non-graph', "the reference repo's fully connected ne
 METHODS = tuple(REGISTRY)
 GRAPH_METHODS = tuple(n for n, m in REGISTRY.items() if m.family == 'graph')
 BASELINES = tuple(n for n, m in REGISTRY.items() if m.family == 'non-graph')
+DEFAULTS, GRIDS = ({n: getattr(m, f) for n, m in REGISTRY.items()} for f in ('defaults', 'grid'))  # the registry's own dicts
 
 # %% ../nbs/08_methods.ipynb #ec6e3962
 @dataclass
