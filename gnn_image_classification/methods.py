@@ -21,7 +21,7 @@ __all__ = ['REGISTRY', 'METHODS', 'GRAPH_METHODS', 'BASELINES', 'DEFAULTS', 'GRI
            'get_method', 'family', 'Task', 'make_task', 'train', 'MethodResult', 'fit_tasks', 'fit_method',
            'fit_at_scale']
 
-# %% ../nbs/08_methods.ipynb #78900670
+# %% ../nbs/08_methods.ipynb #43d44f1a
 @dataclass(frozen=True)
 class Method:
     "One method: its side of the comparison, the settings it reads, its grid, their source, and how it fits."
@@ -39,7 +39,7 @@ class Method:
         if (self.build is None) == (self.fit is None): raise ValueError(f"method {self.name!r} needs exactly one of build and fit")
         if bad := sorted(set(self.grid) - set(self.defaults)): raise ValueError(f"{self.name!r} grid settings {bad} have no default")
 
-# %% ../nbs/08_methods.ipynb #ec85bd7e
+# %% ../nbs/08_methods.ipynb #2ff5acb2
 REGISTRY = {}  # name → Method, in registration order: the order of every table and figure
 
 def register(method:Method) -> Method:
@@ -85,7 +85,7 @@ def _as_np(v): return v.detach().cpu().numpy() if isinstance(v, torch.Tensor) el
 # %% ../nbs/08_methods.ipynb #94d0cea2
 def _idx(v): return np.unique(_as_np(v).astype(np.int64)) if v is not None else np.zeros(0, np.int64)
 
-# %% ../nbs/08_methods.ipynb #117f13a6
+# %% ../nbs/08_methods.ipynb #7500be27
 def _digest(*arrays) -> str:
     "SHA-1 of arrays' bytes (None skipped), without copying a contiguous one."
     h = hashlib.sha1()
@@ -116,7 +116,7 @@ def make_task(data, # PyG `Data` with x, y, edge_index (edge_weight optional), o
     return Task(xt.to(device), t(known), t(lab), t(val), int(n_classes or y.max() + 1), t(ei), t(ew),
                 _digest(np.frombuffer(gk.encode(), np.uint8), known, lab, val), gk, {} if memo is None else memo)
 
-# %% ../nbs/08_methods.ipynb #bd1373b9
+# %% ../nbs/08_methods.ipynb #47e77a88
 def _memo(task:Task, key:tuple, make):
     "`make()`, computed once per `key` and device among the tasks that share `task.memo`."
     k = (*key, str(task.x.device))
@@ -185,7 +185,7 @@ def train(models:list, tasks:list, # trained in lockstep, `models[i]` on `tasks[
     for m, s in zip(models, states or []): m.load_state_dict(s)
     return best_ep, eps, curve
 
-# %% ../nbs/08_methods.ipynb #4da5cb85
+# %% ../nbs/08_methods.ipynb #d800c9c4
 class _Fit(NamedTuple):
     "What fitting one configuration on some tasks gives: per task a model (or None) and probabilities, and the selection's record."
     models: list
@@ -212,7 +212,7 @@ def _knn_vote(x, # (N, d) features
 def _normalise_rows(p):
     s = p.sum(1, keepdim=True); return torch.where(s > 0, p / s.clamp_min(1e-12), torch.full_like(p, 1. / p.shape[1]))
 
-# %% ../nbs/08_methods.ipynb #dcb0b498
+# %% ../nbs/08_methods.ipynb #9fcaf1fa
 def _gnn(kind:str):
     "The `build` of a `GNN` kind: the graph is fixed during a fit, so GCN normalises it once, not every epoch."
     def build(d, c, hp):
@@ -268,7 +268,7 @@ def _adj_t(task):
     make = lambda: torch.sparse_coo_tensor(task.edge_index.flip(0), task.edge_weight, (n, n)).coalesce().to_sparse_csr()
     return _memo(task, ('adj_t', task.graph_key), lambda: _quiet(make))
 
-# %% ../nbs/08_methods.ipynb #8cee62c6
+# %% ../nbs/08_methods.ipynb #2f9e75dc
 def _labelprop(task, hp):
     "Label propagation from the labelled nodes' one-hot labels over the task's graph."
     lp = LabelPropagation(hp['num_layers'], hp['alpha'])
@@ -309,7 +309,7 @@ for _kind, _about, _src in (
     register(Method(_kind, 'graph', _about, dict(_GNN), dict(dropout=[0., 0.5]), _src + '; lr, decay, dropout: Kipf & Welling 2017',
                     build=_gnn(_kind)))
 
-# %% ../nbs/08_methods.ipynb #b18ac967
+# %% ../nbs/08_methods.ipynb #26e880ab
 register(Method('gat', 'graph', 'two `GATConv` layers, 8 heads × 8 units, ELU', dict(lr=0.005, weight_decay=5e-4, dropout=0.6, hidden=8, heads=8, **_TRAIN),
                 dict(dropout=[0.2, 0.6]), "Veličković et al. 2018; PyG's gat.py", build=lambda d, c, hp: GAT(d, c, hp['hidden'], hp['heads'], hp['dropout'])))
 register(Method('sgc', 'graph', 'one linear layer on the precomputed Â^K X (propagation page), mini-batches',
@@ -321,7 +321,7 @@ register(Method('sign', 'graph', 'a linear layer + ReLU + dropout per hop of [X,
 register(Method('appnp', 'graph', 'a two-layer MLP, then `APPNP` propagation', dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=64, K=10, alpha=0.1, **_TRAIN, aggr='auto'),
                 dict(alpha=[0.1, 0.2]), 'Gasteiger et al. 2019', build=lambda d, c, hp: APPNPNet(d, c, hp['hidden'], hp['K'], hp['alpha'], hp['dropout'])))
 
-# %% ../nbs/08_methods.ipynb #7a39b279
+# %% ../nbs/08_methods.ipynb #0fd63bdd
 register(Method('labelprop', 'graph', "PyG's `LabelPropagation` from the labelled nodes, no training", dict(num_layers=50, alpha=0.9),
                 dict(alpha=[0.5, 0.7, 0.9, 0.99]), "α: PyG's label_prop.py; Zhou et al. 2004", fit=_each(_labelprop)))
 register(Method('cs', 'graph', "Correct & Smooth: PyG's `CorrectAndSmooth` on the `mlp` method's soft predictions",
@@ -332,7 +332,7 @@ register(Method('sage_ref', 'graph', "the reference repo's GraphSAGE: d → d/2 
                 dict(lr=5e-4, weight_decay=5e-4, dropout=0., hidden=None, **{**_TRAIN, 'epochs': 100, 'patience': None, 'eval_every': 10}, aggr='auto'),
                 {}, 'the reference repo', build=_gnn('sage')))
 
-# %% ../nbs/08_methods.ipynb #11cdb7cf
+# %% ../nbs/08_methods.ipynb #25f1fdf0
 register(Method('mlp', 'non-graph', 'the baseline `MLP` (d → 128 → 64 → classes), full batch',
                 dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=(128, 64), **_TRAIN), dict(dropout=[0., 0.5], weight_decay=[5e-4, 5e-3]),
                 "GCN's (Kipf & Welling 2017); layers: the reference repo", build=lambda d, c, hp: MLP(d, c, tuple(hp['hidden']), hp['dropout']), inputs='rows'))
