@@ -308,6 +308,7 @@ for _kind, _about, _src in (
         ('gin', 'two `GINConv` layers with two-layer MLPs, 64 units, a residual linear map (models page)', 'Xu et al. 2019')):
     register(Method(_kind, 'graph', _about, dict(_GNN), dict(dropout=[0., 0.5]), _src + '; lr, decay, dropout: Kipf & Welling 2017',
                     build=_gnn(_kind)))
+del _kind, _about, _src  # the loop's names are not the module's
 
 # %% ../nbs/08_methods.ipynb #26e880ab
 register(Method('gat', 'graph', 'two `GATConv` layers, 8 heads × 8 units, ELU', dict(lr=0.005, weight_decay=5e-4, dropout=0.6, hidden=8, heads=8, **_TRAIN),

@@ -224,7 +224,6 @@ class MLP(torch_geometric.nn.MLP):
         with torch.random.fork_rng(devices=[]):
             super().__init__([in_dim, *hidden, n_classes], dropout=dropout, act='relu', norm=None)
         self.reset_parameters()
-        self.p = dropout
     def forward(self, x, *args):
-        for lin in self.lins[:-1]: x = _dropout(F.relu(lin(x)), self.p, self.training)
+        for lin, p in zip(self.lins[:-1], self.dropout): x = _dropout(F.relu(lin(x)), p, self.training)  # PyG's per-layer p
         return F.log_softmax(self.lins[-1](x), dim=-1)
