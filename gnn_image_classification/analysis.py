@@ -23,18 +23,20 @@ def ci95(values) -> float:
     return float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
 
 # %% ../nbs/13_analysis.ipynb #cd9482ac
-def method_label(row) -> str:
-    "Short human name of a configuration's method and graph, e.g. 'sage · cosine knn k=10' or 'mlp'."
-    if pd.isna(row.get('graph')) or row.get('graph') in ('', None): return str(row['method'])
+def method_label(row, draw:bool=True) -> str: # draw: name a labelled-set draw other than 'stratified'
+    "Short human name of a configuration's method and graph, e.g. 'sage · cosine knn k=10', 'mlp' or 'mlp · random draw'."
+    d = row.get('draw') if draw else None
+    tail = f" · {d} draw" if isinstance(d, str) and d not in ('', 'stratified') else ''
+    if pd.isna(row.get('graph')) or row.get('graph') in ('', None): return str(row['method']) + tail
     p = row['param']
     try: p = f"k={int(float(p))}" if row['graph'] in ('knn', 'mutual_knn') else f"t={float(p):.4g}"
     except ValueError: p = f"{p} ({row.get('threshold_from')} labels)"  # a threshold rule
-    return f"{row['method']} · {row['metric']} {row['graph']} {p}"
+    return f"{row['method']} · {row['metric']} {row['graph']} {p}{tail}"
 
 # %% ../nbs/13_analysis.ipynb #5d51fa0b
 def paired_diffs(df:pd.DataFrame, baseline:str='mlp', value:str='test_acc') -> pd.DataFrame:
     "Each run's `value` minus `baseline`'s on the same protocol, rate and seed (column `diff`); rows without a baseline run are dropped."
-    keys = ['protocol', 'rate', 'seed']
+    keys = ['protocol', 'rate', 'seed'] + (['draw'] if 'draw' in df.columns else [])
     b = df[df.method == baseline][keys + [value]].rename(columns={value: '_base'})
     out = df.merge(b, on=keys, how='inner')
     return out.assign(diff=out[value] - out['_base']).drop(columns='_base')
@@ -50,7 +52,7 @@ def _vs_baseline(d, by, value, baseline):
 def summarise(df:pd.DataFrame, # results rows (see `experiments.run_grid`)
               value:str='test_acc', baseline:str='mlp'):
     "Mean, std, n and 95% CI of `value` per configuration, and the paired difference from `baseline` (mean and 95% CI)."
-    by = [c for c in ['method', 'metric', 'graph', 'param', 'threshold_from', 'protocol', 'rate'] if c in df.columns]
+    by = [c for c in ['method', 'metric', 'graph', 'param', 'threshold_from', 'draw', 'protocol', 'rate'] if c in df.columns]
     d = df.assign(**{c: df[c].astype(object).where(df[c].notna(), '') for c in by if c != 'rate'})  # else grouping drops them
     g = d.groupby(by, dropna=False, sort=False)
     out = g[value].agg(n='count', mean='mean', std='std').reset_index()

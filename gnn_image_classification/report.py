@@ -16,7 +16,8 @@ from .analysis import summarise, _graph_rows
 from .data import EmbeddingSet, atomic_write
 from .methods import GRIDS
 from .graph import build_graph
-from .comparisons import rate_table, protocols_table, holm, paired_stats, compare, verdicts, comparison_table, _order, _pct, _pts
+from .comparisons import (rate_table, protocols_table, holm, paired_stats, compare, verdicts, comparison_table,
+                                                  compare_draws, _order, _pct, _pts)
 from .report_plots import plot_label_rate, local_homophily, plot_homophily, plot_confusion, plot_embedding_map
 
 # %% ../nbs/17_report.ipynb #81c88e02
@@ -60,6 +61,22 @@ _PROTOCOL_LINES = [
     '- `oracle`: the same labelled nodes, but tuning and early stopping on the whole validation split: an upper bound, as in Planetoid-style papers.',
     '- `full` (rate 100%): every training label; tuning and early stopping on the validation split.']
 
+# %% ../nbs/17_report.ipynb #f2b27a3d
+def _draw_lines(df) -> list:
+    "Markdown lines comparing the labelled-set draws, when the results hold more than one."
+    if 'draw' not in df or df.draw.nunique() < 2: return []
+    peer = 'random' if (df.draw == 'random').any() else 'stratified'
+    cd = compare_draws(df, peer)
+    ci = lambda a, b: '—' if np.isnan(a) else f"[{_pts(a)}, {_pts(b)}]"
+    t = pd.DataFrame({'protocol': cd.protocol, 'rate': cd.rate.map(_pct), 'method': cd.method, 'draw': cd.draw,
+                      'accuracy': cd.draw_acc.map('{:.3f}'.format), f'{peer}': cd.peer_acc.map('{:.3f}'.format),
+                      'diff (pts)': cd['diff'].map(_pts), 't 95% CI': [ci(a, b) for a, b in zip(cd.ci_lo, cd.ci_hi)],
+                      'p (Holm)': cd.p_holm.map('{:.3g}'.format), 'verdict (Holm)': cd.verdict})
+    return [f'## Which images were labelled: each draw against `{peer}`', '',
+            f"The same method on the same split, given as many labels drawn another way, minus the `{peer}` draw, in accuracy points, "
+            "paired by seed; Holm-adjusted within each protocol. `stratified` reads the labels to draw one image per class, "
+            "which a user without labels cannot do.", '', _md(t, index=False), '']
+
 # %% ../nbs/17_report.ipynb #c25b11c5
 def _results_lines(df, cmp) -> list:
     "Markdown lines of the tables by protocol, the verdicts and the paired comparisons."
@@ -71,7 +88,7 @@ def _results_lines(df, cmp) -> list:
         '(one Holm family per protocol: all its rates, methods and baselines). p is the paired t-test\'s, or the exact sign-flip test\'s '
         'when every seed gives the same difference (then the t interval is undefined, shown as —).'
         + (' With 5 seeds the sign-flip p cannot go below 0.0625.' if df.seed.nunique() == 5 else ''), '',
-        *verdicts(cmp), '', _md(comparison_table(cmp), index=False) if not cmp.empty else '', '']
+        *verdicts(cmp), '', _md(comparison_table(cmp), index=False) if not cmp.empty else '', '', *_draw_lines(df)]
 
 # %% ../nbs/17_report.ipynb #6ac55ae0
 def _report_lines(df, cmp, figs, title, meta) -> list:
