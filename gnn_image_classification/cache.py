@@ -1,4 +1,4 @@
-"""Embeddings of an image source computed once and kept on disk, keyed by the selection and the embedding configuration: later calls embed only new or changed files; and the reference CSV in one call.
+"""Embeddings of an image source computed once and kept on disk, found again by each file's content and the embedding configuration: later calls embed only new or changed files, however the folder is laid out or labelled; and the reference CSV in one call.
 
 Docs: https://gnn-image-classification.github.io/gnn_image_classification/cache.html.md"""
 
@@ -6,7 +6,7 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/cache.
 
 # %% ../nbs/11_cache.ipynb #da1b01da
 from __future__ import annotations
-import hashlib, io, json, sys, time, warnings
+import hashlib, io, json, os, sys, time, warnings
 from collections import Counter
 from dataclasses import dataclass, asdict
 from pathlib import Path
@@ -14,7 +14,7 @@ import numpy as np, torch, torchvision
 from torch.utils.data import Dataset
 from fastcore.basics import patch
 from fastcore.xdg import xdg_cache_home
-from .data import EmbeddingSet, atomic_write, write_embeddings_csv, digits_images
+from .data import EmbeddingSet, atomic_write, write_embeddings_csv, digits_images, _file_sha1
 from .embeddings import (embed_images, get_backbone, resolve_weights, image_transform,
                                                  SkippedImagesWarning, BACKBONES, PRECISIONS, _warn_skipped)
 from . import sources
@@ -28,7 +28,7 @@ __all__ = ['EmbedConfig', 'default_cache_dir', 'embed_source', 'folder_to_csv', 
 class EmbedConfig:
     "How images become embeddings: backbone, weights, input size, normalisation, seed, and the opt-in precision and layout."
     backbone: str = 'efficientnet_lite0' # a name from `BACKBONES`
-    weights: str = None # None (random), 'DEFAULT', or a weights name; stored resolved, e.g. 'VGG16_Weights.IMAGENET1K_V1'
+    weights: str = 'DEFAULT' # 'DEFAULT' (pretrained), a weights name, or None (random); stored resolved
     image_size: int = None # None: the weights' own size, or 224
     normalise: bool = True # L2-normalise each embedding
     seed: int = 0 # initialisation seed of random weights
@@ -69,7 +69,7 @@ def describe(self:EmbedConfig):
     return d
 
 # %% ../nbs/11_cache.ipynb #b7779132
-_CACHE_STATS = Counter()  # 'reused' and 'embedded' images, 'hits' (calls that embedded nothing) and 'misses'
+_CACHE_STATS = Counter()  # 'reused', 'embedded' and 'hashed' images, 'hits' (calls that embedded nothing) and 'misses'
 
 _FORMAT = 1
 
@@ -104,8 +104,10 @@ def _save_cache(cdir, key, x, man):
 
 # %% ../nbs/11_cache.ipynb #6d28fe68
 def _cache_key(src:ImageSource, cfg:EmbedConfig, fingerprint:str):
-    "The cache key of `src` embedded by `cfg`: a digest of the selection, the configuration, the fingerprint kind and a non-default pixel limit."
-    keydoc = dict(format=_FORMAT, source=src.spec, embed=cfg.describe(), fingerprint=fingerprint)
+    "The cache key of `src` embedded by `cfg`: a folder and the configuration (rows found by content), or a dataset's selection."
+    if src.paths is not None and src.spec.get('root'):
+        keydoc = dict(format=_FORMAT, rows='content', root=src.spec['root'], embed=cfg.describe())
+    else: keydoc = dict(format=_FORMAT, source=src.spec, embed=cfg.describe(), fingerprint=fingerprint)  # rows matched by name
     limit = sources.MAX_PIXELS if src.max_pixels is None else src.max_pixels
     if src.paths is not None and limit != sources._DEFAULT_MAX_PIXELS: keydoc['max_pixels'] = limit  # another limit skips other files
     return hashlib.sha1(json.dumps(keydoc, sort_keys=True, default=str).encode()).hexdigest()[:20]
@@ -120,7 +122,8 @@ def _header_error(path, max_pixels=None):
 def _refuse_empty_classes(src, kept, failed):
     "Refuse, naming them, classes of `src` none of whose images can be used (`kept`: usable rows; `failed`: (row, reason))."
     have, why = Counter(int(src.y[i]) for i in kept), {}
-    for i, e in failed: why.setdefault(int(src.y[i]), []).append((src.names[i], e))
+    for i, e in failed:  # an unlabelled image is no class's
+        if src.y[i] >= 0: why.setdefault(int(src.y[i]), []).append((src.names[i], e))
     empty = [c for c in sorted(why) if not have[c]]
     if not empty: return
     say = lambda c: f"class {src.classes[c]!r}: all {len(why[c])} image(s) unreadable, e.g. {why[c][0][0]}: {why[c][0][1]}"
@@ -140,6 +143,38 @@ def _plan(src, fp, old, errors):
         else: todo.append(i)
     return reuse, known_bad, todo
 
+# %% ../nbs/11_cache.ipynb #47c06236
+def _plan_files(src, how, old, errors, donor=None): # donor: `sha1 -> vector or None`, rows cached elsewhere
+    "`_plan` for a folder: rows found (`{row: vector}`), known unreadable, to embed; each row's `[name, size, mtime_ns, sha1]`."
+    rows, bad = (old[1]['rows'], old[1]['skipped']) if old else ([], [])
+    known = {tuple(r[:3]): r[3] for r in rows + bad if r[3]} if how == 'stat' else {}  # (name, size, mtime) -> content hash
+    by_sha, bad_sha = {r[3]: j for j, r in enumerate(rows)}, {r[3]: r[4] for r in bad if r[3]}
+    fp, reuse, known_bad, todo, hashed = [], {}, [], [], 0
+    for i, (n, f) in enumerate(zip(src.names, src.paths)):
+        try: st = os.stat(f)
+        except OSError: st = None  # a dead link: its header check says why
+        sha = None if st is None else known.get((n, st.st_size, st.st_mtime_ns))
+        if st is not None and sha is None:
+            try: sha, hashed = _file_sha1(f), hashed + 1
+            except OSError: pass  # unreadable: its header check says why
+        fp.append([n, None, None, None] if st is None else [n, st.st_size, st.st_mtime_ns, sha])
+        if sha in by_sha: reuse[i] = old[0][by_sha[sha]]
+        elif sha in bad_sha and errors == 'skip': known_bad.append((i, bad_sha[sha]))
+        elif sha is not None and donor is not None and (v := donor(sha)) is not None: reuse[i] = v
+        else: todo.append(i)
+    return fp, reuse, known_bad, todo, hashed
+
+# %% ../nbs/11_cache.ipynb #c21c0018
+def _others(src, rows):
+    "Indices of entry rows `rows` (`[name, size, mtime_ns, ...]`) not in `src` whose file in its folder is unchanged."
+    if 'root' not in src.spec: return []
+    root, have = Path(src.spec['root']), set(src.names)
+    def unchanged(r):
+        try: st = os.stat(root/r[0])
+        except OSError: return False
+        return [st.st_size, st.st_mtime_ns] == r[1:3]
+    return [j for j, r in enumerate(rows) if r[0] not in have and r[1] is not None and unchanged(r)]
+
 # %% ../nbs/11_cache.ipynb #aa4dc985
 def _embed_rows(src, cfg, todo, errors, **kwargs): # kwargs: batch_size, device, num_workers, progress
     "Rows `todo` of `src` embedded by `cfg`: `{row: vector}`, and `[(row, error)]` for those that could not be read."
@@ -151,55 +186,82 @@ def _embed_rows(src, cfg, todo, errors, **kwargs): # kwargs: batch_size, device,
     pos = {n: i for i, n in enumerate(src.names)}
     return {todo[k]: xn[j] for j, k in enumerate(kept)}, [(pos[n], e) for o in caught if o.category is SkippedImagesWarning for n, e in o.message.failed]
 
-# %% ../nbs/11_cache.ipynb #37f9022f
-def embed_source(src:ImageSource, # from `image_folder` or `dataset_source`
-                 backbone='efficientnet_lite0', # a backbone name, or an `EmbedConfig` (then the next four are ignored)
-                 weights=None, image_size:int=None, normalise:bool=True, seed:int=0, # see `EmbedConfig`
-                 cache=True, # True: `default_cache_dir()`; a folder; or False for no cache
-                 fingerprint:str='stat', # 'stat' (size + mtime) or 'sha1' (content hash) per file
-                 errors:str='skip', # 'skip' unreadable images with a warning, or 'raise'
-                 batch_size:int=64, device=None, num_workers:int=None, progress:bool=True, # as in `embed_images`
-                 refuse_empty:bool=True): # refuse classes none of whose images can be read (False: a part, checked after merging)
-    "Embeddings of an image source as an `EmbeddingSet`, reusing cached rows for unchanged files."
-    cfg = backbone if isinstance(backbone, EmbedConfig) else EmbedConfig(backbone, weights, image_size, normalise, seed)
+# %% ../nbs/11_cache.ipynb #74e6e683
+def _update_cache(cdir, key, old, src, cfg, fingerprint, x, rows, skipped, keep_others=True):
+    "Write entry `key`: the matrix `x` of `rows`, `skipped` files, and `old`'s rows of other selections; unless nothing changed."
+    if old and src.paths is not None and keep_others:
+        keep, keep_bad = _others(src, old[1]['rows']), _others(src, old[1]['skipped'])
+        x, rows = np.concatenate([x, old[0][keep]]), rows + [old[1]['rows'][j] for j in keep]
+        skipped = skipped + [old[1]['skipped'][j] for j in keep_bad]
+    if old and rows == old[1]['rows'] and skipped == old[1]['skipped']: return
+    man = dict(format=_FORMAT, key=key, created=time.strftime('%Y-%m-%dT%H:%M:%S'), versions=_versions(), source=src.spec,
+               embed=cfg.describe(), fingerprint=fingerprint, dim=x.shape[1], rows=rows, skipped=skipped)
+    _save_cache(cdir, key, x, man)
+
+# %% ../nbs/11_cache.ipynb #760d66c6
+def _embed_cached(src:ImageSource, cfg:EmbedConfig, cdir, # cdir: the cache folder, or None
+                  fingerprint='stat', errors='skip', refuse_empty=True, # as in `embed_source`
+                  donor=None, # `sha1 -> vector or None`: rows of a folder's files cached elsewhere
+                  keep_others=True, # keep the entry's rows of files `src` does not use (other selections of the folder)
+                  **kwargs): # batch_size, device, num_workers, progress: to `embed_images`
+    "`embed_source` on the cache folder `cdir`."
     if errors not in ('skip', 'raise'): raise ValueError(f"errors must be 'skip' or 'raise', got {errors!r}")
-    fp, key = src.fingerprint(fingerprint), _cache_key(src, cfg, fingerprint)
-    cdir = None if cache is False or cache is None else (default_cache_dir() if cache is True else Path(cache))
+    if fingerprint not in ('stat', 'sha1'):
+        raise ValueError(f"fingerprint must be 'stat' or 'sha1', got {fingerprint!r}")
+    key = _cache_key(src, cfg, fingerprint)
     old = _load_cache(cdir, key) if cdir else None
-    reuse, known_bad, todo = _plan(src, fp, old, errors)
-    vecs, failed = {i: old[0][j] for i, j in reuse.items()}, list(known_bad)
-    n_todo = len(todo)
+    if src.paths is None or (cdir is None and donor is None):  # a dataset, or files with nowhere to look them up
+        fp, hashed = src.fingerprint(fingerprint), 0
+        reuse, known_bad, todo = _plan(src, fp, old, errors)
+        reuse = {i: old[0][j] for i, j in reuse.items()}
+    else: fp, reuse, known_bad, todo, hashed = _plan_files(src, fingerprint, old, errors, donor)
+    vecs, failed, n_todo = dict(reuse), list(known_bad), len(todo)
     if src.paths is not None and errors == 'skip' and todo:  # headers first: refuse what cannot be read before any embedding
         hdr = {i: _header_error(src.paths[i], src.max_pixels) for i in todo}
         failed += [(i, e) for i, e in hdr.items() if e]; todo = [i for i in todo if not hdr[i]]
         if refuse_empty: _refuse_empty_classes(src, [*reuse, *todo], failed)
     if todo:
-        new, bad = _embed_rows(src, cfg, todo, errors, batch_size=batch_size, device=device, progress=progress, num_workers=num_workers)
+        new, bad = _embed_rows(src, cfg, todo, errors, **kwargs)
         vecs.update(new); failed += bad
-    _CACHE_STATS['reused'] += len(reuse); _CACHE_STATS['embedded'] += n_todo
+    _CACHE_STATS.update(reused=len(reuse), embedded=n_todo, **({'hashed': hashed} if hashed else {}))
     _CACHE_STATS['hits' if old and not n_todo else 'misses'] += 1
     order, dim = sorted(vecs), BACKBONES[cfg.backbone]
     x = np.stack([vecs[i] for i in order]).astype(np.float32) if order else np.zeros((0, dim), np.float32)
     failed.sort()
     _warn_skipped([(src.names[i], e) for i, e in failed], len(src), src.source)
-    if cdir and (n_todo or not old or len(reuse) != len(old[1]['rows']) or len(failed) != len(old[1]['skipped'])):
-        _save_cache(cdir, key, x, dict(format=_FORMAT, key=key, created=time.strftime('%Y-%m-%dT%H:%M:%S'), versions=_versions(),
-                    source=src.spec, embed=cfg.describe(), fingerprint=fingerprint, dim=dim,
-                    rows=[fp[i] for i in order], skipped=[[*fp[i], e] for i, e in failed]))
-    if progress and cdir and old:
+    if cdir:
+        rows, skipped = [fp[i] for i in order], [[*fp[i], e] for i, e in failed]
+        _update_cache(cdir, key, old, src, cfg, fingerprint, x, rows, skipped, keep_others)
+    if kwargs.get('progress') and cdir and old:
         print(f"embeddings: {len(reuse)} reused from {cdir/key}.npy, {len(todo)} embedded", file=sys.stderr)
     if refuse_empty: _refuse_empty_classes(src, order, failed)  # after the cache is written: the embeddings are kept
     return EmbeddingSet(x, src.y[order], src.classes, [src.names[i] for i in order], source=f"{src.source}|{cfg.tag}")
 
+# %% ../nbs/11_cache.ipynb #37f9022f
+def embed_source(src:ImageSource, # from `image_folder` or `dataset_source`
+                 backbone='efficientnet_lite0', # a backbone name, or an `EmbedConfig` (then the next four are ignored)
+                 weights='DEFAULT', image_size:int=None, normalise:bool=True, seed:int=0, # see `EmbedConfig`; None: random
+                 cache=True, # True: `default_cache_dir()`; a folder; or False for no cache
+                 fingerprint:str='stat', # 'stat': trust a file whose path, size, mtime match; 'sha1': hash every file
+                 errors:str='skip', # 'skip' unreadable images with a warning, or 'raise'
+                 batch_size:int=64, device=None, num_workers:int=None, progress:bool=True, # as in `embed_images`
+                 refuse_empty:bool=True): # refuse classes none of whose images can be read (False: a part, checked after merging)
+    "Embeddings of an image source as an `EmbeddingSet` (labels from the source), reusing the cached rows of unchanged files."
+    cfg = backbone if isinstance(backbone, EmbedConfig) else EmbedConfig(backbone, weights, image_size, normalise, seed)
+    cdir = None if cache is False or cache is None else (default_cache_dir() if cache is True else Path(cache))
+    return _embed_cached(src, cfg, cdir, fingerprint, errors, refuse_empty, batch_size=batch_size, device=device,
+                         num_workers=num_workers, progress=progress)
+
 # %% ../nbs/11_cache.ipynb #79d5627c
-def folder_to_csv(root, # class-per-subfolder image folder
+def folder_to_csv(root, # image folder, in any layout `image_folder` reads
                   out, # CSV to write
-                  backbone='efficientnet_lite0', weights=None, image_size:int=None, # see `EmbedConfig`
+                  backbone='efficientnet_lite0', weights='DEFAULT', image_size:int=None, # see `EmbedConfig`; None: random
                   classes:list=None, class_names=None, n_per_class:int=None, seed:int=0, # see `image_folder`
                   style:str='exact', # 'exact' round-trips float32; 'reference' prints as numpy does
+                  unlabelled:str='unlabelled', labels=None, # see `image_folder`
                   **kwargs): # passed to `embed_source` (cache, errors, device, ...)
-    "Embed an image folder and write the reference CSV; returns the `EmbeddingSet`."
-    src = image_folder(root, classes, class_names, n_per_class, seed)
+    "Embed an image folder, write the reference CSV ('' for an unlabelled image's class); returns the `EmbeddingSet`."
+    src = image_folder(root, classes, class_names, n_per_class, seed, unlabelled=unlabelled, labels=labels)
     es = embed_source(src, backbone, weights, image_size, **kwargs)
     write_embeddings_csv(es, out, style=style)
     return es

@@ -22,8 +22,8 @@ __all__ = ['EmbeddingSet', 'digits_images', 'l2_normalise', 'load_digits_embeddi
 class EmbeddingSet:
     "Embeddings of `N` images with their labels, class names and image names."
     x: np.ndarray # (N, d) float32 embeddings
-    y: np.ndarray # (N,) int64 class index of each row
-    classes: list # class name for each class index
+    y: np.ndarray # (N,) int64 class index of each row; -1: unlabelled
+    classes: list # class name for each class index (the real classes only)
     names: list = None # one identifier per image (file name)
     source: str = '' # where the data came from, for provenance in results
     def __post_init__(self):
@@ -34,14 +34,27 @@ class EmbeddingSet:
         if self.x.ndim != 2: raise ValueError(f"embeddings must be a 2-D (N, d) array, got shape {self.x.shape}")
         if not (len(self.x) == len(self.y) == len(self.names)):
             raise ValueError(f"lengths differ: {len(self.x)} embeddings, {len(self.y)} labels, {len(self.names)} names")
-        if len(self.y) and (self.y.min() < 0 or self.y.max() >= len(self.classes)):
-            raise ValueError(f"labels must lie in 0..{len(self.classes)-1}, got {self.y.min()}..{self.y.max()}")
+        if len(self.y) and (self.y.min() < -1 or self.y.max() >= len(self.classes)):
+            raise ValueError(f"labels must lie in 0..{len(self.classes)-1}, or be -1 (unlabelled); "
+                             f"got {self.y.min()}..{self.y.max()}")
+        if '' in self.classes:
+            raise ValueError("a class name must not be empty: '' marks an unlabelled row in an embeddings CSV")
     def __len__(self): return len(self.y)
     @property
     def d(self): return self.x.shape[1]
     @property
     def n_classes(self): return len(self.classes)
-    def __repr__(self): return f"EmbeddingSet(N={len(self)}, d={self.d}, classes={self.n_classes}, source={self.source!r})"
+    @property
+    def labelled(self):
+        "Sorted indices of the rows that have a label."
+        return np.flatnonzero(self.y >= 0)
+    @property
+    def unlabelled(self):
+        "Sorted indices of the rows without a label (`y == -1`)."
+        return np.flatnonzero(self.y < 0)
+    def __repr__(self):
+        nu = f', unlabelled={len(self.unlabelled)}' if len(self.unlabelled) else ''
+        return f"EmbeddingSet(N={len(self)}, d={self.d}, classes={self.n_classes}{nu}, source={self.source!r})"
 
 # %% ../nbs/00_data.ipynb #789ae9be
 @patch
@@ -103,14 +116,14 @@ def _check_rows(path, df, classes):
     dup = np.flatnonzero(df['image_name'].duplicated(keep=False))
     if len(dup): raise ValueError(f"{path}: duplicate image_name {df['image_name'].iloc[dup[0]]!r} in rows {(dup[:10] + 2).tolist()}; "
                                   "image names must be unique")
-    cls = list(dict.fromkeys(df['class_name'])) if classes is None else list(classes)
-    unknown = sorted(set(df['class_name']) - set(cls))
+    cls = list(dict.fromkeys(c for c in df['class_name'] if c != '')) if classes is None else list(classes)
+    unknown = sorted(set(df['class_name']) - set(cls) - {''})  # '': an unlabelled row
     if unknown: raise ValueError(f"{path}: column 'class_name' has classes {unknown} not in the given classes {cls}")
     return vecs, cls
 
 # %% ../nbs/00_data.ipynb #41164e64
 def read_embeddings_csv(path, # CSV with columns image_name, class_name, embedding
-                        classes:list=None): # class order; default: order of first appearance
+                        classes:list=None): # class order; default: order of first appearance ('' is no class)
     "Read the reference repo's embeddings CSV into an `EmbeddingSet`."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such embeddings file")
@@ -127,7 +140,7 @@ def read_embeddings_csv(path, # CSV with columns image_name, class_name, embeddi
     if missing: raise ValueError(f"{path}: missing column(s) {missing}; found {list(df.columns)}, expected {list(_REF_COLS)}")
     if len(df) == 0: raise ValueError(f"{path}: no data rows")
     vecs, cls = _check_rows(path, df, classes)
-    lookup = {c: i for i, c in enumerate(cls)}
+    lookup = {'': -1, **{c: i for i, c in enumerate(cls)}}
     return EmbeddingSet(np.stack(vecs), [lookup[c] for c in df['class_name']], cls, list(df['image_name']), source=str(path))
 
 # %% ../nbs/00_data.ipynb #3bde9c1e
@@ -168,11 +181,11 @@ def atomic_write(path, # the file to write
 # %% ../nbs/00_data.ipynb #185284f5
 def write_embeddings_csv(es:EmbeddingSet, path, # destination CSV
                          style:str='exact'): # 'exact' round-trips float32; 'reference' prints like numpy's default
-    "Write `es` in the reference repo's CSV layout (image_name, class_name, embedding)."
+    "Write `es` in the reference repo's CSV layout (image_name, class_name, embedding); '' for no class."
     if style not in ('reference', 'exact'): raise ValueError(f"style must be 'reference' or 'exact', got {style!r}")
     kw = dict(floatmode='unique', precision=None) if style == 'exact' else {}  # numpy's default printing is the reference's
     with np.printoptions(threshold=np.inf):
-        df = pd.DataFrame({'image_name': es.names, 'class_name': [es.classes[i] for i in es.y],
+        df = pd.DataFrame({'image_name': es.names, 'class_name': [es.classes[i] if i >= 0 else '' for i in es.y],
                            'embedding': [np.array2string(v, **kw) for v in es.x]})
     return atomic_write(path, df.to_csv(index=False))
 
@@ -258,6 +271,16 @@ def read_embeddings(path): # an embeddings CSV in the reference layout, or an em
 # %% ../nbs/00_data.ipynb #209d4d97
 def _cname(c, classes): return repr(classes[c]) if classes is not None and c < len(classes) else f'class {c}'
 
+# %% ../nbs/00_data.ipynb #def0e08b
+def _check_labelled(y, # (N,) labels, -1 for an unlabelled row
+                    what:str='a stratified split', # what needs the labels, for the message
+                    where:str=''): # the data's file or source, for messages
+    "Refuse labels `y` that contain unlabelled rows (-1), naming how many and how to leave them out."
+    n = int((np.asarray(y) < 0).sum())
+    if not n: return
+    raise ValueError(f"{f'{where}: ' if where else ''}{n} of {len(y)} rows have no label (-1); {what} needs every row "
+                     "labelled: use the labelled rows alone, `es.subset(es.labelled)`")
+
 # %% ../nbs/00_data.ipynb #42826ea3
 def _split_sizes(n, f): # sizes scikit-learn's train_test_split gives `n` items with train fraction `f`
     a = math.floor(f * n); return a, n - a
@@ -300,6 +323,7 @@ def split_indices(y:np.ndarray, # (N,) labels
     y = np.asarray(y)
     if len(fracs) != 3 or abs(sum(fracs) - 1) > 1e-6 or min(fracs) <= 0:
         raise ValueError(f"fracs must be three positive fractions summing to 1, got {fracs}")
+    _check_labelled(y, 'a stratified split', where)
     _check_splittable(y, fracs, classes, where)
     tr, rest = train_test_split(np.arange(len(y)), train_size=fracs[0], stratify=y, random_state=seed)
     _check_held_out(y, y[rest], fracs, classes, where)

@@ -16,7 +16,7 @@ from torch_geometric import device as pyg_device
 from .embeddings import SkippedImagesWarning, BACKBONES, _warn_skipped
 from .sources import image_folder
 from .cache import (EmbedConfig, embed_source, _cache_key, _load_cache, _refuse_empty_classes,
-                                            _versions, _CACHE_STATS)
+                                            _versions, _CACHE_STATS, _embed_cached)
 
 # %% auto #0
 __all__ = ['dist_env', 'embed_folder']
@@ -80,8 +80,27 @@ def _test_exit(rank, done, first_parts):
     while time.time() < t_end and not all(p.exists() for p in first_parts): time.sleep(0.05)
     os._exit(17)
 
+# %% ../nbs/12_distributed.ipynb #5545717b
+def _donor(out:Path, cfg:EmbedConfig):
+    "`sha1 -> vector or None` from the embedding folder `out` of an earlier run with configuration `cfg`; None without one."
+    try: man = json.loads((out/_EMB_DIR_FILES['manifest']).read_text())
+    except (OSError, ValueError): return None
+    at = {r[3]: j for j, r in enumerate(man.get('rows', [])) if len(r) > 3 and r[3]}  # rows of format [name, size, mtime, sha1]
+    if man.get('embed') != cfg.describe() or not at: return None
+    es = []  # read, checksums verified, at the first need
+    def get(sha):
+        if sha not in at: return None
+        if not es:
+            try: es.append(read_embeddings_dir(out))
+            except (OSError, ValueError):  # damaged or replaced since: no donor
+                at.clear()
+                return None
+        return es[0].x[at[sha]]
+    return get
+
 # %% ../nbs/12_distributed.ipynb #c596f58a
-def _embed_parts(src, cfg, parts:Path, chunk:int, g:_Group, key:str, progress:bool, **kwargs): # kwargs: to `embed_source`
+def _embed_parts(src, cfg, parts:Path, chunk:int, g:_Group, key:str, progress:bool, donor=None,
+                 **kwargs): # to `_embed_cached`
     "Embed this rank's parts (`rank`, `rank + P`, … of `chunk` images each) into cache entries `parts/<part>/`; returns (reused, embedded) images."
     n_parts, before = -(-len(src) // chunk), _CACHE_STATS.copy()
     mine, first = range(g.rank, n_parts, g.world), [parts/f'{c:06d}'/f'{key}.json' for c in range(min(g.world, n_parts))]
@@ -89,7 +108,8 @@ def _embed_parts(src, cfg, parts:Path, chunk:int, g:_Group, key:str, progress:bo
         for k, c in enumerate(mine, 1):
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore', SkippedImagesWarning)  # reported once, after the merge
-                embed_source(src.subset(_part_rows(len(src), chunk, c)), cfg, cache=parts/f'{c:06d}', refuse_empty=False, progress=False, **kwargs)
+                _embed_cached(src.subset(_part_rows(len(src), chunk, c)), cfg, parts/f'{c:06d}', refuse_empty=False, donor=donor,
+                              keep_others=False, progress=False, **kwargs)
             bar.update(len(_part_rows(len(src), chunk, c))); _test_exit(g.rank, k, first)
     return (_CACHE_STATS - before)['reused'], (_CACHE_STATS - before)['embedded']
 
@@ -110,7 +130,7 @@ def _finish(g, src, cfg, key, counts, out, chunk, fingerprint, keep_parts, t0):
         got, bad = [r[0] for r in man['rows']], [r[0] for r in man['skipped']]
         if any(n not in pos for n in got + bad) or sorted(pos[n] for n in got + bad) != list(rows) or got != sorted(got, key=pos.get):
             raise ValueError(f"{mp}: part {c} does not hold images {rows.start}..{rows.stop - 1} of the file list once each; delete it and run again")
-        kept += [pos[n] for n in got]; failed += [(pos[r[0]], r[3]) for r in man['skipped']]; mans.append(man)
+        kept += [pos[n] for n in got]; failed += [(pos[r[0]], r[-1]) for r in man['skipped']]; mans.append(man)
     _warn_skipped([(src.names[i], e) for i, e in failed], len(src), src.source)
     _refuse_empty_classes(src, kept, failed)
     fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{_EMB_DIR_FILES['embeddings']}.", suffix='.tmp'); os.close(fd); tmp = Path(tmp)
@@ -128,10 +148,11 @@ def _finish(g, src, cfg, key, counts, out, chunk, fingerprint, keep_parts, t0):
     if not keep_parts: shutil.rmtree(parts)
 
 # %% ../nbs/12_distributed.ipynb #00407836
-def embed_folder(root, # class-per-subfolder image folder
+def embed_folder(root, # image folder, in any layout `image_folder` reads
                  out, # embedding folder to write (see `write_embeddings_dir`), shared by all ranks; `out/parts` holds the parts
-                 backbone='efficientnet_lite0', weights=None, image_size:int=None, # see `EmbedConfig` (or pass one as `backbone`)
+                 backbone='efficientnet_lite0', weights='DEFAULT', image_size:int=None, # see `EmbedConfig` (or pass one)
                  classes:list=None, class_names=None, n_per_class:int=None, seed:int=0, # see `image_folder`
+                 unlabelled:str='unlabelled', labels=None, # see `image_folder`: unlabelled images get label -1
                  chunk:int=1024, # images per part: a rank's unit of work, and at most what a killed rank loses
                  keep_parts:bool=True, # keep `out/parts` after the merge, so that a re-run embeds only new or changed files
                  fingerprint:str='stat', errors:str='skip', # as in `embed_source`
@@ -145,12 +166,15 @@ def embed_folder(root, # class-per-subfolder image folder
         cfg = _OneNet(**asdict(backbone if isinstance(backbone, EmbedConfig) else EmbedConfig(backbone, weights, image_size)))
         out = Path(out).expanduser()
         g.run(lambda: check_output_file(out/_EMB_DIR_FILES['manifest'], 'embeddings folder'))
-        src = g.bcast(g.run(lambda: image_folder(root, classes, class_names, n_per_class, seed)))
+        src = g.bcast(g.run(lambda: image_folder(root, classes, class_names, n_per_class, seed, unlabelled=unlabelled,
+                                                 labels=labels)))
         if num_workers is None and g.world > 1:
             num_workers = 0 if g.device.type == 'cpu' else min(8, max(0, (os.cpu_count() or 1) // int(os.environ.get('LOCAL_WORLD_SIZE', g.world)) - 1))
         key = _cache_key(src, cfg, fingerprint)
-        counts = g.gather(g.run(lambda: _embed_parts(src, cfg, out/'parts', int(chunk), g, key, progress and g.rank == 0, fingerprint=fingerprint,
-                                                     errors=errors, batch_size=batch_size, device=g.device, num_workers=num_workers), everywhere=True))
+        work = lambda: _embed_parts(src, cfg, out/'parts', int(chunk), g, key, progress and g.rank == 0, _donor(out, cfg),
+                                    fingerprint=fingerprint, errors=errors, batch_size=batch_size, device=g.device,
+                                    num_workers=num_workers)
+        counts = g.gather(g.run(work, everywhere=True))
         g.run(lambda: _finish(g, src, cfg, key, counts, out, int(chunk), fingerprint, keep_parts, t0))
         return read_embeddings_dir(out, verify=False)
     finally: g.close()

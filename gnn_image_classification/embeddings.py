@@ -303,7 +303,7 @@ def _warn_skipped(failed:list, # `(name, error)` of each image left out
 # %% ../nbs/09_embeddings.ipynb #b6fe513d
 def embed_images(images, # (N, H, W), (N, C, H, W) or (N, H, W, C) array/tensor, or a Dataset of images or (image, label)
                  backbone='efficientnet_lite0', # a name from `BACKBONES`, or a `Backbone`
-                 weights=None, # None (random), 'DEFAULT', 'IMAGENET1K_V1', ...; ignored when `backbone` is a `Backbone`
+                 weights='DEFAULT', # 'DEFAULT' (pretrained), 'IMAGENET1K_V1', ..., or None (random); ignored for a `Backbone`
                  batch_size:int=64, device=None, # default: CUDA when available
                  normalise:bool=True, # L2-normalise each row, as the reference did
                  image_size:int=None, # default: the weights' own size, or 224 for random weights

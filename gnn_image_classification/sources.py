@@ -1,4 +1,4 @@
-"""Labelled images from a folder of class subfolders (Tiny-ImageNet's layout included) or a torchvision dataset, sampled per class, each file checked before it is decoded.
+"""Images from a folder (class subfolders, Tiny-ImageNet's layout included; an `unlabelled/` subfolder; or a flat folder with an optional labels CSV) or a torchvision dataset, sampled per class, each file checked before it is decoded.
 
 Docs: https://gnn-image-classification.github.io/gnn_image_classification/sources.html.md"""
 
@@ -6,7 +6,7 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/source
 
 # %% ../nbs/10_sources.ipynb #600ae0f5
 from __future__ import annotations
-import errno, hashlib, json, os, re, warnings
+import csv, errno, hashlib, json, os, posixpath, re, warnings
 from collections import Counter
 from pathlib import Path
 import numpy as np
@@ -18,7 +18,8 @@ from .data import digits_images
 from .embeddings import to_rgb_image
 
 # %% auto #0
-__all__ = ['MAX_PIXELS', 'IMAGE_EXTS', 'open_image', 'ImageSource', 'read_class_names', 'image_folder', 'dataset_source']
+__all__ = ['MAX_PIXELS', 'IMAGE_EXTS', 'open_image', 'ImageSource', 'read_class_names', 'read_labels_csv', 'image_folder',
+           'dataset_source']
 
 # %% ../nbs/10_sources.ipynb #5c537126
 def _make_digit_folder(root, # folder to create (or fill)
@@ -86,8 +87,8 @@ IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp',
 
 # %% ../nbs/10_sources.ipynb #6aa28f81
 class ImageSource(Dataset):
-    "Labelled images from a folder or a dataset: a `Dataset` of `(PIL image, label)` with names and provenance."
-    def __init__(self, y, classes:list, names:list, spec:dict, # spec: how the images were selected (keys the cache)
+    "Images from a folder or a dataset: a `Dataset` of `(PIL image, label)` (-1: unlabelled) with names and provenance."
+    def __init__(self, y, classes:list, names:list, spec:dict, # spec: how the images were selected (provenance)
                  paths:list=None, # image files, read directly (folder sources)
                  dataset=None, indices=None, # or: items `indices` of `dataset`
                  files:list=None, # files behind dataset items, when known (for fingerprints)
@@ -103,7 +104,9 @@ class ImageSource(Dataset):
         return (item[0] if isinstance(item, (tuple, list)) else item), int(self.y[i])
     @property
     def source(self): return f"{self.spec['kind']}:{self.spec.get('root') or self.spec.get('dataset')}"
-    def __repr__(self): return f"ImageSource({self.source!r}, N={len(self)}, classes={len(self.classes)})"
+    def __repr__(self):
+        nu = f', unlabelled={(self.y < 0).sum()}' if (self.y < 0).any() else ''
+        return f"ImageSource({self.source!r}, N={len(self)}, classes={len(self.classes)}{nu})"
 
 # %% ../nbs/10_sources.ipynb #781371c3
 @patch
@@ -164,19 +167,26 @@ def _image_files(folder, # searched at any depth
     return sorted((p for p in fs if p.suffix.lower() in exts and (p.is_file() or _link_error(p))), key=lambda p: p.as_posix())
 
 # %% ../nbs/10_sources.ipynb #40ded6ee
-def _class_folders(root:Path, exts):
-    "The class folders of `root`, sorted by name, or an error saying what `root` is instead."
+def _check_root(root:Path):
+    "Refuse a `root` that is not a folder, or that is Tiny-ImageNet's root rather than its training images."
     if not root.exists(): raise FileNotFoundError(f"{root}: no such folder")
-    if not root.is_dir(): raise NotADirectoryError(f"{root}: not a folder; expected a folder with one subfolder per class")
+    if not root.is_dir(): raise NotADirectoryError(f"{root}: not a folder; expected a folder of images")
     if (root/'wnids.txt').exists() and (root/'train').is_dir():
         raise ValueError(f"{root} looks like the Tiny-ImageNet root; use its training images, {root/'train'} "
                          f"(one subfolder per class), with class_names='{root/'words.txt'}' for readable names")
-    folders = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith('.'))
-    if not folders:
-        loose = sum(1 for p in root.iterdir() if p.suffix.lower() in exts)
-        raise ValueError(f"{root}: no class subfolders" + (f" ({loose} images lie directly in it)" if loose else '') +
-                         "; expected <root>/<class>/<image files> (or <root>/<class>/images/<image files>)")
-    return folders
+
+# %% ../nbs/10_sources.ipynb #cdac2e7f
+def _folder_classes(root:Path, unlabelled, exts):
+    "The class folders of `root` (sorted) and its unlabelled images: in `root/<unlabelled>/`, or all when there is no class."
+    subs = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith('.'))
+    folders = [f for f in subs if f != unlabelled]
+    if not folders: rest = _image_files(root, exts)
+    else: rest = _image_files(root/unlabelled, exts) if unlabelled in subs else []
+    if not folders and not rest:
+        raise ValueError(f"{root}: no class subfolders and no images; expected <root>/<class>/<image files> (or <root>/<class>/"
+                         "images/<image files>), or images still to be labelled, loose in <root>"
+                         + (f" or in <root>/{unlabelled}/" if unlabelled else ''))
+    return folders, rest
 
 # %% ../nbs/10_sources.ipynb #aa63d177
 def _pick_classes(root, folders, disp, classes):
@@ -189,28 +199,97 @@ def _pick_classes(root, folders, disp, classes):
     if len(set(keep)) < len(keep): raise ValueError(f"classes {list(classes)} name the same folder twice")
     return [folders[i] for i in keep], [disp[i] for i in keep]
 
+# %% ../nbs/10_sources.ipynb #2a0e1267
+_LABEL_COLS = ('image', 'label')  # the labels CSV's columns (others are ignored)
+
+# %% ../nbs/10_sources.ipynb #8804fafd
+def _read_csv_rows(path, what:str):
+    "A CSV file's header and its non-blank rows as `(row number, fields)`, each as long as the header; else an error naming the row."
+    path = Path(path).expanduser()
+    if not path.is_file(): raise FileNotFoundError(f"{path}: no such {what}" + (' (it is a folder)' if path.is_dir() else ''))
+    try:
+        with open(path, newline='', encoding='utf-8-sig') as f:
+            rows = [(r, [o.strip() for o in fs]) for r, fs in enumerate(csv.reader(f), 1) if any(o.strip() for o in fs)]
+    except UnicodeDecodeError as e: raise ValueError(f"{path}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
+    if not rows: raise ValueError(f"{path}: the file is empty; expected a {what} with a header row")
+    (_, head), body = rows[0], rows[1:]
+    bad = next(((r, len(fs)) for r, fs in body if len(fs) != len(head)), None)
+    if bad: raise ValueError(f"{path}, row {bad[0]}: {bad[1]} fields, but the header row has {len(head)} ({', '.join(head)})")
+    return head, body
+
+# %% ../nbs/10_sources.ipynb #12af13e7
+def read_labels_csv(path): # CSV with columns `image` (path relative to the folder) and `label` (empty: not labelled)
+    "The labels of a labels CSV, `{image: label}` in row order ('' for an image not labelled yet)."
+    path = Path(path).expanduser()
+    head, body = _read_csv_rows(path, 'labels CSV file')
+    missing = [c for c in _LABEL_COLS if c not in head]
+    if missing: raise ValueError(f"{path}: no column(s) {missing}; found columns {head}, "
+                                 f"expected {', '.join(_LABEL_COLS)} (others are ignored)")
+    ci, cl = head.index('image'), head.index('label')
+    out, rows = {}, {}
+    for r, fs in body:
+        if not fs[ci]: raise ValueError(f"{path}, row {r}, column 'image': empty; each row names one image file")
+        name = posixpath.normpath(fs[ci].replace('\\', '/'))
+        rows.setdefault(name, []).append(r)
+        out[name] = fs[cl]
+    dup = next(((o, r) for o, r in rows.items() if len(r) > 1), None)
+    if dup: raise ValueError(f"{path}, rows {dup[1][:10]}, column 'image': image {dup[0]!r} listed {len(dup[1])} times; "
+                             "list each image once")
+    return out
+
+# %% ../nbs/10_sources.ipynb #f5f7263c
+def _csv_classes(root:Path, labels, exts):
+    "The images below `root` grouped by their label in the CSV `labels` (`{label: [files]}`), and the unlabelled ones."
+    files = {p.relative_to(root).as_posix(): p for p in _image_files(root, exts)}
+    groups, listed, labelled, base = {}, set(), set(), root.resolve()
+    for r, (name, label) in enumerate(read_labels_csv(labels).items(), 2):
+        where = f"{Path(labels).expanduser()}, row {r}, column 'image'"
+        if posixpath.isabs(name):
+            try: name = Path(name).resolve().relative_to(base).as_posix()
+            except ValueError: raise ValueError(f"{where}: {name!r} lies outside the image folder {root}") from None
+        if name not in files:
+            if (root/name).is_file(): raise ValueError(f"{where}: {name!r} is not an image file (looked for {', '.join(exts)})")
+            eg = next(iter(files), 'a/b.png')
+            raise ValueError(f"{where}: no image {name!r} in {root}; give paths relative to it, e.g. {eg!r}")
+        if name in listed: raise ValueError(f"{where}: {name!r} is listed twice (once by its absolute path)")
+        listed.add(name)
+        if not label: continue
+        groups.setdefault(label, []).append(name)
+        labelled.add(name)
+    return {k: [files[n] for n in sorted(v)] for k, v in groups.items()}, [p for n, p in files.items() if n not in labelled]
+
 # %% ../nbs/10_sources.ipynb #f015b3a4
-def image_folder(root, # folder with one subfolder per class (images directly inside or deeper, e.g. `<class>/images/`)
-                 classes:list=None, # class folders (or mapped names) to keep, in this order; default: all, sorted
-                 class_names=None, # {folder: name} or a words.txt-style / JSON file
-                 n_per_class:int=None, # sample this many images per class (default: all)
+def image_folder(root, # folder of images: one subfolder per class, a flat folder, or any folder with a labels CSV
+                 classes:list=None, # classes (folders, labels or mapped names) to keep, in this order; default: all, sorted
+                 class_names=None, # {folder or label: name} or a words.txt-style / JSON file
+                 n_per_class:int=None, # sample this many images per class (default: all); unlabelled ones: all
                  seed:int=0, # sampling seed
                  exts=IMAGE_EXTS, # file endings counted as images (case-insensitive)
-                 max_pixels:int=None): # refuse larger images (see `open_image`); default `MAX_PIXELS`
-    "The images of a class-per-subfolder folder as an `ImageSource`."
+                 max_pixels:int=None, # refuse larger images (see `open_image`); default `MAX_PIXELS`
+                 unlabelled:str='unlabelled', # subfolder of images not labelled yet (label -1); None: a class like any
+                 labels=None): # a labels CSV (`image,label`, see `read_labels_csv`); then folders are not classes
+    "A folder's images as an `ImageSource`: classes from subfolders or a labels CSV, label -1 for images not labelled yet."
     root = Path(root).expanduser()
-    folders = _class_folders(root, exts)
-    folders, disp = _pick_classes(root, folders, _display_names(folders, class_names), classes)
+    _check_root(root)
+    if labels is None:
+        ids, rest = _folder_classes(root, unlabelled, exts)
+        files_of = lambda f: _image_files(root/f, exts)
+    else:
+        groups, rest = _csv_classes(root, labels, exts)
+        ids, files_of = sorted(groups), groups.get
+    ids, disp = _pick_classes(root, ids, _display_names(ids, class_names), classes)
     paths, y, short = [], [], []
-    for c, f in enumerate(folders):
-        files = _image_files(root/f, exts)
+    for c, f in enumerate(ids):
+        files = files_of(f)
         if not files: raise ValueError(f"{root/f}: class folder has no images (looked for {', '.join(exts)}, at any depth)")
         if n_per_class is not None and len(files) < n_per_class: short.append((f, len(files)))
         files = [files[i] for i in _sample(len(files), n_per_class, seed, f)]
         paths += files; y += [c] * len(files)
     if short: warnings.warn(f"{len(short)} class(es) have fewer than n_per_class={n_per_class} images and are used whole: {short[:10]}")
-    spec = dict(kind='folder', root=str(root.resolve()), folders=folders, classes=disp, n_per_class=n_per_class,
-                seed=seed if n_per_class is not None else None, exts=sorted(exts))
+    spec = dict(kind='folder', root=str(root.resolve()), folders=ids, classes=disp, n_per_class=n_per_class,
+                seed=seed if n_per_class is not None else None, exts=sorted(exts), unlabelled=unlabelled,
+                labels=None if labels is None else str(Path(labels).expanduser().resolve()))
+    paths, y = paths + rest, y + [-1] * len(rest)
     return ImageSource(y, disp, [p.relative_to(root).as_posix() for p in paths], spec, paths=paths, max_pixels=max_pixels)
 
 # %% ../nbs/10_sources.ipynb #bb9723d0
