@@ -238,21 +238,30 @@ def read_labels_csv(path): # CSV with columns `image` (path relative to the fold
     return out
 
 # %% ../nbs/10_sources.ipynb #f5f7263c
+def _csv_label_rows(root:Path, labels, files:dict, exts):
+    "(image name relative to `root`, label) of each image the labels CSV(s) `labels` list, checked against the folder's `files`."
+    base, seen = root.resolve(), {}
+    for f in ([labels] if isinstance(labels, (str, Path)) else list(labels)):
+        for r, (name, label) in enumerate(read_labels_csv(f).items(), 2):
+            where = f"{Path(f).expanduser()}, row {r}, column 'image'"
+            if posixpath.isabs(name):
+                try: name = Path(name).resolve().relative_to(base).as_posix()
+                except ValueError: raise ValueError(f"{where}: {name!r} lies outside the image folder {root}") from None
+            if name not in files:
+                if (root/name).is_file(): raise ValueError(f"{where}: {name!r} is not an image file (looked for {', '.join(exts)})")
+                raise ValueError(f"{where}: no image {name!r} in {root}; give paths relative to it, e.g. {next(iter(files), 'a/b.png')!r}")
+            if name in seen and seen[name][0] == f: raise ValueError(f"{where}: {name!r} is listed twice (once by its absolute path)")
+            if name in seen and label and seen[name][1] and label != seen[name][1]:
+                raise ValueError(f"{where}: {name!r} is labelled {label!r} here but {seen[name][1]!r} in {seen[name][0]}; give it one label")
+            if label or name not in seen: seen[name] = (f, label)
+    return [(n, l) for n, (_, l) in seen.items()]
+
+# %% ../nbs/10_sources.ipynb #10517040
 def _csv_classes(root:Path, labels, exts):
-    "The images below `root` grouped by their label in the CSV `labels` (`{label: [files]}`), and the unlabelled ones."
+    "The images below `root` grouped by their label in the labels CSV(s) `labels` (`{label: [files]}`), and the unlabelled ones."
     files = {p.relative_to(root).as_posix(): p for p in _image_files(root, exts)}
-    groups, listed, labelled, base = {}, set(), set(), root.resolve()
-    for r, (name, label) in enumerate(read_labels_csv(labels).items(), 2):
-        where = f"{Path(labels).expanduser()}, row {r}, column 'image'"
-        if posixpath.isabs(name):
-            try: name = Path(name).resolve().relative_to(base).as_posix()
-            except ValueError: raise ValueError(f"{where}: {name!r} lies outside the image folder {root}") from None
-        if name not in files:
-            if (root/name).is_file(): raise ValueError(f"{where}: {name!r} is not an image file (looked for {', '.join(exts)})")
-            eg = next(iter(files), 'a/b.png')
-            raise ValueError(f"{where}: no image {name!r} in {root}; give paths relative to it, e.g. {eg!r}")
-        if name in listed: raise ValueError(f"{where}: {name!r} is listed twice (once by its absolute path)")
-        listed.add(name)
+    groups, labelled = {}, set()
+    for name, label in _csv_label_rows(root, labels, files, exts):
         if not label: continue
         groups.setdefault(label, []).append(name)
         labelled.add(name)
@@ -267,7 +276,7 @@ def image_folder(root, # folder of images: one subfolder per class, a flat folde
                  exts=IMAGE_EXTS, # file endings counted as images (case-insensitive)
                  max_pixels:int=None, # refuse larger images (see `open_image`); default `MAX_PIXELS`
                  unlabelled:str='unlabelled', # subfolder of images not labelled yet (label -1); None: a class like any
-                 labels=None): # a labels CSV (`image,label`, see `read_labels_csv`); then folders are not classes
+                 labels=None): # a labels CSV (`image,label`, see `read_labels_csv`), or several; then folders are not classes
     "A folder's images as an `ImageSource`: classes from subfolders or a labels CSV, label -1 for images not labelled yet."
     root = Path(root).expanduser()
     _check_root(root)
@@ -288,7 +297,7 @@ def image_folder(root, # folder of images: one subfolder per class, a flat folde
     if short: warnings.warn(f"{len(short)} class(es) have fewer than n_per_class={n_per_class} images and are used whole: {short[:10]}")
     spec = dict(kind='folder', root=str(root.resolve()), folders=ids, classes=disp, n_per_class=n_per_class,
                 seed=seed if n_per_class is not None else None, exts=sorted(exts), unlabelled=unlabelled,
-                labels=None if labels is None else str(Path(labels).expanduser().resolve()))
+                labels=None if labels is None else [str(Path(f).expanduser().resolve()) for f in ([labels] if isinstance(labels, (str, Path)) else labels)])
     paths, y = paths + rest, y + [-1] * len(rest)
     return ImageSource(y, disp, [p.relative_to(root).as_posix() for p in paths], spec, paths=paths, max_pixels=max_pixels)
 
