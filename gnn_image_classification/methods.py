@@ -17,16 +17,18 @@ from .models import GNN, GAT, SGC, SIGN, APPNPNet, MLP, Adjacency, aggr_path, _q
 from .propagation import Hops, csr_to_edge_index, gcn_adjacency, propagate, _as_tensor
 
 # %% auto #0
-__all__ = ['REGISTRY', 'METHODS', 'GRAPH_METHODS', 'BASELINES', 'DEFAULTS', 'GRIDS', 'PROTOCOLS', 'Method', 'register',
-           'get_method', 'family', 'Task', 'make_task', 'train', 'MethodResult', 'fit_tasks', 'fit_method',
-           'fit_at_scale']
+__all__ = ['FAMILIES', 'REGISTRY', 'AUTO_CANDIDATES', 'METHODS', 'GRAPH_METHODS', 'BASELINES', 'DEFAULTS', 'GRIDS', 'PROTOCOLS',
+           'Method', 'register', 'get_method', 'family', 'Task', 'make_task', 'train', 'MethodResult', 'fit_tasks',
+           'auto_choice', 'fit_method', 'fit_at_scale']
 
 # %% ../nbs/08_methods.ipynb #43d44f1a
+FAMILIES = ('graph', 'non-graph', 'auto')
+
 @dataclass(frozen=True)
 class Method:
     "One method: its side of the comparison, the settings it reads, its grid, their source, and how it fits."
     name: str
-    family: str # 'graph' or 'non-graph'
+    family: str # 'graph', 'non-graph', or 'auto' (chooses among the others: on neither side of a comparison)
     about: str # what it is, in a line
     defaults: dict # every setting it reads; `fit_method` keywords and grid values override them
     grid: dict # setting → values a tuning protocol searches ({}: never tuned)
@@ -35,7 +37,8 @@ class Method:
     fit: Callable = None # (tasks, hp, seed, fixed_epochs) → `_Fit`, for a method `train` does not train alone
     inputs: str = 'graph' # a built model reads 'graph' (features, graph), 'rows' (features), 'hop' (Â^K X) or 'hops' ([X … Â^K X])
     def __post_init__(self):
-        if self.family not in ('graph', 'non-graph'): raise ValueError(f"family must be 'graph' or 'non-graph', not {self.family!r}")
+        if self.family not in FAMILIES:
+            raise ValueError(f"family must be one of {', '.join(map(repr, FAMILIES))}, not {self.family!r}")
         if (self.build is None) == (self.fit is None): raise ValueError(f"method {self.name!r} needs exactly one of build and fit")
         if bad := sorted(set(self.grid) - set(self.defaults)): raise ValueError(f"{self.name!r} grid settings {bad} have no default")
 
@@ -54,7 +57,7 @@ def get_method(name:str) -> Method:
     return REGISTRY[name]
 
 def family(name:str) -> str:
-    "'graph' or 'non-graph'."
+    "'graph', 'non-graph' or 'auto'."
     return get_method(name).family
 
 # %% ../nbs/08_methods.ipynb #ee237f52
@@ -268,31 +271,56 @@ def _adj_t(task):
     make = lambda: torch.sparse_coo_tensor(task.edge_index.flip(0), task.edge_weight, (n, n)).coalesce().to_sparse_csr()
     return _memo(task, ('adj_t', task.graph_key), lambda: _quiet(make))
 
+# %% ../nbs/08_methods.ipynb #97b2b6e7
+def _class_mass(p, task, prior:str='uniform'):
+    "Class mass normalisation (Zhu et al. 2003): each class column of `p` scaled so its unlabelled mass is `prior`'s."
+    if prior == 'none': return p
+    n = torch.bincount(task.y[task.labelled], minlength=task.n_classes).float()
+    q = {'uniform': (n > 0).float(), 'labelled': n}.get(prior)  # classes without a label keep no mass
+    if q is None: raise ValueError(f"balance must be 'uniform', 'labelled' or 'none', not {prior!r}")
+    mass = p.sum(0) - p[task.labelled].sum(0)
+    return p * (q / q.sum() / mass.clamp_min(1e-12))
+
 # %% ../nbs/08_methods.ipynb #2f9e75dc
 def _labelprop(task, hp):
-    "Label propagation from the labelled nodes' one-hot labels over the task's graph."
+    "Label propagation of the labelled nodes' one-hot labels over the task's graph, class mass normalised (`balance`)."
     lp = LabelPropagation(hp['num_layers'], hp['alpha'])
-    return _normalise_rows(lp(F.one_hot(task.y.clamp_min(0), task.n_classes).float(), _adj_t(task), mask=task.labelled))
+    p = lp(F.one_hot(task.y.clamp_min(0), task.n_classes).float(), _adj_t(task), mask=task.labelled)
+    return _normalise_rows(_class_mass(p, task, hp['balance']))
+
+# %% ../nbs/08_methods.ipynb #d45d4918
+def _linear(coef, intercept, classes, n_classes:int) -> MLP:
+    "scikit-learn's linear decision function (coef_, intercept_, classes_) as a one-layer `MLP`; unseen classes: -inf."
+    coef, intercept, c = np.atleast_2d(coef), np.atleast_1d(intercept), torch.as_tensor(classes)
+    if len(c) == 2 and len(coef) == 1: coef, intercept = np.r_[0 * coef, coef], np.r_[0., intercept]  # softmax([0, z])
+    w, b = torch.zeros(n_classes, coef.shape[1]), torch.full((n_classes,), float('-inf'))
+    w[c], b[c] = torch.as_tensor(coef).float(), torch.as_tensor(intercept).float()
+    m = MLP(coef.shape[1], n_classes, (), 0.).eval()
+    with torch.no_grad(): m.lins[0].weight.copy_(w); m.lins[0].bias.copy_(b)
+    return m
 
 # %% ../nbs/08_methods.ipynb #a7100bb8
-def _logreg(task, hp):
-    "Class probabilities of multinomial logistic regression (scikit-learn, L-BFGS), warm-started from the task's last fit."
+def _logreg(task, hp) -> MLP:
+    "Multinomial logistic regression (scikit-learn, L-BFGS), warm-started from the task's last fit, as a linear `MLP`."
     from sklearn.linear_model import LogisticRegression
     ylab = task.y[task.labelled].cpu().numpy()
     if len(np.unique(ylab)) < 2: raise ValueError("logistic regression needs labelled nodes of at least two classes")
     clf = _memo(task, ('logreg', task.key), lambda: LogisticRegression(max_iter=2000, warm_start=True))
     clf.set_params(C=hp['C']).fit(task.x[task.labelled].cpu().numpy(), ylab)
-    p = torch.zeros(len(task.y), task.n_classes)
-    p[:, torch.as_tensor(clf.classes_)] = torch.as_tensor(clf.predict_proba(task.x.cpu().numpy()), dtype=torch.float32)
-    return p.to(task.x.device)
+    return _linear(clf.coef_, clf.intercept_, clf.classes_, task.n_classes).to(task.x.device)
+
+def _fit_logreg(tasks, hp, seed, fixed_epochs) -> _Fit:
+    "Logistic regression on each task: its linear model (a saved classifier keeps it) and every node's probabilities."
+    models = [_logreg(t, hp) for t in tasks]
+    with torch.no_grad(): return _Fit(models, [m(t.x).exp() for m, t in zip(models, tasks)], 0, [], [])
 
 # %% ../nbs/08_methods.ipynb #cc190ace
 def _correct_and_smooth(task, base, hp):
-    "Correct & Smooth of the base model's probabilities `base`: PyG's two propagations over the task's graph."
+    "Correct & Smooth of the base probabilities `base`: PyG's two propagations over the graph, class mass normalised."
     cs = CorrectAndSmooth(hp['num_layers'], hp['correction_alpha'], hp['num_layers'], hp['smoothing_alpha'], autoscale=True)
     yl, adj = task.y[task.labelled], _adj_t(task)
     p = cs.correct(base, yl, task.labelled, adj)
-    return _normalise_rows(cs.smooth(p, yl, task.labelled, adj).clamp_min(0))
+    return _normalise_rows(_class_mass(cs.smooth(p, yl, task.labelled, adj).clamp_min(0), task, hp['balance']))
 
 def _fit_cs(tasks, hp, seed, fixed_epochs) -> _Fit:
     "C&S: the `mlp` method's fit (from the memo), corrected and smoothed over each task's graph."
@@ -323,12 +351,15 @@ register(Method('appnp', 'graph', 'a two-layer MLP, then `APPNP` propagation', d
                 dict(alpha=[0.1, 0.2]), 'Gasteiger et al. 2019', build=lambda d, c, hp: APPNPNet(d, c, hp['hidden'], hp['K'], hp['alpha'], hp['dropout'])))
 
 # %% ../nbs/08_methods.ipynb #0fd63bdd
-register(Method('labelprop', 'graph', "PyG's `LabelPropagation` from the labelled nodes, no training", dict(num_layers=50, alpha=0.9),
-                dict(alpha=[0.5, 0.7, 0.9, 0.99]), "α: PyG's label_prop.py; Zhou et al. 2004", fit=_each(_labelprop)))
-register(Method('cs', 'graph', "Correct & Smooth: PyG's `CorrectAndSmooth` on the `mlp` method's soft predictions",
-                dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=(128, 64), correction_alpha=1.0, smoothing_alpha=0.8, num_layers=50, **_TRAIN),
+_CMN = 'balance: class mass normalisation (Zhu, Ghahramani & Lafferty 2003), uniform prior measured (class balance)'
+register(Method('labelprop', 'graph', "PyG's `LabelPropagation` from the labelled nodes, class mass normalised",
+                dict(num_layers=50, alpha=0.9, balance='uniform'), dict(alpha=[0.5, 0.7, 0.9, 0.99]),
+                f"α: PyG's label_prop.py; Zhou et al. 2004; {_CMN}", fit=_each(_labelprop)))
+register(Method('cs', 'graph', "Correct & Smooth: PyG's `CorrectAndSmooth` on the `mlp` method's predictions, balanced",
+                dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=(128, 64), correction_alpha=1.0,
+                     smoothing_alpha=0.8, num_layers=50, balance='uniform', **_TRAIN),
                 dict(dropout=[0., 0.5], weight_decay=[5e-4, 5e-3], correction_alpha=[0.5, 1.0], smoothing_alpha=[0.5, 0.8]),
-                "Huang et al. 2021; PyG's correct_and_smooth.py", fit=_fit_cs))
+                f"Huang et al. 2021; PyG's correct_and_smooth.py; {_CMN}", fit=_fit_cs))
 register(Method('sage_ref', 'graph', "the reference repo's GraphSAGE: d → d/2 → d/4 → classes, no dropout, checkpoints every 10 epochs",
                 dict(lr=5e-4, weight_decay=5e-4, dropout=0., hidden=None, **{**_TRAIN, 'epochs': 100, 'patience': None, 'eval_every': 10}, aggr='auto'),
                 {}, 'the reference repo', build=_gnn('sage')))
@@ -338,7 +369,7 @@ register(Method('mlp', 'non-graph', 'the baseline `MLP` (d → 128 → 64 → cl
                 dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=(128, 64), **_TRAIN), dict(dropout=[0., 0.5], weight_decay=[5e-4, 5e-3]),
                 "GCN's (Kipf & Welling 2017); layers: the reference repo", build=lambda d, c, hp: MLP(d, c, tuple(hp['hidden']), hp['dropout']), inputs='rows'))
 register(Method('logreg', 'non-graph', 'multinomial logistic regression (scikit-learn, L-BFGS)', dict(C=1.), dict(C=[1., 10., 100., 1000., 10000.]),
-                "scikit-learn's default C", fit=_each(_logreg)))
+                "scikit-learn's default C", fit=_fit_logreg))
 register(Method('knn', 'non-graph', 'similarity-weighted kNN over the labelled nodes', dict(k=20, temperature=0.07),
                 dict(k=[1, 3, 5, 10, 20, 50], temperature=[0.01, 0.02, 0.07, 0.2]), 'DINO (Caron et al. 2021)',
                 fit=_each(lambda t, hp: _knn_vote(t.x, t.labelled, t.y[t.labelled], t.n_classes, hp['k'], hp['temperature']))))
@@ -346,6 +377,17 @@ register(Method('mlp_ref', 'non-graph', "the reference repo's fully connected ne
                 dict(lr=1e-3, weight_decay=0., dropout=0., hidden=(128, 64), momentum=0.9,
                      **{**_TRAIN, 'epochs': 100, 'patience': None, 'eval_every': 10, 'optimizer': 'sgd', 'batch_size': 32}),
                 {}, 'the reference repo', build=lambda d, c, hp: MLP(d, c, tuple(hp['hidden']), hp['dropout']), inputs='rows'))
+
+# %% ../nbs/08_methods.ipynb #c8d3fbe6
+AUTO_CANDIDATES = ('labelprop', 'sgc', 'cs', 'knn', 'logreg', 'mlp')  # graph first, cheap first: ties go to the earlier
+
+def _auto_alone(tasks, hp, seed, fixed_epochs):
+    raise ValueError("'auto' chooses among methods under a protocol, no fit of its own: call fit_method('auto', ...)")
+
+register(Method('auto', 'auto', "chooses among graph and non-graph methods by the protocol's selection score",
+                dict(candidates=AUTO_CANDIDATES, tune=True, fallback='labelprop'), {},
+                'candidates: cost and accuracy measured (bench/auto_choice.py); fallback: the findings (best at 1–5 %)',
+                fit=_auto_alone))
 
 # %% ../nbs/08_methods.ipynb #17081f51
 METHODS = tuple(REGISTRY)
@@ -366,6 +408,7 @@ class MethodResult:
     curve: list = field(default_factory=list) # mean validation accuracy at each checkpoint of the selected configuration
     scores: list = field(default_factory=list) # selection score of every configuration searched, in grid order
     cv_folds: int = 0 # folds of the cross-validation that chose, 0 if none
+    estimate: dict = field(default_factory=dict) # `budget`: the choice's out-of-fold accuracy (acc, 95% lo, hi, n)
     test_acc: float = float('nan')
     seconds: float = 0.
     model: nn.Module = None # the trained model (single fits of trained methods)
@@ -386,7 +429,8 @@ def fit_tasks(name:str, tasks:list, seed:int=0,
     hp = {**method.defaults, **hparams}
     if 'aggr' in hp: hp['aggr'] = aggr_path(len(tasks[0].y), tasks[0].edge_index.shape[1], hp['aggr'])  # recorded as resolved
     t0 = time.perf_counter()
-    f = _fit_trained(method, tasks, hp, seed, fixed_epochs) if method.build else method.fit(tasks, hp, seed, fixed_epochs)
+    fit = _mlp_base if name == 'mlp' else method.fit or (lambda *a: _fit_trained(method, *a))  # MLP: C&S's base, memo
+    f = fit(tasks, hp, seed, fixed_epochs)
     dt = (time.perf_counter() - t0) / len(tasks)
     return [MethodResult(name, p.detach(), hp, _acc(p, t.y, t.val) if t.val.numel() else float('nan'), _acc(p, t.y, t.labelled),
                          f.epoch, f.curve, seconds=dt, model=m if len(tasks) == 1 else None) for p, t, m in zip(f.probs, tasks, f.models)]
@@ -400,6 +444,15 @@ def _pick(scores):
     s = np.asarray(scores, dtype=float)
     return 0 if np.isnan(s).all() else int(np.nanargmax(s))
 
+# %% ../nbs/08_methods.ipynb #f9ae4260
+def auto_choice(scores, # each candidate's selection score, in candidate order (nan: not scored)
+                n:int): # the labels behind each score: labelled nodes (`budget`) or validation nodes
+    "Index of the candidate `auto` chooses: the first within one standard error of the best score (0: none scored)."
+    s = np.asarray(scores, dtype=float)
+    if np.isnan(s).all(): return 0
+    best = np.nanmax(s)
+    return int(np.flatnonzero(s >= best - np.sqrt(best * (1 - best) / max(n, 1)) - 1e-12)[0])
+
 # %% ../nbs/08_methods.ipynb #d1386a2b
 def _select_on_val(name, task, configs, seed, hparams):
     fits = [fit_tasks(name, [task], seed, **{**c, **hparams})[0] for c in configs]
@@ -407,24 +460,54 @@ def _select_on_val(name, task, configs, seed, hparams):
     return r
 
 # %% ../nbs/08_methods.ipynb #48b99999
-def _select_by_cv(name, data, lab, configs, seed, hparams, test_idx, n_classes, device, memo):
-    "The `budget` protocol: k-fold cross-validation inside the labelled nodes, then a refit on all of them."
+def _folds(data, lab, seed, test_idx, n_classes, device, memo) -> tuple:
+    "The `budget` protocol's tasks: k stratified folds of the labelled nodes (none if a class has one label), and all."
     from sklearn.model_selection import StratifiedKFold
     y_lab = _as_np(data.y)[lab]; k = min(5, int(np.bincount(y_lab)[np.unique(y_lab)].min()))
     full = make_task(data, lab, None, test_idx, n_classes, device, memo)
-    if k < 2: return fit_tasks(name, [full], seed, fixed_epochs={**DEFAULTS[name], **hparams}.get('epochs'), **hparams)[0]
+    if k < 2: return [], full
     folds = StratifiedKFold(k, shuffle=True, random_state=seed).split(lab, y_lab)
-    tasks = [make_task(data, lab[a], lab[b], test_idx, n_classes, device, memo) for a, b in folds]
-    cv = [fit_tasks(name, tasks, seed, **{**c, **hparams}) for c in configs]
-    scores = [float(np.mean([f.val_acc for f in fs])) for fs in cv]; b = _pick(scores)
+    return [make_task(data, lab[a], lab[b], test_idx, n_classes, device, memo) for a, b in folds], full
+
+# %% ../nbs/08_methods.ipynb #72f1bfc3
+def _cv_score(fits) -> float: return float(np.mean([f.val_acc for f in fits]))  # a configuration's mean fold accuracy
+
+# %% ../nbs/08_methods.ipynb #19fa8eb7
+def _refit(name, full, configs, cv, seed, hparams) -> MethodResult:
+    "Refit the best of `configs` (cross-validated as `cv`, per configuration its fold results) on all labelled nodes."
+    scores = [_cv_score(fs) for fs in cv]; b = _pick(scores)
     r = fit_tasks(name, [full], seed, fixed_epochs=cv[b][0].best_epoch or None, **{**configs[b], **hparams})[0]
-    r.val_acc, r.scores, r.cv_folds, r.curve = scores[b], scores, k, cv[b][0].curve
+    r.val_acc, r.scores, r.cv_folds, r.curve = scores[b], scores, len(cv[b]), cv[b][0].curve
+    return r
+
+# %% ../nbs/08_methods.ipynb #d76de0e8
+def _out_of_fold(cvs, tasks) -> dict:
+    "The choice's accuracy out of fold: each fold scored by what the other folds choose; a 95% Wilson interval."
+    from scipy.stats import binomtest
+    acc = [np.array([[f.val_acc for f in fs] for fs in cv]) for cv in cvs]  # per candidate: (configurations, folds)
+    size, right = np.array([len(t.val) for t in tasks]), 0.
+    for j in range(len(tasks)):
+        other = [np.delete(a, j, 1).mean(1) for a in acc]  # each configuration's score on the other folds
+        c = auto_choice([o.max() for o in other], size.sum() - size[j])  # one candidate: itself
+        right += acc[c][_pick(other[c]), j] * size[j]
+    n, right = int(size.sum()), int(round(right))
+    ci = binomtest(right, n).proportion_ci(0.95, 'wilson')
+    return dict(acc=right / n, lo=float(ci.low), hi=float(ci.high), n=n)
+
+# %% ../nbs/08_methods.ipynb #113cf32b
+def _select_by_cv(name, data, lab, configs, seed, hparams, test_idx, n_classes, device, memo):
+    "The `budget` protocol: k-fold cross-validation inside the labelled nodes, then a refit on all of them."
+    tasks, full = _folds(data, lab, seed, test_idx, n_classes, device, memo)
+    if not tasks: return fit_tasks(name, [full], seed, {**DEFAULTS[name], **hparams}.get('epochs'), **hparams)[0]
+    cv = [fit_tasks(name, tasks, seed, **{**c, **hparams}) for c in configs]
+    r = _refit(name, full, configs, cv, seed, hparams); r.estimate = _out_of_fold([cv], tasks)
     return r
 
 # %% ../nbs/08_methods.ipynb #6ccd6ca9
 def _test_acc(result:MethodResult, y, test_idx) -> float:
-    "Accuracy of `result`'s predictions on `test_idx`: the only place the test labels are read."
-    return float((result.predict(test_idx) == _as_np(y)[np.asarray(test_idx)]).mean())
+    "Accuracy of `result`'s predictions on `test_idx` (nan if none): the only place the test labels are read."
+    idx = np.asarray(test_idx, dtype=np.int64)
+    return float((result.predict(idx) == _as_np(y)[idx]).mean()) if len(idx) else float('nan')
 
 # %% ../nbs/08_methods.ipynb #fc8eaeac
 def fit_method(name:str, # one of `METHODS`
@@ -441,11 +524,54 @@ def fit_method(name:str, # one of `METHODS`
     lab = _idx(split['train'] if labelled_idx is None else labelled_idx)
     protocol = protocol or ('full' if len(lab) == len(_idx(split['train'])) else 'budget')
     if protocol not in PROTOCOLS: raise ValueError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(PROTOCOLS)}")
-    get_method(name); configs = _expand_grid(grid); t0 = time.perf_counter(); memo = {} if memo is None else memo
-    if protocol == 'budget': r = _select_by_cv(name, data, lab, configs, seed, hparams, split['test'], n_classes, device, memo)
+    method, configs, t0, memo = get_method(name), _expand_grid(grid), time.perf_counter(), {} if memo is None else memo
+    if method.family == 'auto':
+        r = _fit_auto(data, lab, split, protocol, configs, seed, hparams, n_classes, device, memo)
+    elif protocol == 'budget':
+        r = _select_by_cv(name, data, lab, configs, seed, hparams, split['test'], n_classes, device, memo)
     else: r = _select_on_val(name, make_task(data, lab, split['val'], split['test'], n_classes, device, memo), configs, seed, hparams)
     r.seconds = time.perf_counter() - t0
     r.test_acc = _test_acc(r, data.y, split['test'])
+    return r
+
+# %% ../nbs/08_methods.ipynb #b55ae99f
+def _auto_settings(data, configs, hparams) -> dict:
+    "`auto`'s settings, checked before any fit: no grid of its own, candidates of the other families, a graph."
+    if configs != [{}]: raise ValueError("'auto' has no grid of its own: it searches its candidates' grids (tune=True)")
+    known = DEFAULTS['auto']
+    if unknown := set(hparams) - set(known):
+        raise ValueError(f"unknown hyperparameter(s) {sorted(unknown)} for 'auto'; valid: {', '.join(known)}")
+    hp = {**known, **hparams}
+    if any(family(c) == 'auto' for c in (*hp['candidates'], hp['fallback'])):
+        raise ValueError("'auto' cannot choose itself")
+    if getattr(data, 'edge_index', None) is None:
+        raise ValueError("method 'auto' needs a graph: pass a PyG Data with edge_index, not an EmbeddingSet")
+    return hp
+
+# %% ../nbs/08_methods.ipynb #bc488ff0
+def _auto_by_cv(names, grids, data, lab, seed, test_idx, n_classes, device, memo, fallback) -> tuple:
+    "`budget`: all candidates' configurations cross-validated on the same folds, the chosen refitted: (name, scores, r)."
+    tasks, full = _folds(data, lab, seed, test_idx, n_classes, device, memo)
+    if not tasks:  # nothing to validate: the fallback's defaults
+        return fallback, [np.nan] * len(names), fit_tasks(fallback, [full], seed, DEFAULTS[fallback].get('epochs'))[0]
+    cvs = [[fit_tasks(c, tasks, seed, **cfg) for cfg in g] for c, g in zip(names, grids)]
+    scores = [max(_cv_score(fs) for fs in cv) for cv in cvs]; i = auto_choice(scores, len(lab))
+    r = _refit(names[i], full, grids[i], cvs[i], seed, {}); r.estimate = _out_of_fold(cvs, tasks)
+    return names[i], scores, r
+
+# %% ../nbs/08_methods.ipynb #f30d4dcd
+def _fit_auto(data, lab, split, protocol, configs, seed, hparams, n_classes, device, memo) -> MethodResult:
+    "`auto`: each candidate scored as its protocol scores a configuration; `auto_choice`'s candidate, refitted."
+    hp = _auto_settings(data, configs, hparams); names = list(hp['candidates'])
+    grids = [_expand_grid(GRIDS[c] if hp['tune'] else None) for c in names]
+    if protocol == 'budget':
+        fb = hp['fallback']
+        w, scores, r = _auto_by_cv(names, grids, data, lab, seed, split['test'], n_classes, device, memo, fb)
+    else:
+        task = make_task(data, lab, split['val'], split['test'], n_classes, device, memo)
+        fits = [_select_on_val(c, task, g, seed, {}) for c, g in zip(names, grids)]
+        scores = [f.val_acc for f in fits]; i = auto_choice(scores, len(task.val)); w, r = names[i], fits[i]
+    r.method, r.hparams, r.scores = 'auto', {'method': w, 'candidates': names, **r.hparams}, scores
     return r
 
 # %% ../nbs/08_methods.ipynb #ce205316

@@ -9,14 +9,14 @@ from __future__ import annotations
 import inspect, json, re, warnings
 from dataclasses import fields
 from pathlib import Path
-import numpy as np, pandas as pd, torch
+import numpy as np, pandas as pd, torch, torch.nn as nn
 from fastcore.basics import patch
 from .data import EmbeddingSet, atomic_write, split_indices, _reason
 from .metrics import get_metric, as_tensor
 from .graph import build_graph, knn_search, topk_rows, GRAPH_KINDS, _edge_weights
 from torch_geometric import device as pyg_device
-from .models import GNN
-from .methods import fit_method
+from .models import GNN, MLP
+from .methods import fit_method, _knn_vote
 from .sources import ImageSource, IMAGE_EXTS, _image_files, open_image
 from .cache import EmbedConfig
 from .embeddings import SkippedImagesWarning, BACKBONES
@@ -32,6 +32,53 @@ def _gnn_config(model:GNN):
     outs = [int(m[-1].shape[0]) for m in mats]
     return dict(in_dim=int(mats[0][0].shape[1]), n_classes=outs[-1], kind=model.kind, hidden=outs[:-1],
                 residual=model.res is not None, dropout=float(model.dropout))
+
+# %% ../nbs/18_predict.ipynb #bd9496ba
+class _Propagated(nn.Module):
+    "A propagation method's class scores of the stored nodes; a new node takes its neighbours' edge-weighted mean."
+    kind = 'propagated'
+    def __init__(self, n_nodes:int, n_classes:int, steps:int=50):
+        super().__init__(); self.config = dict(n_nodes=n_nodes, n_classes=n_classes, steps=steps)
+        self.register_buffer('probs', torch.full((n_nodes, n_classes), 1. / n_classes))
+    def forward(self, x, edge_index, edge_weight=None):
+        "Log-probabilities of the nodes after the stored ones: each the weighted mean of its in-neighbours', iterated."
+        (N, C), M = self.probs.shape, len(x) - len(self.probs)
+        w = torch.ones(edge_index.shape[1], device=x.device) if edge_weight is None else edge_weight.clamp_min(0)
+        new = edge_index[1] >= N; src, dst, w = edge_index[0][new], edge_index[1][new] - N, w[new]
+        deg = torch.zeros(M, device=x.device).index_add_(0, dst, w)[:, None]
+        h = torch.cat([self.probs, torch.full((M, C), 1. / C, device=x.device)])
+        for _ in range(self.config['steps']):  # stored nodes fixed: one step if new nodes have no edges among them
+            agg = torch.zeros(M, C, device=x.device).index_add_(0, dst, w[:, None] * h[src])
+            step = torch.where(deg > 0, agg / deg.clamp_min(1e-12), 1. / C)
+            done = torch.allclose(step, h[N:], atol=1e-6); h[N:] = step
+            if done: break
+        return h.log()
+
+# %% ../nbs/18_predict.ipynb #6f7f2d02
+class _Vote(nn.Module):
+    "kNN's vote (`methods._knn_vote`) among the labelled nodes it was fitted on: reads an embedding, no graph."
+    kind = 'vote'
+    def __init__(self, n_ref:int, in_dim:int, n_classes:int, k:int=20, temperature:float=0.07):
+        super().__init__()
+        self.config = dict(n_ref=n_ref, in_dim=in_dim, n_classes=n_classes, k=k, temperature=temperature)
+        self.register_buffer('ref', torch.zeros(n_ref, in_dim))
+        self.register_buffer('ref_y', torch.zeros(n_ref, dtype=torch.long))
+    def forward(self, x, *args):
+        c, L = self.config, len(self.ref)
+        idx = torch.arange(L, device=x.device)
+        return _knn_vote(torch.cat([self.ref, x]), idx, self.ref_y, c['n_classes'], c['k'], c['temperature'])[L:].log()
+
+# %% ../nbs/18_predict.ipynb #1bc34738
+_MODELS = dict(gnn=GNN, mlp=MLP, vote=_Vote, propagated=_Propagated)  # the kinds of model a classifier file holds
+
+def _model_config(model:nn.Module) -> tuple:
+    "(kind, constructor arguments) of a classifier's model, read back from its layers or kept settings."
+    if isinstance(model, GNN): return 'gnn', _gnn_config(model)
+    if isinstance(model, MLP):
+        c = list(model.channel_list)
+        return 'mlp', dict(in_dim=c[0], n_classes=c[-1], hidden=c[1:-1], dropout=float(model.dropout[0]))
+    if isinstance(model, (_Vote, _Propagated)): return model.kind, dict(model.config)
+    raise TypeError(f"a classifier holds a GNN, an MLP, a kNN vote or propagated scores, not a {type(model).__name__}")
 
 # %% ../nbs/18_predict.ipynb #c39c7579
 def _as_spec(graph):
@@ -76,19 +123,24 @@ def _attach_edges(clf, # a `GraphClassifier` (its stored nodes `x`, rule `graph`
 _PROBE = torch.linspace(0, 1, 3 * 40 * 40).reshape(1, 3, 40, 40)  # a fixed synthetic image for the backbone check
 
 class GraphClassifier:
-    "A trained GNN with its stored graph and embedding configuration: classifies new images."
-    def __init__(self, model:GNN, x, y, classes:list, names:list, # the model and the stored nodes
+    "A fitted method with its stored graph and embedding configuration: classifies new images."
+    def __init__(self, model:nn.Module, x, y, classes:list, names:list, # the model (see `_MODELS`) and the stored nodes
                  graph, # the rule: {metric, kind, param} or (metric, kind, param)
                  embedder:EmbedConfig, # how the stored nodes were embedded
                  stored:dict=None, # edge_index, edge_weight, kth, sigma of the stored graph (computed when absent)
                  probe=None, # the backbone's embedding of `_PROBE` when the classifier was made
-                 meta:dict=None): # provenance: training seed, accuracies, ...
+                 meta:dict=None, # provenance: training seed, accuracies, ...
+                 method:str=None): # the method that fitted the model (default: the GNN's kind, or the model's)
         if not isinstance(embedder, EmbedConfig): raise TypeError(f"embedder must be an EmbedConfig, got {type(embedder).__name__}")
+        kind, cfg = _model_config(model)
         self.model, self.graph, self.embedder = model.cpu().eval(), _as_spec(graph), embedder
+        self.method = method or (model.kind if kind == 'gnn' else 'knn' if kind == 'vote' else kind)
         self.x = torch.as_tensor(np.asarray(x), dtype=torch.float32)
         self.y = torch.as_tensor(np.asarray(y), dtype=torch.long)
         self.classes, self.names, self.meta = [str(c) for c in classes], [str(n) for n in names], dict(meta or {})
         if not len(self.x) == len(self.y) == len(self.names): raise ValueError(f"{len(self.x)} nodes, {len(self.y)} labels, {len(self.names)} names")
+        if cfg.get('n_nodes', len(self.x)) != len(self.x):
+            raise ValueError(f"the model holds scores of {cfg['n_nodes']} nodes, but {len(self.x)} nodes are stored")
         self.stored = stored or _stored_graph(self.x, self.graph)
         self.probe, self._bb = probe, None
     def backbone(self):
@@ -99,7 +151,8 @@ class GraphClassifier:
     def n_nodes(self): return len(self.x)
     def __repr__(self):
         g = self.graph
-        return (f"GraphClassifier({self.model.kind}, {len(self.classes)} classes, {self.n_nodes} stored nodes, "
+        how = f"{self.method} (chosen by auto)" if self.meta.get('model') == 'auto' else self.method
+        return (f"GraphClassifier({how}, {len(self.classes)} classes, {self.n_nodes} stored nodes, "
                 f"graph={g['kind']}({g['param']:g}, {g['metric']}), embedder={self.embedder.tag})")
 
 # %% ../nbs/18_predict.ipynb #45dcdcb5
@@ -108,36 +161,41 @@ def _probe_embedding(cfg, bb):
 
 # %% ../nbs/18_predict.ipynb #64c593d5
 @patch(cls_method=True)
-def from_training(cls:GraphClassifier, model:GNN, # trained, e.g. `fit_method(...).model`
+def from_training(cls:GraphClassifier, model:nn.Module, # trained, e.g. `fit_method(...).model`, or see `_model_of`
                   es:EmbeddingSet, # the embeddings the graph was built from
                   graph, # the rule given to `build_graph`: {metric, kind, param} or (metric, kind, param)
                   embedder:EmbedConfig, # how `es` was embedded
                   nodes=None, # indices of `es` to keep as stored nodes (default: all)
                   labelled=None, # indices of `es` whose labels are stored (default: all); the others get -1
                   meta:dict=None, # provenance worth keeping
-                  stored:dict=None): # `_stored_graph` of the kept nodes, if the caller has it (computed when absent)
+                  stored:dict=None, # `_stored_graph` of the kept nodes, if the caller has it (computed when absent)
+                  method:str=None): # the method that fitted `model` (default: see `GraphClassifier`)
     "A `GraphClassifier` from a trained model and its data."
-    cfg = _gnn_config(model)
-    if cfg['in_dim'] != es.d: raise ValueError(f"the model takes {cfg['in_dim']}-d inputs but the embeddings are {es.d}-d")
+    kind, cfg = _model_config(model)
+    if cfg.get('in_dim', es.d) != es.d:
+        raise ValueError(f"the model takes {cfg['in_dim']}-d inputs but the embeddings are {es.d}-d")
     if cfg['n_classes'] != es.n_classes: raise ValueError(f"the model has {cfg['n_classes']} outputs but there are {es.n_classes} classes")
     idx = np.arange(len(es)) if nodes is None else np.asarray(nodes, dtype=np.int64)
     y = es.y.copy()
     if labelled is not None: y[np.setdiff1d(np.arange(len(es)), labelled)] = -1
-    net = GNN(**cfg); net.load_state_dict({k: v.detach().cpu() for k, v in model.state_dict().items()})  # a CPU copy
+    state = {k: v.detach().cpu() for k, v in model.state_dict().items()}  # a CPU copy
+    if kind == 'propagated': cfg, state = dict(cfg, n_nodes=len(idx)), dict(state, probs=state['probs'][idx])
+    net = _MODELS[kind](**cfg); net.load_state_dict(state)
     clf = cls(net, es.x[idx], y[idx], es.classes, [es.names[i] for i in idx], graph, embedder,
-              stored=stored, meta={'source': es.source, **(meta or {})})
+              stored=stored, meta={'source': es.source, **(meta or {})}, method=method)
     clf.probe = _probe_embedding(embedder, clf.backbone())
     return clf
 
 # %% ../nbs/18_predict.ipynb #fd3268d2
-_FORMAT, _VERSION = 'gnnic-graph-classifier', 1  # what a classifier file says it is, and the newest format this library reads
+_FORMAT, _VERSION = 'gnnic-graph-classifier', 2  # what a classifier file says it is; the newest format read here
+# version 1: a GNN only (model: config, state); 2: the method's name, a model of any kind (model: kind, config, state)
 
 @patch
 def save(self:GraphClassifier, path):
     "Write everything needed to classify new images to one file (atomically); returns its path."
-    e = self.embedder
-    d = dict(format=_FORMAT, version=_VERSION,
-             model=dict(config=_gnn_config(self.model), state={k: v.detach().cpu() for k, v in self.model.state_dict().items()}),
+    e, (kind, cfg) = self.embedder, _model_config(self.model)
+    d = dict(format=_FORMAT, version=_VERSION, method=self.method,
+             model=dict(kind=kind, config=cfg, state={k: v.detach().cpu() for k, v in self.model.state_dict().items()}),
              nodes=dict(x=self.x, y=self.y, names=self.names), classes=self.classes, graph=self.graph,
              embedder=dict(backbone=e.backbone, weights=e.weights, image_size=e.image_size, normalise=e.normalise, seed=e.seed, **e.speed),
              stored=self.stored, probe=self.probe, meta=json.dumps(self.meta, default=str))
@@ -155,12 +213,17 @@ def _load_error(path, e):
 # %% ../nbs/18_predict.ipynb #ae4e9f50
 def _check_saved(d):
     "Check that a loaded classifier dict's parts fit together; `ValueError` naming what does not."
-    for what, keys, ok in (('model settings', d['model']['config'], inspect.signature(GNN).parameters), ('embedder settings', d['embedder'], {f.name for f in fields(EmbedConfig)})):
+    kind = d['model'].get('kind', 'gnn')  # version 1 files hold a GNN
+    if kind not in _MODELS: raise ValueError(f"unknown model kind {kind!r}; this library knows {', '.join(_MODELS)}")
+    model_args, embed_args = inspect.signature(_MODELS[kind]).parameters, {f.name for f in fields(EmbedConfig)}
+    for what, keys, ok in (('model settings', d['model']['config'], model_args),
+                           ('embedder settings', d['embedder'], embed_args)):
         bad = sorted(set(keys) - set(ok))
         if bad: raise ValueError(f"unknown {what} {bad}; this library knows {sorted(k for k in ok if k not in ('self', 'kwargs', 'model_kw'))}")
     dim, bb, cfg = tuple(d['nodes']['x'].shape)[-1], d['embedder']['backbone'], d['model']['config']
     if BACKBONES.get(bb, dim) != dim: raise ValueError(f"its stored nodes are {dim}-d but its backbone {bb} gives {BACKBONES[bb]}-d embeddings")
-    if cfg.get('in_dim') != dim: raise ValueError(f"its model takes {cfg.get('in_dim')}-d inputs but its stored nodes are {dim}-d")
+    if cfg.get('in_dim', dim) != dim:
+        raise ValueError(f"its model takes {cfg.get('in_dim')}-d inputs but its stored nodes are {dim}-d")
     if cfg.get('n_classes') != len(d['classes']): raise ValueError(f"its model has {cfg.get('n_classes')} outputs but it names {len(d['classes'])} classes")
 
 # %% ../nbs/18_predict.ipynb #0776e02e
@@ -179,9 +242,10 @@ def load(cls:GraphClassifier, path): # a file written by `GraphClassifier.save`
         raise ValueError(f"{path}: file format {d['version']} is newer than this library reads (≤ {_VERSION}); upgrade gnn_image_classification")
     try:
         _check_saved(d)
-        model = GNN(**d['model']['config']); model.load_state_dict(d['model']['state'])
+        model = _MODELS[d['model'].get('kind', 'gnn')](**d['model']['config'])
+        model.load_state_dict(d['model']['state'])
         return cls(model, d['nodes']['x'], d['nodes']['y'], d['classes'], d['nodes']['names'], d['graph'], EmbedConfig(**d['embedder']),
-                   stored=d['stored'], probe=d['probe'], meta=json.loads(d['meta']))
+                   stored=d['stored'], probe=d['probe'], meta=json.loads(d['meta']), method=d.get('method'))
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as e:
         raise ValueError(f"{path}: a gnnic classifier file whose parts do not fit together ({type(e).__name__}: {str(e)[:300]}); "
                          "was it edited or damaged? Fit the classifier again with `gnnic fit`") from None
@@ -207,21 +271,34 @@ def _rebuilt_logp(clf, q, model, device):
     e = data.edge_index; deg = torch.bincount(e[1][(e[1] >= N) & (e[0] < N)] - N, minlength=len(q))
     return out, deg, _attach_edges(clf, q)[3]
 
+# %% ../nbs/18_predict.ipynb #afa47ddc
+def _rows_logp(clf, q, model, device, chunk):
+    "Log-probabilities of new nodes `q` from their embeddings alone (`mlp`, `vote`), degrees and nearest stored nodes."
+    out, deg, near = [], [], []
+    for s in range(0, len(q), chunk):
+        qc = q[s:s + chunk]; rows, _, _, nr = _attach_edges(clf, qc)
+        out.append(model(qc.to(device)).cpu()); deg.append(torch.bincount(rows, minlength=len(qc))); near.append(nr)
+    return torch.cat(out), torch.cat(deg), torch.cat(near)
+
 # %% ../nbs/18_predict.ipynb #f0673f5b
 @patch
 def predict_embeddings(self:GraphClassifier, q, # (M, d) embeddings of new images
                        mode:str='attach', # 'attach' each image on its own, or 'rebuild' the graph with all of them
                        device=None, chunk:int=4096): # new nodes per forward pass ('attach')
     "Log-probabilities (M, C) of new embeddings, with each one's number of stored neighbours and nearest stored node."
-    q = as_tensor(q)
+    q, kind = as_tensor(q), _model_config(self.model)[0]
     if q.ndim != 2 or q.shape[1] != self.x.shape[1]: raise ValueError(f"expected (M, {self.x.shape[1]}) embeddings, got {tuple(q.shape)}")
     if mode not in ('attach', 'rebuild'): raise ValueError(f"mode must be 'attach' or 'rebuild', got {mode!r}")
     if len(q) == 0: return torch.zeros(0, len(self.classes)), torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long)
     device = pyg_device(device or 'auto')
     try:
         with torch.inference_mode():
-            if mode == 'attach': return _attached_logp(self, q, self.model.to(device), device, chunk)
-            return _rebuilt_logp(self, q, self.model.to(device), device)
+            m = self.model.to(device)
+            if kind in ('mlp', 'vote'): return _rows_logp(self, q, m, device, chunk)  # no graph: `mode` changes nothing
+            attach = mode == 'attach'
+            lp, deg, near = _attached_logp(self, q, m, device, chunk) if attach else _rebuilt_logp(self, q, m, device)
+            if kind == 'propagated': lp[deg == 0] = self.model.probs[near[deg == 0]].log().to(lp)  # alone: nearest's
+            return lp, deg, near
     finally: self.model.cpu()
 
 # %% ../nbs/18_predict.ipynb #4a36ecd4
@@ -277,8 +354,9 @@ def predict(self:GraphClassifier, images, # a folder, an image file, a list of f
     errs = {n: e for o in caught if o.category is SkippedImagesWarning for n, e in o.message.failed}
     for o in caught: warnings.warn_explicit(o.message, o.category, o.filename, o.lineno)
     logp, deg, near = self.predict_embeddings(x, mode, device)
-    iso = int((deg == 0).sum())
-    if iso: warnings.warn(f"{iso} of {len(deg)} image(s) were attached to no stored node; they are classified from their own features alone")
+    iso, kind = int((deg == 0).sum()), _model_config(self.model)[0]
+    how = dict(gnn='from their own features alone', propagated="as their nearest stored node").get(kind)
+    if iso and how: warnings.warn(f"{iso} of {len(deg)} image(s) were attached to no stored node; classified {how}")
     names = list(src.names) if isinstance(src, ImageSource) else [f'item {i}' for i in range(len(src))]
     return _prediction_frame(self, names, errs, kept, logp.exp(), deg, near, all_probs)
 
@@ -294,18 +372,40 @@ def predict_folder_to_csv(model, # a `GraphClassifier` or the path of a saved on
     atomic_write(out, df.to_csv(index=False), 'predictions CSV')
     return df
 
+# %% ../nbs/18_predict.ipynb #aab24b19
+def _model_of(r, es:EmbeddingSet, train) -> nn.Module:
+    "The model a classifier keeps of the fit `r`: its GNN or MLP, kNN's vote over the labelled `train`, or its scores."
+    if isinstance(r.model, (GNN, MLP)): return r.model
+    if r.hparams.get('method', r.method) == 'knn':
+        v = _Vote(len(train), es.d, es.n_classes, r.hparams['k'], r.hparams['temperature'])
+        v.ref.copy_(torch.as_tensor(es.x[train])); v.ref_y.copy_(torch.as_tensor(es.y[train])); return v
+    p = _Propagated(len(es), es.n_classes); p.probs.copy_(r.probs.detach().cpu())
+    return p
+
 # %% ../nbs/18_predict.ipynb #74d645d6
-def fit_classifier(es:EmbeddingSet, embedder:EmbedConfig, # embeddings and how they were made
-                   model:str='sage', graph=('cosine', 'knn', 10), # GNN kind and graph rule
-                   seed:int=0, lr:float=0.01, epochs:int=100, device=None, **hparams): # more settings for `methods.fit_method`
-    "Train a GNN on `es` (seeded 80/10/10 split, early-stopped on validation) and package it: `(GraphClassifier, MethodResult)`."
-    spec = _as_spec(graph)
-    split = split_indices(es.y, seed=seed, classes=es.classes, where=es.source)  # refuses classes without images, by name
+def fit_classifier(es:EmbeddingSet, embedder:EmbedConfig, # embeddings (y = -1: unlabelled), how they were made
+                   model:str='auto', # a method of the methods page; 'auto' chooses among graph and non-graph methods
+                   graph=('cosine', 'knn', 10), # the graph rule
+                   seed:int=0, device=None,
+                   split:str='auto', # 'auto': a seeded 80/10/10 split of the labelled rows; None: all of them train
+                   **hparams): # settings of `model` for `methods.fit_method` (e.g. lr, epochs of a GNN)
+    "Fit `model` on the labelled rows of `es` over the graph of all rows; packaged: `(GraphClassifier, MethodResult)`."
+    spec, lab = _as_spec(graph), es.labelled
+    if split not in ('auto', None):
+        raise ValueError(f"split must be 'auto' (80/10/10 of the labelled rows) or None, not {split!r}")
+    if split is None: sp, protocol = dict(train=lab, val=lab[:0], test=lab[:0]), 'budget'
+    else:  # refuses a class without labelled rows, by name
+        sp = {k: lab[v] for k, v in split_indices(es.y[lab], seed=seed, classes=es.classes, where=es.source).items()}
+        protocol = None
     g = build_graph(es.x, spec['metric'], spec['kind'], spec['param']); g.y = torch.as_tensor(es.y)
-    r = fit_method(model, g, split, seed=seed, device=device, lr=lr, epochs=epochs, **hparams)
-    meta = dict(model=model, seed=seed, lr=lr, epochs=epochs, val_acc=r.val_acc, test_acc=r.test_acc, best_epoch=r.best_epoch)
+    r = fit_method(model, g, sp, seed=seed, protocol=protocol, device=device, n_classes=es.n_classes, **hparams)
+    chosen = r.hparams.get('method', model)
+    meta = dict(model=model, method=chosen, seed=seed, val_acc=r.val_acc, test_acc=r.test_acc, best_epoch=r.best_epoch,
+                estimate=r.estimate, hparams=r.hparams)
     stored = _stored_graph(es.x, spec, g)  # the training graph is the stored one: not built a second time
-    return GraphClassifier.from_training(r.model, es, spec, embedder, meta=meta, stored=stored), r
+    clf = GraphClassifier.from_training(_model_of(r, es, sp['train']), es, spec, embedder, meta=meta, stored=stored,
+                                        method=chosen)
+    return clf, r
 
 # %% ../nbs/18_predict.ipynb #cb32e191
 def _strongest(clf, files, k):
