@@ -273,7 +273,7 @@ def _cmd_select(a):
     write_selection(sel, es.names, paths, out)
     print(f"chose {len(sel)} of {len(es.unlabelled)} unlabelled images ({a.strategy}; {len(es.labelled)} already labelled): "
           f"fill the label column of {out / 'selection.csv'} (contact sheet: {out / 'contact_sheet.html'}), then "
-          f"gnnic classify {a.folder} --labels {out / 'selection.csv'}")
+          f"gnnic classify {a.folder} --labels {' '.join([*(a.labels or []), str(out / 'selection.csv')])}")
 
 # %% ../nbs/20_cli.ipynb #0c9769f8
 def _cmd_classify(a):
