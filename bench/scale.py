@@ -22,6 +22,11 @@ Stages, each in its own process (so its peak RSS is its own), in order:
            sgc, sign, labelprop, cs; K = 2; mini-batches of --batch rows for the MLP, SGC, SIGN heads and C&S's base MLP):
            task, adjacency Â, hops [X, ÂX, Â²X] (memory up to --max-memory GiB, else .npy files), each method fitted
            once with early stopping on `val`, scored once on `test`
+  select   `load_graph` + the embeddings memory-mapped → `selection.select_images` of --select-budget (1,000) images
+           among all N with each of --select-strategies (default: the default strategy, and the graph strategies
+           probcover and herding), one process each, on the stored graph (no N × N anywhere); then, unless
+           --no-select-eval, label propagation (`fit_at_scale`) from the chosen rows' labels against as many random rows,
+           test accuracy on every other row (labels read only to score; the chosen rows' classes counted as a diagnostic)
 Split: --label-rate·N random labelled rows (train), as many for validation (early stopping), the rest is test; test
 labels are read only by `fit_at_scale`'s final scoring. Per stage: wall and CPU seconds (all threads), peak RSS (VmHWM,
 which includes memory-mapped pages read; a 0.25 s sampler gives the anonymous part and the peak of each sub-stage of
@@ -29,6 +34,7 @@ which includes memory-mapped pages read; a 0.25 s sampler gives the anonymous pa
 
     python bench/scale.py --n 100000 --json /tmp/scale_1e5.json            # ≈ 2-3 CPU minutes
     python bench/scale.py --n 1000000 --json /tmp/scale_1e6.json           # the issue's 10^6 run (see the docs page "Scaling out")
+    python bench/scale.py --n 100000 --stages select --json /tmp/sel_1e5.json   # data, knn, csr, then only the selection stage
 
 Children run with OMP_NUM_THREADS = --threads (2) and OMP_WAIT_POLICY=PASSIVE. Not a test: timings depend on the machine
 and its load (printed with every stage).
@@ -135,6 +141,18 @@ def run_stage(c):
         for name, sec in out['seconds'].items():  # sub-stages back to back (scoring, between methods, is cheap)
             pk, pa = sm.peak(ts, ts + sec); res['sub'][name] = dict(seconds=sec, cpu_seconds=out['cpu_seconds'][name], peak_rss_mib=pk, peak_anon_mib=pa); ts += sec
         res['split'] = {k: int(len(v)) for k, v in sp.items()}
+    elif st == 'select':
+        from gnn_image_classification.selection import select_images
+        A, man = G.load_graph(f'{w}/graph'); es = read_embeddings_dir(c['emb'], verify=False); t = time.perf_counter()
+        sel = select_images(es.x, c['budget'], c['strategy'], graph=(A.indptr, A.indices, A.data), seed=0)['index'].to_numpy()
+        res['select_seconds'] = time.perf_counter() - t; res['classes_hit'] = int(len(np.unique(es.y[sel])))  # a diagnostic only
+        np.save(f"{w}/select_{c['strategy']}.npy", sel)
+        if c['eval']:  # label propagation from the chosen rows' labels, and from as many random rows; every other row is test
+            rnd = np.sort(np.random.default_rng(0).choice(len(es.y), c['budget'], replace=False)); res['labelprop_test_acc'] = {}
+            for name, lab in (('chosen', np.sort(sel)), ('random', rnd)):
+                sp = dict(train=lab, val=np.zeros(0, np.int64), test=np.setdiff1d(np.arange(len(es.y)), lab))
+                out = fit_at_scale(es.x, (A.indptr, A.indices, A.data), es.y, sp, methods=('labelprop',), path=f'{w}/hops_sel')
+                res['labelprop_test_acc'][name] = out['methods']['labelprop']['test_acc']
     else: raise ValueError(st)
     t1 = time.perf_counter(); ru1 = resource.getrusage(resource.RUSAGE_SELF); sm.stop.set()
     res.update(seconds=t1 - t0, cpu_seconds=ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime, peak_rss_mib=_hwm(),
@@ -172,6 +190,10 @@ def main(argv=None):
     ap.add_argument('--methods', nargs='+', default=['mlp', 'sgc', 'sign', 'labelprop', 'cs'])
     ap.add_argument('--batch', type=int, default=4096, help='mini-batch rows of the MLP, SGC and SIGN heads and C&S base')
     ap.add_argument('--max-memory', type=float, default=4., help='GiB the hops may take in memory before going to .npy files')
+    ap.add_argument('--select-budget', type=int, default=1000, help='images the selection stage chooses among all N')
+    ap.add_argument('--select-strategies', nargs='+', default=None, help="default: the default strategy, probcover and herding")
+    ap.add_argument('--no-select-eval', action='store_true', help='skip label propagation from the chosen rows against random rows')
+    ap.add_argument('--stages', nargs='+', default=['recall', 'train', 'select'], help='optional stages to run (data, knn, csr always run)')
     ap.add_argument('--timeout', type=int, default=3600, help='seconds per stage')
     ap.add_argument('--tmp', default=None, help='work folder (default: a new temporary folder, removed at the end)')
     ap.add_argument('--json', help='write all results to this JSON file')
@@ -187,16 +209,16 @@ def main(argv=None):
             w = os.path.join(tmp, f'n{n}'); os.makedirs(w, exist_ok=True); nlist = round(a.nlist_factor * math.sqrt(n))
             base = dict(n=n, d=a.d, k=a.k, threads=a.threads, work=w, emb=os.path.join(w, 'emb'))
             run = dict(n=n, stages={}); out['runs'].append(run)
-            def stage(name, **kw):
-                r = child(dict(base, stage=name, **kw), a.timeout); run['stages'][name] = r
-                if 'error' in r: print(f"{n:>9,} {name:<7} ERROR {r['error']}", flush=True); raise SystemExit(1)
-                print(f"{n:>9,} {name:<7} {r['seconds']:8.1f} / {r['cpu_seconds']:8.1f} s  peak {r['peak_rss_mib'] / 1024:5.2f} GiB "
+            def stage(name, key=None, **kw):
+                key = key or name; r = child(dict(base, stage=name, **kw), a.timeout); run['stages'][key] = r
+                if 'error' in r: print(f"{n:>9,} {key:<7} ERROR {r['error']}", flush=True); raise SystemExit(1)
+                print(f"{n:>9,} {key:<7} {r['seconds']:8.1f} / {r['cpu_seconds']:8.1f} s  peak {r['peak_rss_mib'] / 1024:5.2f} GiB "
                       f"({r['peak_anon_mib'] / 1024:.2f})  load {r['load'][0]:.1f}→{r['load'][1]:.1f}", flush=True)
                 return r
             stage('data', gen=gen)
             kn = stage('knn', nlist=nlist, nprobe=a.nprobe, train_size=a.train_per_list * nlist, niter=a.niter)
             print(f"          IVF {kn['params']}, directed-edge homophily {kn['homophily_directed']:.3f}", flush=True)
-            rc = stage('recall', rows=a.recall_rows, params=kn['params']) if not a.no_peer else None
+            rc = stage('recall', rows=a.recall_rows, params=kn['params']) if not a.no_peer and 'recall' in a.stages else None
             if rc:  # peers on CPU seconds (steadier than wall on a shared machine)
                 per = kn['cpu_seconds'] / n; rc['faiss_whole_cpu'] = rc['faiss_train_cpu'] + rc['faiss_add_cpu'] + n * rc['faiss_scan_cpu_per_row']  # FAISS's IVF stage for all N rows, extrapolated from the sample
                 rc['ratio_exact_vs_grouped'], rc['ratio_faiss_scan_vs_grouped'] = rc['exact_cpu_per_row'] / per, rc['faiss_scan_cpu_per_row'] / per
@@ -207,11 +229,21 @@ def main(argv=None):
                       f"FAISS's whole IVF stage (train {rc['faiss_train_cpu']:.1f} + add {rc['faiss_add_cpu']:.1f} CPU s + N scans) ×{rc['ratio_faiss_whole_vs_grouped']:.1f}", flush=True)
             cs = stage('csr', params=kn['params'], recall={k: rc[k] for k in ('recall', 'recall_rows')} if rc else {})
             print(f"          {cs['nnz']:,} entries (mean degree {cs['mean_degree']:.1f}), {cs['disk_mib']:.0f} MiB on disk, load_graph {cs['load_s'] * 1e3:.1f} ms", flush=True)
-            tr = stage('train', label_rate=a.label_rate, methods=a.methods, batch=a.batch, max_memory=a.max_memory)
-            for name, s in tr['sub'].items():
-                print(f"          {name:<10} {s['seconds']:8.1f} / {s['cpu_seconds']:8.1f} s  peak {s['peak_rss_mib'] / 1024:5.2f} GiB ({s['peak_anon_mib'] / 1024:.2f})", flush=True)
-            print(f"          split {tr['split']}; test accuracy: " + ', '.join(f"{m} {v['test_acc']:.3f} ({v['epochs']} ep)" for m, v in tr['methods'].items()), flush=True)
-            pipe = [run['stages'][s] for s in ('knn', 'csr', 'train')]
+            if 'train' in a.stages:
+                tr = stage('train', label_rate=a.label_rate, methods=a.methods, batch=a.batch, max_memory=a.max_memory)
+                for name, s in tr['sub'].items():
+                    print(f"          {name:<10} {s['seconds']:8.1f} / {s['cpu_seconds']:8.1f} s  peak {s['peak_rss_mib'] / 1024:5.2f} GiB ({s['peak_anon_mib'] / 1024:.2f})", flush=True)
+                print(f"          split {tr['split']}; test accuracy: " + ', '.join(f"{m} {v['test_acc']:.3f} ({v['epochs']} ep)" for m, v in tr['methods'].items()), flush=True)
+            if 'select' in a.stages:
+                from gnn_image_classification.selection import DEFAULT_STRATEGY
+                for strat in a.select_strategies or list(dict.fromkeys([DEFAULT_STRATEGY, 'probcover', 'herding'])):
+                    r = stage('select', key=f'select:{strat}', budget=a.select_budget, strategy=strat, eval=not a.no_select_eval)
+                    acc = r.get('labelprop_test_acc')
+                    print(f"          {strat}: {a.select_budget:,} of {n:,} chosen in {r['select_seconds']:.1f} s (stage {r['seconds']:.1f} s wall, "
+                          f"{r['cpu_seconds']:.1f} CPU s); {r['classes_hit']} of {a.classes} classes among them"
+                          + (f"; labelprop test accuracy from them {acc['chosen']:.3f}, from {a.select_budget:,} random rows {acc['random']:.3f}" if acc else ''),
+                          flush=True)
+            pipe = [run['stages'][s] for s in ('knn', 'csr', 'train') if s in run['stages']]
             run['pipeline_seconds'] = sum(r['seconds'] for r in pipe); run['pipeline_cpu_seconds'] = sum(r['cpu_seconds'] for r in pipe)
             run['peak_rss_mib'] = max(r['peak_rss_mib'] for r in run['stages'].values())
             print(f"{n:>9,} pipeline (knn + csr + train; data generation and the recall/peer stage apart): {run['pipeline_seconds'] / 60:.1f} min wall, "
