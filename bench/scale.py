@@ -246,7 +246,7 @@ def main(argv=None):
             pipe = [run['stages'][s] for s in ('knn', 'csr', 'train') if s in run['stages']]
             run['pipeline_seconds'] = sum(r['seconds'] for r in pipe); run['pipeline_cpu_seconds'] = sum(r['cpu_seconds'] for r in pipe)
             run['peak_rss_mib'] = max(r['peak_rss_mib'] for r in run['stages'].values())
-            print(f"{n:>9,} pipeline (knn + csr + train; data generation and the recall/peer stage apart): {run['pipeline_seconds'] / 60:.1f} min wall, "
+            print(f"{n:>9,} pipeline ({' + '.join(s for s in ('knn', 'csr', 'train') if s in run['stages'])}; data generation, recall/peer and selection apart): {run['pipeline_seconds'] / 60:.1f} min wall, "
                   f"{run['pipeline_cpu_seconds'] / 60:.1f} CPU min; peak RSS of any stage {run['peak_rss_mib'] / 1024:.2f} GiB", flush=True)
             shutil.rmtree(w, ignore_errors=True)
     finally:
