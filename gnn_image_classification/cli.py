@@ -6,7 +6,7 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/cli.ht
 
 # %% ../nbs/20_cli.ipynb #0b40b22c
 from __future__ import annotations
-import argparse, sys, time, warnings
+import argparse, contextlib, math, os, shutil, sys, time, warnings
 from pathlib import Path
 import pandas as pd
 from .data import load_digits_embeddings, read_embeddings, check_output_file, _reason
@@ -28,14 +28,26 @@ def _error_message(e:Exception):
     if isinstance(e, OSError) and e.errno is not None:
         where = ' -> '.join(str(f) for f in (e.filename, e.filename2) if f is not None)
         return f"{where}: {_reason(e)}" if where else _reason(e)
-    return str(e.args[0]) if e.args else repr(e)
+    msg = str(e.args[0]) if e.args else repr(e)
+    if 'Traceback (most recent call last)' in msg: msg = msg.strip().splitlines()[-1]  # re-raised from a worker process
+    return msg
 
 # %% ../nbs/20_cli.ipynb #da4cea7b
-def _positive(v):
-    "argparse type: an integer ≥ 1."
-    i = int(v)
-    if i < 1: raise argparse.ArgumentTypeError(f"must be a positive integer, got {v}")
-    return i
+def _number(cast, ok, what:str):
+    "An argparse type: the text as `cast` gives it, refused unless `ok(value)`, saying that it must be `what`."
+    def convert(v):
+        try: x = cast(v)
+        except ValueError: raise argparse.ArgumentTypeError(f"must be {what}, got {v!r}") from None
+        if not ok(x): raise argparse.ArgumentTypeError(f"must be {what}, got {v}")
+        return x
+    return convert
+
+# %% ../nbs/20_cli.ipynb #51b1c307
+_positive = _number(int, lambda i: i >= 1, 'a positive integer')  # counts: --seeds, --workers, --budget, --epochs, --chunk
+_count = _number(int, lambda i: i >= 0, 'an integer ≥ 0')  # --seed, DataLoader workers (0: in the main process)
+_rate = _number(float, lambda r: 0 < r <= 1, 'a label rate in (0, 1], e.g. 0.05 for 5%')
+_positive_real = _number(float, lambda r: 0 < r < math.inf, 'a positive number')  # --lr, fit's --k (k, or a threshold)
+_pixels = _number(int, lambda i: i >= 32, 'an image size ≥ 32 pixels (the backbones halve an image five times)')
 
 # %% ../nbs/20_cli.ipynb #c7c8e86c
 def _run_args(r, preset:str):
@@ -47,10 +59,10 @@ def _run_args(r, preset:str):
     sweep = lambda s: s if s.startswith('sweep_') else f'sweep_{s}'  # `gnnic sweep --preset quick` runs the preset sweep_quick
     r.add_argument('--preset', default=preset, type=sweep if preset == 'quick' else str, help=f"preset: {', '.join(names)} (default: {preset})")
     r.add_argument('--embeddings', help='embeddings: a CSV in the reference layout (image_name, class_name, embedding) or a folder written by `gnnic embed`; default: --dataset')
-    r.add_argument('--dataset', default='digits', choices=list(DATASETS), help='built-in dataset (default: digits)')
+    r.add_argument('--dataset', choices=list(DATASETS), help='built-in dataset, when no --embeddings is given (default: digits)')
     r.add_argument('--out', help='output folder (default: gnnic_results/<preset>-<dataset>)')
     r.add_argument('--methods', '--models', nargs='+', help=f"override the preset's methods: {', '.join(METHODS)}")
-    r.add_argument('--label-rates', '--rates', nargs='+', type=float, help="label rates, fractions of each class's training nodes (e.g. 0.01 0.1 1)")
+    r.add_argument('--label-rates', '--rates', nargs='+', type=_rate, help="label rates, fractions of each class's training nodes (e.g. 0.01 0.1 1)")
     r.add_argument('--protocols', nargs='+', choices=[p for p in PROTOCOLS if p != 'full'], help="tuning protocols below rate 1 (default: the preset's)")
     r.add_argument('--draws', nargs='+', choices=DRAWS, help="how the labelled nodes are drawn below rate 1: stratified (one per class first, "
                    "needs labels; the default), random, or a selection strategy; several are compared, paired by seed")
@@ -71,10 +83,10 @@ def _image_args(p):
     p.add_argument('folder', help='image folder with one subfolder per class (a nested images/ level is fine)')
     p.add_argument('--backbone', default='efficientnet_lite0', help='backbone: efficientnet_lite0 (pretrained weights installed with the package, works offline), vgg16 (the reference), resnet18, resnet50, vit_b_16 (default: efficientnet_lite0)')
     p.add_argument('--weights', default='DEFAULT', type=lambda w: None if w.lower() == 'none' else w, help="pretrained weights: DEFAULT, a weights name, or 'none' for random weights")
-    p.add_argument('--image-size', type=int, help="input size (default: the weights' own, or 224)")
+    p.add_argument('--image-size', type=_pixels, help="input size (default: the weights' own, or 224)")
     p.add_argument('--class-names', help='class-name map: words.txt-style file or JSON {folder: name}')
-    p.add_argument('--n-per-class', type=int, help='sample this many images per class (seeded by --seed)')
-    p.add_argument('--seed', type=int, default=0)
+    p.add_argument('--n-per-class', type=_positive, help='sample this many images per class (seeded by --seed)')
+    p.add_argument('--seed', type=_count, default=0, help='seed of the sampling, the split and the model (default: 0)')
     p.add_argument('--labels', nargs='+', help='labels CSV file(s) with columns image,label (a filled-in selection.csv works); '
                    'then subfolders are not classes, and images with no label, or not listed, are unlabelled')
     p.add_argument('--unlabelled', default='unlabelled', help="subfolder of unlabelled images beside the class folders (default: unlabelled)")
@@ -90,8 +102,8 @@ def _fit_args(f):
                    "cross-validation inside the training labels chooses (default: auto)")
     f.add_argument('--metric', default='cosine', help='graph metric (default: cosine)')
     f.add_argument('--graph', default='knn', choices=['knn', 'mutual_knn', 'threshold'], help='graph kind (default: knn)')
-    f.add_argument('--k', type=float, default=10, help='k for kNN graphs, or the threshold for threshold graphs (default: 10)')
-    f.add_argument('--lr', type=float, help="learning rate of a trained method (default: the method's)")
+    f.add_argument('--k', type=_positive_real, default=10, help='k for kNN graphs, or the threshold for threshold graphs (default: 10)')
+    f.add_argument('--lr', type=_positive_real, help="learning rate of a trained method (default: the method's)")
     f.add_argument('--epochs', type=_positive, help="most epochs of a trained method (default: the method's)")
     f.add_argument('--device', help='torch device (default: cuda if available)')
 
@@ -104,7 +116,7 @@ def _embed_args(e):
     e.add_argument('--drop-parts', action='store_true', help='delete DIR/parts after the merge (a re-run then embeds everything again)')
     e.add_argument('--fingerprint', default='stat', choices=['stat', 'sha1'], help='how unchanged files are recognised: size and mtime (default), or content hash')
     e.add_argument('--errors', default='skip', choices=['skip', 'raise'], help='unreadable images: skip and list them (default) or stop')
-    e.add_argument('--batch-size', type=_positive, default=64); e.add_argument('--workers', type=int, help='DataLoader workers per rank')
+    e.add_argument('--batch-size', type=_positive, default=64); e.add_argument('--workers', type=_count, help='DataLoader workers per rank')
     e.add_argument('--device', help='torch device (default: the rank\'s GPU if there is one, else cpu)')
     e.add_argument('--no-progress', action='store_true', help='hide the progress bar')
 
@@ -157,18 +169,83 @@ def _parser():
     return p
 
 # %% ../nbs/20_cli.ipynb #d72a210c
+def _outputs(a) -> Path:
+    "The folder a command writes into: `--out` of run, embed, select and classify; the folder of fit's and predict's `--out` file."
+    if a.command in ('fit', 'predict'): return Path(a.out).expanduser().absolute().parent
+    if a.command in ('run', 'sweep') and not a.out:
+        return Path(f"gnnic_results/{a.preset}-{Path(a.embeddings).stem if a.embeddings else a.dataset or 'digits'}")
+    return Path(a.out).expanduser()
+
+# %% ../nbs/20_cli.ipynb #ca0d7298
+def _inside(path, folder) -> bool: return Path(folder).resolve() in [Path(path).resolve(), *Path(path).resolve().parents]
+
+# %% ../nbs/20_cli.ipynb #2d8b082f
+def _known_method(name:str):
+    "Refuse an unknown method name before any work (`auto` lets cross-validation choose)."
+    from gnn_image_classification.methods import get_method
+    if name != 'auto': get_method(name)
+
+# %% ../nbs/20_cli.ipynb #2da0534b
+def _check_args(a):
+    "Refuse, before any work, what an option's type cannot see: names, options that contradict each other, an output inside the input."
+    from gnn_image_classification.metrics import get_metric
+    if getattr(a, 'embeddings', None) and a.dataset:
+        raise ValueError(f"give --embeddings or --dataset, not both (--embeddings {a.embeddings}, --dataset {a.dataset})")
+    if a.command == 'fit' and a.graph != 'threshold' and not float(a.k).is_integer():
+        raise ValueError(f"argument --k: a {a.graph} graph takes a whole number of neighbours, got {a.k:g}; "
+                         "for a distance threshold use --graph threshold")
+    if getattr(a, 'backbone', None) == 'vit_b_16' and a.image_size not in (None, 224):
+        raise ValueError(f"argument --image-size: vit_b_16 takes 224-pixel images only, got {a.image_size}")
+    if a.command in ('fit', 'classify'): _known_method(a.model if a.command == 'fit' else a.method)
+    if a.command == 'fit': get_metric(a.metric)
+    if a.command in ('embed', 'select', 'classify') and _inside(a.out, a.folder):
+        raise ValueError(f"--out {a.out} is inside the image folder {a.folder}: what is written there would be read as "
+                         "images next time; give a folder outside it")
+
+# %% ../nbs/20_cli.ipynb #55615af5
+def _first_new(path:Path):
+    "The outermost of `path` and its parents that does not exist yet (what making `path` would create), or None."
+    new = None
+    for p in [path, *path.parents]:
+        if p.exists(): return new
+        new = p
+
+# %% ../nbs/20_cli.ipynb #bd762924
+@contextlib.contextmanager
+def _removed_on_failure(folder:Path):
+    "Run a `with` block; if it fails, remove the folders it made for `folder` unless a file was written in them."
+    new = _first_new(Path(folder).absolute())
+    try: yield
+    except BaseException:
+        if new is not None and new.is_dir() and not any(p.is_file() and p.suffix != '.lock' for p in new.rglob('*')):
+            shutil.rmtree(new, ignore_errors=True)
+        raise
+
+# %% ../nbs/20_cli.ipynb #9ee09a96
+def _user_errors() -> tuple:
+    "The errors a user or the machine causes (bad input, a full disk, no memory, missing weights): one line and exit status 2."
+    import torch
+    from gnn_image_classification.embeddings import WeightsUnavailableError
+    return ValueError, OSError, MemoryError, torch.OutOfMemoryError, WeightsUnavailableError
+
+# %% ../nbs/20_cli.ipynb #9f6def06
 def main(argv=None):
-    "Entry point of the `gnnic` console script; returns the exit status."
+    "Entry point of the `gnnic` console script; returns the exit status (0 done, 2 bad input or environment, 1 a bug, 130 stopped)."
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith('-') and argv[0] not in ('-h', '--help'): argv = ['run', *argv]
     warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated', category=FutureWarning)  # raised by PyG's import
     try: a = _parser().parse_args(argv)
     except SystemExit as e: return e.code  # argparse has printed its message
     import matplotlib; matplotlib.use('Agg')
-    from gnn_image_classification.embeddings import WeightsUnavailableError
-    try: globals()[f"_cmd_{'run' if a.command == 'sweep' else a.command}"](a)  # `gnnic sweep` is `gnnic run` with a sweep preset
-    except (ValueError, OSError, MemoryError, KeyError, WeightsUnavailableError) as e:
-        print(f"gnnic: error: {_error_message(e)}", file=sys.stderr); return 2
+    try:
+        _check_args(a)
+        with _removed_on_failure(_outputs(a)): globals()[f"_cmd_{'run' if a.command == 'sweep' else a.command}"](a)
+    except _user_errors() as e: print(f"gnnic: error: {_error_message(e)}", file=sys.stderr); return 2
+    except KeyboardInterrupt: print("gnnic: stopped; what was finished is kept, and the same command goes on from it", file=sys.stderr); return 130
+    except Exception as e:
+        if os.environ.get('GNNIC_TRACEBACK'): raise
+        print(f"gnnic: internal error: {type(e).__name__}: {_error_message(e)}\n(a bug in gnnic: please report it with the command; "
+              "GNNIC_TRACEBACK=1 shows where it happened)", file=sys.stderr); return 1
     return 0
 
 # %% ../nbs/20_cli.ipynb #c5a1e0d4
@@ -202,14 +279,13 @@ def _cmd_run(a):
     from gnn_image_classification.analysis import save_figures
     from gnn_image_classification.report import write_report, compare
     _drop_repeats(a)
-    if a.embeddings and a.dataset != 'digits': print(f"gnnic: note: --embeddings {a.embeddings} is used; --dataset {a.dataset} is ignored", file=sys.stderr)
-    es, ds = (read_embeddings(a.embeddings), Path(a.embeddings).stem) if a.embeddings else (DATASETS[a.dataset](), a.dataset)
-    out = Path(a.out or f'gnnic_results/{a.preset}-{ds}')
-    try: out.mkdir(parents=True, exist_ok=True)  # before any work
-    except OSError as e: raise PermissionError(f"cannot create output folder {out}: {_error_message(e)}") from None
+    es, ds = (read_embeddings(a.embeddings), Path(a.embeddings).stem) if a.embeddings else (DATASETS[a.dataset or 'digits'](), a.dataset or 'digits')
     specs = list(dict.fromkeys(preset_grid(a.preset, es, methods=a.methods and tuple(a.methods), metrics=a.metrics,
                         rates=a.label_rates and tuple(a.label_rates), protocols=a.protocols, tune=a.tune, draws=a.draws and tuple(a.draws),
                         graphs=tuple((a.graph, k) for k in a.k) if a.k else None, seeds=range(a.seeds) if a.seeds else None)))
+    out = _outputs(a)  # made once the options, the data and the grid are known good
+    try: out.mkdir(parents=True, exist_ok=True)
+    except OSError as e: raise PermissionError(f"cannot create output folder {out}: {_error_message(e)}") from None
     print(f"gnnic: {len(specs)} runs of preset '{a.preset}' on {es} -> {out}")
     t0 = time.perf_counter()
     df = run_grid(es, specs, out / 'results.csv', fresh=a.fresh, workers=a.workers, progress=not a.no_progress, device=a.device)
