@@ -6,8 +6,8 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/data.h
 
 # %% ../nbs/00_data.ipynb #3886071d
 from __future__ import annotations
-import hashlib, json, math, os, re, tempfile
-from dataclasses import dataclass
+import codecs, hashlib, json, math, os, re, tempfile
+from dataclasses import dataclass, InitVar
 from pathlib import Path
 import numpy as np, pandas as pd
 from fastcore.basics import patch
@@ -16,6 +16,80 @@ from fastcore.basics import patch
 __all__ = ['EmbeddingSet', 'digits_images', 'l2_normalise', 'load_digits_embeddings', 'read_embeddings_csv', 'check_output_file',
            'atomic_write', 'write_embeddings_csv', 'write_embeddings_dir', 'read_embeddings_dir', 'read_embeddings',
            'split_indices']
+
+# %% ../nbs/00_data.ipynb #3fed2093
+def _rows_text(rows, # indices of the offending rows
+               row0:int=0): # number of the first row in messages (2 in a CSV, whose header is row 1)
+    "The first few of `rows` as a message shows them: `[3, 7, 9, 10, 12, ...]`."
+    shown = [str(int(r) + row0) for r in rows[:5]]
+    return f"[{', '.join(shown)}{', ...' if len(rows) > 5 else ''}]"
+
+# %% ../nbs/00_data.ipynb #f57f7022
+_MAX_NORM = float(np.sqrt(np.finfo(np.float32).max) / 2)  # ≈ 9.2e18: below it, squared distances between rows stay finite in float32
+def _unusable_rows(x:np.ndarray, # (N, d) array, possibly memory-mapped
+                   block:int=1 << 22): # values scanned at a time
+    "Sorted indices of the rows of `x` that hold NaN or inf, and of the rows too large for float32 distances."
+    step, d = max(1, block // max(x.shape[1], 1)), max(x.shape[1], 1)
+    top = [np.abs(x[i:i + step]).max(axis=1) for i in range(0, len(x), step)] if x.shape[1] else []
+    top = np.concatenate(top) if top else np.zeros(0)  # each row's largest |value|: NaN or inf if the row holds one
+    return np.flatnonzero(~np.isfinite(top)), np.flatnonzero(np.isfinite(top) & (top * np.sqrt(d) >= _MAX_NORM))
+
+# %% ../nbs/00_data.ipynb #f0908b08
+def _non_integer(y:np.ndarray): # labels as given
+    "Indices of the labels in `y` that are not integers (a fraction, NaN, a boolean, a string, another object)."
+    if y.dtype.kind in 'iu': return np.zeros(0, np.int64)
+    if y.dtype.kind == 'f': return np.flatnonzero(~(np.isfinite(y) & (y == np.round(y))))
+    if y.dtype.kind != 'O': return np.arange(len(y))  # booleans, strings
+    ok = np.array([isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in y.tolist()], bool)
+    return np.flatnonzero(~ok)
+
+# %% ../nbs/00_data.ipynb #a587f6e7
+_PARTS = dict(x='embeddings', y='labels', names='names')  # what a message calls each part when no file is named
+
+# %% ../nbs/00_data.ipynb #cd099e6d
+def _check_embeddings(x:np.ndarray, # (N, d) float32 embeddings
+                      y, # (N,) labels as given (checked to be integers before they are cast)
+                      classes:list, # class names (strings)
+                      names:list, # (N,) image names (strings)
+                      where='', # the data's file or folder, or `{part: file}` for the parts 'x', 'y', 'names' ('': others)
+                      row0:int=0, # number of the first row in messages (2 in a CSV, whose header is row 1)
+                      min_rows:int=0): # fewest rows accepted (1 for a file: a file of no rows is a mistake)
+    "Refuse embeddings no method can use: not (N, d), too few rows, lengths differing, NaN or inf, bad labels, repeated names."
+    w = where if isinstance(where, dict) else {'': where}
+    loc = lambda part: str(w.get(part) or w.get('') or '') or _PARTS[part]
+    pre = f"{w['']}: " if w.get('') else ''
+    if x.ndim != 2: raise ValueError(f"{pre}embeddings must be a 2-D (N, d) array, got shape {x.shape}")
+    if x.shape[1] < 1: raise ValueError(f"{pre}embeddings have no values (shape {x.shape}); each row needs one or more")
+    if len(x) < min_rows: raise ValueError(f"{pre}no embeddings (0 rows); embed some images first")
+    y = np.asarray(y)
+    if y.ndim != 1: raise ValueError(f"{loc('y')}: labels must be a 1-D array, one label per row; got shape {y.shape}")
+    if not (len(x) == len(y) == len(names)):
+        raise ValueError(f"{pre}lengths differ: {len(x)} embeddings, {len(y)} labels, {len(names)} names; give one of each per image")
+    bad, huge = _unusable_rows(x)
+    if len(bad):
+        raise ValueError(f"{loc('x')}: rows {_rows_text(bad, row0)} contain NaN or inf ({len(bad)} of {len(x)} rows); "
+                         "embeddings must be finite: re-embed or drop these images")
+    if len(huge):
+        raise ValueError(f"{loc('x')}: rows {_rows_text(huge, row0)} have values up to {np.abs(x[huge[0]]).max():.3g} "
+                         f"({len(huge)} of {len(x)} rows), so large that distances between rows overflow float32 (a row's norm must "
+                         f"stay below {_MAX_NORM:.2g}); rescale the embeddings, e.g. with `l2_normalise`")
+    bad = _non_integer(y)
+    if len(bad):
+        v = y[bad[0]]; v = v.item() if isinstance(v, np.generic) else v  # 0.5, not np.float64(0.5)
+        raise ValueError(f"{loc('y')}: labels must be integers (a class index, or -1: unlabelled); "
+                         f"rows {_rows_text(bad, row0)} hold {v!r} ({len(bad)} of {len(y)} rows)")
+    y, C = y.astype(np.int64), len(classes)
+    bad = np.flatnonzero((y < -1) | (y >= C))
+    if len(bad):
+        rule = f"lie in 0..{C - 1}, or be -1 (unlabelled)" if C else "be -1 (unlabelled): there are no classes"
+        raise ValueError(f"{loc('y')}: labels must {rule}; got {y[bad[0]]} in rows {_rows_text(bad, row0)} "
+                         f"({len(bad)} of {len(y)} rows); there are {C} classes")
+    if '' in classes: raise ValueError(f"{pre}a class name must not be empty: '' marks an unlabelled row in an embeddings CSV")
+    if len(set(names)) < len(names):
+        s = pd.Series(names); rep = s[s.duplicated(keep=False)]; first, more = rep.iloc[0], rep.nunique() - 1
+        rows = _rows_text(np.flatnonzero(s == first), row0)
+        raise ValueError(f"{loc('names')}: duplicate image_name {first!r} in rows {rows}"
+                         f"{f' ({more} more names repeat)' if more else ''}; image names must be unique")
 
 # %% ../nbs/00_data.ipynb #ade64006
 @dataclass
@@ -26,19 +100,13 @@ class EmbeddingSet:
     classes: list # class name for each class index (the real classes only)
     names: list = None # one identifier per image (file name)
     source: str = '' # where the data came from, for provenance in results
-    def __post_init__(self):
+    checks: InitVar[dict] = None # readers' `_check_embeddings` options (where, row0, min_rows); default: where=source
+    def __post_init__(self, checks):
         self.x = np.ascontiguousarray(self.x, dtype=np.float32)
-        self.y = np.asarray(self.y, dtype=np.int64)
         self.classes = [str(c) for c in self.classes]
-        self.names = [str(n) for n in (range(len(self.y)) if self.names is None else self.names)]
-        if self.x.ndim != 2: raise ValueError(f"embeddings must be a 2-D (N, d) array, got shape {self.x.shape}")
-        if not (len(self.x) == len(self.y) == len(self.names)):
-            raise ValueError(f"lengths differ: {len(self.x)} embeddings, {len(self.y)} labels, {len(self.names)} names")
-        if len(self.y) and (self.y.min() < -1 or self.y.max() >= len(self.classes)):
-            raise ValueError(f"labels must lie in 0..{len(self.classes)-1}, or be -1 (unlabelled); "
-                             f"got {self.y.min()}..{self.y.max()}")
-        if '' in self.classes:
-            raise ValueError("a class name must not be empty: '' marks an unlabelled row in an embeddings CSV")
+        self.names = [str(n) for n in (range(len(self.x) if self.x.ndim else 0) if self.names is None else self.names)]
+        _check_embeddings(self.x, self.y, self.classes, self.names, **{'where': self.source, **(checks or {})})
+        self.y = np.asarray(self.y, dtype=np.int64)
     def __len__(self): return len(self.y)
     @property
     def d(self): return self.x.shape[1]
@@ -108,18 +176,29 @@ def _reason(e:OSError): return (e.strerror or os.strerror(e.errno)) if e.errno e
 
 # %% ../nbs/00_data.ipynb #666e5cb6
 def _check_rows(path, df, classes):
-    "The vectors of a reference CSV's rows and the class order, once every row is checked (rows counted as a spreadsheet does, header = row 1)."
+    "The vectors of a reference CSV's rows and the class order, once each vector and class is checked (header = row 1)."
     vecs = [_parse_vector(s, f"{path}, row {i+2}, column 'embedding'") for i, s in enumerate(df['embedding'])]
     d = len(vecs[0])
     for i, v in enumerate(vecs):
         if len(v) != d: raise ValueError(f"{path}, row {i+2}, column 'embedding': vector has {len(v)} values, expected {d} like row 2")
-    dup = np.flatnonzero(df['image_name'].duplicated(keep=False))
-    if len(dup): raise ValueError(f"{path}: duplicate image_name {df['image_name'].iloc[dup[0]]!r} in rows {(dup[:10] + 2).tolist()}; "
-                                  "image names must be unique")
     cls = list(dict.fromkeys(c for c in df['class_name'] if c != '')) if classes is None else list(classes)
     unknown = sorted(set(df['class_name']) - set(cls) - {''})  # '': an unlabelled row
     if unknown: raise ValueError(f"{path}: column 'class_name' has classes {unknown} not in the given classes {cls}")
     return vecs, cls
+
+# %% ../nbs/00_data.ipynb #ea449d2a
+def _first_non_utf8(path): # a file
+    "`(offset, byte)` of the first byte of `path` that is not UTF-8 text, or `(None, None)` if it is all text."
+    dec, off = codecs.getincrementaldecoder('utf-8')(), 0
+    with open(path, 'rb') as f:
+        for b in iter(lambda: f.read(1 << 20), b''):
+            pending = len(dec.getstate()[0])  # bytes of a character cut by the last block; `e.start` counts them
+            try: dec.decode(b)
+            except UnicodeDecodeError as e: return off - pending + e.start, e.object[e.start]
+            off += len(b)
+    try: dec.decode(b'', final=True)
+    except UnicodeDecodeError as e: return off - len(e.object) + e.start, e.object[e.start]
+    return None, None
 
 # %% ../nbs/00_data.ipynb #41164e64
 def read_embeddings_csv(path, # CSV with columns image_name, class_name, embedding
@@ -129,6 +208,11 @@ def read_embeddings_csv(path, # CSV with columns image_name, class_name, embeddi
     if not path.exists(): raise FileNotFoundError(f"{path}: no such embeddings file")
     if path.is_dir(): raise IsADirectoryError(f"{path}: is a folder; expected an embeddings CSV file (columns {', '.join(_REF_COLS)})")
     try: df = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except UnicodeDecodeError:
+        off, b = _first_non_utf8(path)
+        why = f" (byte 0x{b:02x} at offset {off} is not UTF-8)" if off is not None else ''
+        raise ValueError(f"{path}: not a text CSV{why}; expected an embeddings CSV ({', '.join(_REF_COLS)}) "
+                         "or an embedding folder") from None
     except pd.errors.EmptyDataError: raise ValueError(f"{path}: the file is empty; expected columns {', '.join(_REF_COLS)}") from None
     except pd.errors.ParserError as e:  # e.g. "EOF inside string starting at row 2", counted from 0 after the header
         m = re.search(r'EOF inside string starting at row (\d+)', str(e))
@@ -141,7 +225,8 @@ def read_embeddings_csv(path, # CSV with columns image_name, class_name, embeddi
     if len(df) == 0: raise ValueError(f"{path}: no data rows")
     vecs, cls = _check_rows(path, df, classes)
     lookup = {'': -1, **{c: i for i, c in enumerate(cls)}}
-    return EmbeddingSet(np.stack(vecs), [lookup[c] for c in df['class_name']], cls, list(df['image_name']), source=str(path))
+    return EmbeddingSet(np.stack(vecs), [lookup[c] for c in df['class_name']], cls, list(df['image_name']), source=str(path),
+                        checks=dict(where=str(path), row0=2, min_rows=1))
 
 # %% ../nbs/00_data.ipynb #3bde9c1e
 def check_output_file(path, # the file to be written
@@ -155,13 +240,20 @@ def check_output_file(path, # the file to be written
     except OSError as e: raise type(e)(f"cannot write {what} {path}: {_reason(e)}") from None
     return path
 
+# %% ../nbs/00_data.ipynb #4fdf565e
+def _normal_mode():
+    "The mode `open()` gives a new file: 0666 less the process's umask."
+    try: umask = int(re.search(r'^Umask:\s*([0-7]+)', Path('/proc/self/status').read_text(), re.M).group(1), 8)
+    except (OSError, AttributeError): umask = os.umask(0); os.umask(umask)
+    return 0o666 & ~umask
+
 # %% ../nbs/00_data.ipynb #1c5890ba
 def _write_tmp(path:Path, write):
     "A file beside `path` written by `write(binary file)`, flushed to disk, with a normal file's mode; its temporary name, for the caller to rename."
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')  # unique: concurrent writers do not collide
     try:
         with os.fdopen(fd, 'wb') as f: write(f); f.flush(); os.fsync(f.fileno())
-        umask = os.umask(0); os.umask(umask); os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give a normal file's mode
+        os.chmod(tmp, _normal_mode())  # mkstemp makes 0600
     except BaseException: Path(tmp).unlink(missing_ok=True); raise
     return Path(tmp)
 
@@ -216,13 +308,15 @@ def write_embeddings_dir(path, # folder to write (created if needed)
     check_output_file(f['manifest'], 'embeddings folder manifest')
     x_file = Path(x) if isinstance(x, (str, Path)) else None
     if x_file is not None and x_file.parent.resolve() != path.resolve(): raise ValueError(f"{x_file}: must lie in {path} to be moved into place")
-    es = EmbeddingSet(np.load(x_file, mmap_mode='r') if x_file else x, y, classes, names)
+    es = EmbeddingSet(np.load(x_file, mmap_mode='r') if x_file else x, y, classes, names,
+                      checks=dict(where={'': str(path), 'x': str(f['embeddings'])}, min_rows=1))
     _check_dir_names(es.names)
     tmps = {}
     try:
         if x_file is None: tmps['embeddings'] = _write_tmp(f['embeddings'], lambda o: np.save(o, es.x, allow_pickle=False))
         else:
             with open(x_file, 'rb') as o: os.fsync(o.fileno())
+            os.chmod(x_file, _normal_mode())  # made by mkstemp (0600), like `_write_tmp`'s files
         tmps['labels'] = _write_tmp(f['labels'], lambda o: np.save(o, es.y, allow_pickle=False))
         tmps['names'] = _write_tmp(f['names'], lambda o: o.write(''.join(n + '\n' for n in es.names).encode('utf-8')))
         sha = {k: _file_sha1(tmps.get(k, x_file)) for k in ('embeddings', 'labels', 'names')}
@@ -237,6 +331,61 @@ def write_embeddings_dir(path, # folder to write (created if needed)
         raise
     return path
 
+# %% ../nbs/00_data.ipynb #fab9a7b5
+def _manifest_error(mpath, # the manifest.json
+                    problem:str): # what is wrong with it
+    "The `ValueError` for a manifest `write_embeddings_dir` did not write: its path, what is wrong, what is expected, what to do."
+    return ValueError(f"{mpath}: {problem}; expected the manifest.json that `gnnic embed` writes (a JSON object with kind, "
+                      "format, n, dim, classes and sha1): run `gnnic embed` again to write the folder")
+
+# %% ../nbs/00_data.ipynb #5109d792
+def _json_kind(v): # a value read from JSON
+    "What JSON calls the kind of `v`, for messages."
+    return {dict: 'an object', list: 'an array', str: 'a string', bool: 'a boolean', type(None): 'null'}.get(type(v), 'a number')
+
+# %% ../nbs/00_data.ipynb #8e654cfb
+def _read_manifest(mpath:Path, # an embedding folder's manifest.json
+                   verify:bool=True): # whether the checksums will be checked (then `sha1` is needed)
+    "The manifest as a dict, once it is a JSON object holding every entry the reader uses, each of the right type."
+    try: man = json.loads(mpath.read_bytes())
+    except ValueError as e: raise _manifest_error(mpath, f"not valid JSON ({e})") from None
+    if not isinstance(man, dict): raise _manifest_error(mpath, f"the file holds {_json_kind(man)}, not a JSON object")
+    if man.get('kind') != 'gnnic-embeddings' or man.get('format') != 1:
+        got = f"kind {man.get('kind')!r}, format {man.get('format')!r}"
+        raise _manifest_error(mpath, f"not an embedding-folder manifest of format 1 ({got})")
+    need = ['n', 'dim', 'classes'] + (['sha1'] if verify else [])
+    missing = [k for k in need if k not in man]
+    if missing: raise _manifest_error(mpath, f"no {', '.join(map(repr, missing))} entr{'ies' if len(missing) > 1 else 'y'}")
+    for k in ('n', 'dim'):
+        if type(man[k]) is not int or man[k] < 1:
+            raise _manifest_error(mpath, f"{k!r} must be a positive integer, got {man[k]!r}")
+    if not isinstance(man['classes'], list) or not all(isinstance(c, str) for c in man['classes']):
+        raise _manifest_error(mpath, f"'classes' must be a list of class names (strings), got {_json_kind(man['classes'])}")
+    if verify:
+        sha = man['sha1']; keys = [k for k in _EMB_DIR_FILES if k != 'manifest']
+        if not isinstance(sha, dict):
+            raise _manifest_error(mpath, f"'sha1' must be an object of checksums, got {_json_kind(sha)}")
+        missing = [k for k in keys if not isinstance(sha.get(k), str)]
+        if missing: raise _manifest_error(mpath, f"'sha1' has no checksum for {', '.join(map(repr, missing))}")
+    return man
+
+# %% ../nbs/00_data.ipynb #95bf0544
+def _load_npy(path:Path, # a .npy file of an embedding folder
+              mmap:bool=False): # memory-map it (read-only)
+    "The array in `path`, or a `ValueError` naming the file, why it cannot be read and what to do."
+    try: return np.load(path, mmap_mode='r' if mmap else None, allow_pickle=False)
+    except (ValueError, EOFError) as e:
+        raise ValueError(f"{path}: not a readable .npy array ({e}); run `gnnic embed` again to write the folder") from None
+
+# %% ../nbs/00_data.ipynb #5e6e0586
+def _read_names(path:Path): # an embedding folder's names.txt
+    "The image names in `path`, one a line, or a `ValueError` naming the first byte that is not UTF-8."
+    b = path.read_bytes()
+    try: return b.decode('utf-8').split('\n')[:-1]
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not UTF-8 text (byte 0x{b[e.start]:02x} at offset {e.start}); "
+                         "run `gnnic embed` again to write the folder") from None
+
 # %% ../nbs/00_data.ipynb #e25164f6
 def read_embeddings_dir(path, # folder written by `write_embeddings_dir` (e.g. by `gnnic embed`)
                         verify:bool=True): # check each file against its SHA-1 in the manifest (reads each once)
@@ -246,20 +395,20 @@ def read_embeddings_dir(path, # folder written by `write_embeddings_dir` (e.g. b
     if not f['manifest'].exists():
         raise IsADirectoryError(f"{path}: is a folder; expected an embeddings CSV file or a folder written by `gnnic embed`, but it has no "
                                 f"{_EMB_DIR_FILES['manifest']}" + (" (its writing was interrupted: run `gnnic embed` again)" if f['embeddings'].exists() or (path/'parts').is_dir() else ''))
-    try: man = json.loads(f['manifest'].read_text())
-    except ValueError as e: raise ValueError(f"{f['manifest']}: not valid JSON ({e})") from None
-    if man.get('kind') != 'gnnic-embeddings' or man.get('format') != 1:
-        raise ValueError(f"{f['manifest']}: not an embedding-folder manifest of format 1 (kind {man.get('kind')!r}, format {man.get('format')!r})")
+    man = _read_manifest(f['manifest'], verify)
     for k in ('embeddings', 'labels', 'names'):
         if not f[k].exists(): raise FileNotFoundError(f"{f[k]}: missing, though {f['manifest']} lists it")
         if verify and _file_sha1(f[k]) != man['sha1'][k]:
             raise ValueError(f"{f[k]}: does not match its checksum in {f['manifest']} (changed or damaged since it was written); write the folder again")
-    x = np.load(f['embeddings'], mmap_mode='r', allow_pickle=False)
+    x = _load_npy(f['embeddings'], mmap=True)
     n, d = man['n'], man['dim']
     if x.dtype != np.float32 or x.shape != (n, d): raise ValueError(f"{f['embeddings']}: a {x.dtype} matrix of shape {x.shape}; {f['manifest']} says float32 ({n}, {d})")
-    y, names = np.load(f['labels'], allow_pickle=False), f['names'].read_bytes().decode('utf-8').split('\n')[:-1]
-    if y.shape != (n,) or len(names) != n: raise ValueError(f"{path}: {len(y)} labels and {len(names)} names for {n} embeddings")
-    return EmbeddingSet(x, y, man['classes'], names, source=str(path))
+    y, names = _load_npy(f['labels']), _read_names(f['names'])
+    if y.shape != (n,) or len(names) != n:
+        raise ValueError(f"{path}: {y.size} labels (shape {y.shape}) and {len(names)} names for {n} embeddings; "
+                         "run `gnnic embed` again to write the folder")
+    where = {'': str(path), 'x': str(f['embeddings']), 'y': str(f['labels']), 'names': str(f['names'])}
+    return EmbeddingSet(x, y, man['classes'], names, source=str(path), checks=dict(where=where, min_rows=1))
 
 # %% ../nbs/00_data.ipynb #6483db1b
 def read_embeddings(path): # an embeddings CSV in the reference layout, or an embedding folder (or its manifest.json)
