@@ -10,7 +10,7 @@ __all__ = ['FRACS', 'SCHEMA_VERSION', 'DRAWS', 'RATES', 'PRESETS', 'COLUMNS', 't
            'read_results', 'run_grid']
 
 # %% ../nbs/14_experiments.ipynb #31d72ff1
-import hashlib, json, os, platform, re, time, warnings
+import csv, hashlib, json, os, platform, re, time, warnings
 from contextlib import contextmanager
 from io import StringIO
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -190,6 +190,57 @@ def _check_schema(path, df):
     if bad: raise ValueError(f"{path} holds rows of results schema {', '.join(map(str, bad))}; this version reads and writes schema "
                              f"{SCHEMA_VERSION}: move the file away, or rerun with --fresh to start over")
 
+# %% ../nbs/14_experiments.ipynb #b2cd6cc6
+def _decode(path, data:bytes) -> str:
+    "Results CSV bytes as text, without a spreadsheet's byte-order mark; refused, naming the file, unless UTF-8."
+    try: return data.decode('utf-8-sig')
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: it is not UTF-8 text (byte {e.start} is 0x{data[e.start]:02x}), so gnnic did not write it "
+                         "as it is; the file is left unchanged: move it away, or rerun with --fresh to start over") from None
+
+# %% ../nbs/14_experiments.ipynb #4d97237f
+def _fields(line:str) -> list:
+    "The fields of one CSV line; quoted fields may hold commas and quotes, as `to_csv` writes the JSON columns."
+    return next(csv.reader([line]), [])
+
+# %% ../nbs/14_experiments.ipynb #3750ec36
+_UNCHANGED = "the file is left unchanged: move it away, or rerun with --fresh to start over"  # after a refusal
+
+# %% ../nbs/14_experiments.ipynb #0c5e243a
+def _columns(path, head:str) -> list:
+    "The columns of a results file's header line, in its order; refused unless they are the schema's (`_ADDED` aside)."
+    cols = _fields(head)
+    if 'run_key' not in cols:
+        raise ValueError(f"{path}: its header has no run_key column, so its runs cannot be told apart (the header is "
+                         f"{head[:60]!r}{'…' if len(head) > 60 else ''}); {_UNCHANGED}")
+    twice = list(dict.fromkeys(c for c in cols if cols.count(c) > 1))
+    if twice: raise ValueError(f"{path}: its header names column(s) {', '.join(twice)} more than once; {_UNCHANGED}")
+    _check_schema(path, pd.DataFrame(columns=cols))  # no schema column: a schema-1 file
+    lost = [c for c in COLUMNS if c not in cols and c not in _ADDED]
+    if lost:
+        raise ValueError(f"{path}: its header lacks column(s) {', '.join(lost)}, which every results row holds; "
+                         f"{_UNCHANGED}")
+    odd = [c for c in cols if c not in COLUMNS]
+    if odd:
+        raise ValueError(f"{path}: its header has column(s) {', '.join(odd)}, which results schema {SCHEMA_VERSION} "
+                         f"does not (a newer gnnic's file, or one edited by hand); {_UNCHANGED}")
+    return cols
+
+# %% ../nbs/14_experiments.ipynb #c0bcce13
+_NUMBERS = ('schema', 'n_nodes', 'dim', 'n_classes', 'rate', 'n_labelled', 'seed', 'threshold', 'n_configs', 'cv_folds',
+            'val_acc', 'test_acc', 'train_acc', 'best_epoch', 'n_edges', 'deg_median', 'isolated', 'components',
+            'homophily', 'graph_seconds', 'seconds', 'cpu_seconds')
+_NUMBER = re.compile(r'[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?|[+-]?inf|nan')  # as `to_csv` writes numbers (NaN: nothing)
+
+# %% ../nbs/14_experiments.ipynb #3a631bce
+def _bad_row(fields:list, cols:list) -> str:
+    "Why one line's fields are not a results row under header `cols`, or '' when they are."
+    if len(fields) != len(cols): return f"{len(fields)} field(s) where the header has {len(cols)}"
+    row = dict(zip(cols, fields))
+    if not row['run_key']: return 'no run key'
+    bad = next((c for c in _NUMBERS if row.get(c) and not _NUMBER.fullmatch(row[c])), None)
+    return f"{bad} is {row[bad][:20]!r}, not a number" if bad else ''
+
 # %% ../nbs/14_experiments.ipynb #9237cc8e
 @contextmanager
 def results_lock(path, # a results CSV; the lock is an `flock` on the file `<path>.lock` beside it
@@ -206,64 +257,82 @@ def results_lock(path, # a results CSV; the lock is an `flock` on the file `<pat
         if fd is not None: os.close(fd)
 
 # %% ../nbs/14_experiments.ipynb #17d5d231
-def _keys(text:bytes) -> set:
-    "Run keys in results CSV text: the first field of each line after the header."
-    return {l.split(b',', 1)[0].decode() for l in text.split(b'\n')[1:] if l}
+def _keys(text:bytes, path='results file') -> set:
+    "Run keys in results CSV text: the run_key of each complete line after the header, wherever the header puts it."
+    lines = _decode(path, text).split('\n')
+    if len(lines) < 2: return set()  # empty, or a partial first line
+    i = _columns(path, lines[0].rstrip('\r')).index('run_key')
+    key = (lambda l: l.split(',', 1)[0]) if i == 0 else (lambda l: (_fields(l) + [''] * (i + 1))[i])
+    return {key(l) for l in lines[1:-1]} - {'', 'run_key'}
 
 # %% ../nbs/14_experiments.ipynb #c6621e71
 def _keys_on_disk(path) -> set:
     "Run keys in results CSV `path`, read under the readers' lock."
-    with results_lock(path, shared=True): return _keys(Path(path).read_bytes()) if Path(path).exists() else set()
+    with results_lock(path, shared=True): return _keys(Path(path).read_bytes(), path) if Path(path).exists() else set()
 
 # %% ../nbs/14_experiments.ipynb #d27538de
 def _header(path, text:bytes, row:dict=None) -> list:
-    "The columns of results CSV text's header, once the row's values fit under it: a missing column may only be one of `_ADDED`."
-    cols = pd.read_csv(StringIO(text.split(b'\n', 1)[0].decode()), nrows=0).columns.tolist()
-    lost = [c for c in COLUMNS if c not in cols and (c not in _ADDED or (row or {}).get(c, _ADDED[c]) != _ADDED[c])]
-    if lost: raise ValueError(f"{path}: its header lacks column(s) {', '.join(lost)} that this run needs; write to a new output "
-                              "folder, or rerun with --fresh to start this one over")
+    "The columns of results CSV text's header, in its order, once the row fits under it: a missing column may only be of `_ADDED`."
+    cols = _columns(path, _decode(path, text.split(b'\n', 1)[0]).rstrip('\r'))
+    lost = [c for c, v in _ADDED.items() if c not in cols and (row or {}).get(c, v) != v]
+    if lost: raise ValueError(f"{path}: its header lacks column(s) {', '.join(lost)} that this run needs; write to a new "
+                              "output folder, or rerun with --fresh to start this one over")
     return cols
 
 # %% ../nbs/14_experiments.ipynb #9a41c3d7
 def append_row(path, row:dict) -> bool:
     "Append one run's row to a results CSV in one fsync'ed write, under the writers' lock, unless its run key is there already; whether it wrote."
     path = Path(path)
+    if 'run_key' not in row:
+        raise ValueError(f"a row for {path} has no run_key, which identifies its run; it has {', '.join(map(str, row)) or 'no column'}")
     with results_lock(path):
         text = path.read_bytes() if path.exists() else b''
         if text and not text.endswith(b'\n'): text = text[:text.rfind(b'\n') + 1]; path.write_bytes(text)  # a partial line from a crash
-        if str(row['run_key']) in _keys(text): return False  # written meanwhile by another process
         cols = _header(path, text, row) if text else COLUMNS
+        if str(row['run_key']) in _keys(text, path): return False  # written meanwhile by another process
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try: os.write(fd, pd.DataFrame([row], columns=cols).to_csv(index=False, header=not text).encode()); os.fsync(fd)
         finally: os.close(fd)
     return True
 
 # %% ../nbs/14_experiments.ipynb #421291d4
-def _clean_text(text:str):
-    "(text, notes): results CSV text without a partial last line, repeated header lines and repeated run keys; notes name the rows (the header is row 1)."
-    lines, notes = text.split('\n'), []
+def _clean_text(text:str, path='results file'):
+    "(text, notes): results CSV text without a partial last line, blank lines, repeated header lines and repeated run keys."
+    lines, notes = [l[:-1] if l.endswith('\r') else l for l in text.split('\n')], []
     rows = lambda r: ', '.join(map(str, r[:10])) + (f", … ({len(r)} in all)" if len(r) > 10 else '')
     if lines[-1]: notes.append(f"dropping an incomplete last line (row {len(lines)}: a run interrupted while writing)")
-    keep, heads, dups, seen = lines[:1], [], [], set()
-    for i, l in enumerate(lines[1:-1], 2):
-        k = l.split(',', 1)[0]
-        if l == lines[0]: heads.append(i)
-        elif k in seen: dups.append(i)
-        else: seen.add(k); keep.append(l)
+    if len(lines) < 2: return '', notes
+    cols = _columns(path, lines[0]); i = cols.index('run_key')
+    keep, heads, blank, dups, bad, seen = lines[:1], [], [], [], [], set()
+    for n, l in enumerate(lines[1:-1], 2):
+        f = [] if l == lines[0] or not l.strip() else _fields(l)
+        why = _bad_row(f, cols) if f else ''
+        if l == lines[0]: heads.append(n)
+        elif not f: blank.append(n)
+        elif why: bad.append(f"row {n}: {why}")
+        elif f[i] in seen: dups.append(n)
+        else: seen.add(f[i]); keep.append(l)
+    if bad: raise ValueError(f"{path}: {len(bad)} line(s) are not results rows (the header is row 1): {'; '.join(bad[:5])}"
+                             f"{'; …' if len(bad) > 5 else ''}; the file is left unchanged: delete or fix those lines, "
+                             "move the file away, or rerun with --fresh to start over")
     if heads: notes.append(f"dropping {len(heads)} repeated header line(s) at row(s) {rows(heads)}")
-    if dups: notes.append(f"dropping {len(dups)} repeated run(s) at row(s) {rows(dups)} (each has the run key of an earlier row, which is kept)")
-    return ('\n'.join(keep) + '\n' if len(lines) > 1 else ''), notes
+    if blank: notes.append(f"dropping {len(blank)} blank line(s) at row(s) {rows(blank)}")
+    if dups: notes.append(f"dropping {len(dups)} repeated run(s) at row(s) {rows(dups)} "
+                          "(each has the run key of an earlier row, which is kept)")
+    return '\n'.join(keep) + '\n', notes
 
 # %% ../nbs/14_experiments.ipynb #fa63c1e2
 def read_results(path, repair:bool=False): # also rewrite the file without what was dropped, under the writers' lock
-    "Results CSV as a DataFrame, one row per run key; a partial last line (a crash mid-write), repeated header lines and repeated runs (processes that wrote at once, before gnnic locked the file) are dropped with a warning naming their rows."
+    "Results CSV as a DataFrame, one row per run key, its columns in `COLUMNS` order; a partial last line (a crash mid-write), blank lines, repeated header lines and repeated runs (processes that wrote at once, before gnnic locked the file) are dropped with a warning naming their rows; a file it cannot read safely is refused, unchanged."
     path = Path(path)
     with results_lock(path, shared=not repair):
-        text, notes = _clean_text(path.read_text() if path.exists() else '')
-        df = pd.read_csv(StringIO(text)) if text.strip() else pd.DataFrame(columns=COLUMNS)
+        text, notes = _clean_text(_decode(path, path.read_bytes()) if path.exists() else '', path)
+        text_cols = {'run_key': str, 'data_digest': str}  # never numbers, whatever their digits
+        df = pd.read_csv(StringIO(text), dtype=text_cols) if text else pd.DataFrame(columns=COLUMNS)
         _check_schema(path, df)
         for c, v in _ADDED.items():
             if c not in df: df[c] = v
+        df = df[COLUMNS]
         if notes and repair: atomic_write(path, text)
     if notes: warnings.warn(f"{path}: {'; '.join(notes)}" + ('; the file is repaired' if repair else ''))
     return df
