@@ -18,7 +18,8 @@ from .methods import GRIDS
 from .graph import build_graph
 from .comparisons import (rate_table, protocols_table, holm, paired_stats, compare, verdicts, comparison_table,
                                                   compare_draws, _order, _pct, _pts)
-from .report_plots import plot_label_rate, local_homophily, plot_homophily, plot_confusion, plot_embedding_map
+from .report_plots import (plot_label_rate, local_homophily, plot_homophily, plot_confusion, plot_embedding_map,
+                                                   _pooled_rows)
 
 # %% ../nbs/17_report.ipynb #81c88e02
 def _md(df:pd.DataFrame, index:bool=True) -> str:
@@ -39,12 +40,12 @@ def _report_graph(df:pd.DataFrame, es:EmbeddingSet):
 # %% ../nbs/17_report.ipynb #bb971b6d
 def _figures(df, es, graph, map_method) -> dict:
     "File name → function drawing that figure to a path, for the figures these results support."
-    low, honest = min(df.rate), df[df.protocol != 'oracle']; figs = {}
+    figs = {}
     if df.rate.nunique() > 1: figs['accuracy_vs_label_rate.png'] = lambda p: plot_label_rate(df, p)
     if graph is not None:
-        figs['homophily_vs_accuracy.png'] = lambda p: plot_homophily(honest, es, graph, p, low)
+        figs['homophily_vs_accuracy.png'] = lambda p: plot_homophily(df, es, graph, p)
         figs['embedding_map.png'] = lambda p: plot_embedding_map(es, graph, p, map_method)
-    figs['confusion_best.png'] = lambda p: plot_confusion(honest, es, p, low)[0]
+    figs['confusion_best.png'] = lambda p: plot_confusion(df, es, p)[0]
     return figs
 
 # %% ../nbs/17_report.ipynb #c32a2a30
@@ -60,6 +61,10 @@ _PROTOCOL_LINES = [
     'with 1 label in a class, the documented defaults and fixed epochs, untuned.',
     '- `oracle`: the same labelled nodes, but tuning and early stopping on the whole validation split: an upper bound, as in Planetoid-style papers.',
     '- `full` (rate 100%): every training label; tuning and early stopping on the validation split.']
+
+# %% ../nbs/17_report.ipynb #20c9a6d2
+_ORACLE_CAPTION = ['Below 100%: the `oracle` protocol, tuned and early-stopped on the whole validation split, whose '
+                   'labels the label budget does not count: an upper bound, not what a user with that budget gets.', '']
 
 # %% ../nbs/17_report.ipynb #f2b27a3d
 def _draw_lines(df) -> list:
@@ -82,7 +87,9 @@ def _results_lines(df, cmp) -> list:
     "Markdown lines of the tables by protocol, the verdicts and the paired comparisons."
     L = []
     for proto in [p for p in ('budget', 'oracle') if (df.protocol == p).any()] or ['full']:
-        L += [f"## Protocol `{proto}`: test accuracy (mean ± 95% CI over seeds)", '', _md(rate_table(df, proto)), '']
+        caption = _ORACLE_CAPTION if proto == 'oracle' else []
+        L += [f"## Protocol `{proto}`: test accuracy (mean ± 95% CI over seeds)", '', *caption]
+        L += [_md(rate_table(df, proto)), '']
     return L + ['## Graph methods vs every non-graph baseline (paired by seed, Holm-adjusted)', '',
         'Each graph configuration minus each non-graph baseline, per seed, in accuracy points. Verdict: Holm-adjusted p < 0.05 '
         '(one Holm family per protocol: all its rates, methods and baselines). p is the paired t-test\'s, or the exact sign-flip test\'s '
@@ -90,12 +97,22 @@ def _results_lines(df, cmp) -> list:
         + (' With 5 seeds the sign-flip p cannot go below 0.0625.' if df.seed.nunique() == 5 else ''), '',
         *verdicts(cmp), '', _md(comparison_table(cmp), index=False) if not cmp.empty else '', '', *_draw_lines(df)]
 
+# %% ../nbs/17_report.ipynb #c3b3f25b
+def _figure_lines(df, figs) -> list:
+    "Markdown lines of the figures section, saying when the figures of one rate draw the `oracle` protocol's runs."
+    L = ['## Figures', '']
+    if _pooled_rows(df)[1]:
+        L += [f"The results hold no `budget` run at the lowest label rate, {_pct(min(df.rate))}: the homophily and "
+              "confusion figures draw its `oracle` runs, tuned on validation labels not counted against the budget "
+              "(an upper bound).", '']
+    return L + [f"![{n[:-4].replace('_', ' ')}]({n})\n" for n in figs]
+
 # %% ../nbs/17_report.ipynb #6ac55ae0
 def _report_lines(df, cmp, figs, title, meta) -> list:
     "Every line of report.md: heading, results sections, figures, protocol."
     return [f"# {title}", '', f"Dataset `{df.dataset.iloc[0]}` ({df.n_nodes.iloc[0]} nodes, {df.n_classes.iloc[0]} classes); {df.seed.nunique()} seeds; "
             f"label rates {', '.join(_pct(r) for r in sorted(df.rate.unique()))} of the training split; {len(df)} runs.", '',
-            *_results_lines(df, cmp), '## Figures', '', *[f"![{n[:-4].replace('_', ' ')}]({n})\n" for n in figs],
+            *_results_lines(df, cmp), *_figure_lines(df, figs),
             '## Protocol', '', *_PROTOCOL_LINES, '- Tuning effort per method (the same at every rate and protocol):', *_tuning_lines(df),
             f"- Compute: {df.seconds.sum():.0f} s of fitting in total ({df.cpu_seconds.sum():.0f} CPU s).",
             *[f"- {k}: {v}" for k, v in (meta or {}).items()], f"- Versions: {df.versions.iloc[0]}", '']

@@ -13,7 +13,7 @@ import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
 from matplotlib.collections import LineCollection
 from sklearn.metrics import confusion_matrix
-from .analysis import _save, summarise
+from .analysis import _save, summarise, _fig_protocol, _ORACLE_NOTE
 from .comparisons import _order, _pct
 from .data import EmbeddingSet, split_indices
 from .methods import METHODS, GRAPH_METHODS
@@ -37,10 +37,24 @@ def plot_label_rate(df:pd.DataFrame, path=None):
     "Mean test accuracy against label rate with 95% CI bands, one line per method, one panel per tuning protocol."
     protos = [p for p in ('budget', 'oracle') if (df.protocol == p).any()] or ['full']
     fig, axes = plt.subplots(1, len(protos), figsize=(6.5 * len(protos) + 1.5, 4.5), squeeze=False, sharey=True)
-    for ax, proto in zip(axes[0], protos): _rate_panel(ax, summarise(df[df.protocol.isin([proto, 'full'])]), f'protocol: {proto}')
+    title = lambda p: _ORACLE_NOTE.replace(': ', ':\n', 1) if p == 'oracle' else f'protocol: {p}'
+    for ax, proto in zip(axes[0], protos):
+        _rate_panel(ax, summarise(df[df.protocol.isin([proto, 'full'])]), title(proto))
     axes[0][0].set_ylabel('test accuracy (mean, 95% CI over seeds)')
     axes[0][-1].legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.01, 1)); fig.tight_layout()
     return _save(fig, path)
+
+# %% ../nbs/16_report_plots.ipynb #d2666ec6
+def _pooled_rows(df:pd.DataFrame, rate:float=None) -> tuple:
+    "Rows at `rate` (default: the lowest) of one protocol (`budget`, else `full`, else `oracle`); a note for `oracle`."
+    rate = min(df.rate) if rate is None else rate
+    d = df[df.rate == rate]
+    if d.empty:
+        rates = ', '.join(f'{r:g}' for r in sorted(df.rate.unique()))
+        raise ValueError(f"the results hold no run at label rate {rate:g} (their rates: {rates}); "
+                         "pass one of those rates, or none for the lowest")
+    p = _fig_protocol(d)
+    return d[d.protocol == p], ('\n' + _ORACLE_NOTE if p == 'oracle' else '')
 
 # %% ../nbs/16_report_plots.ipynb #12744bfe
 def _predictions(df, es):
@@ -68,14 +82,14 @@ def _accuracy_by_homophily(p, h):
 
 # %% ../nbs/16_report_plots.ipynb #df01e490
 def plot_homophily(df:pd.DataFrame, es:EmbeddingSet, graph, path=None, rate:float=None):
-    "Test accuracy per bin of local homophily, one line per method, pooled over seeds at label rate `rate` (default: the lowest)."
-    rate = min(df.rate) if rate is None else rate
-    acc, n = _accuracy_by_homophily(_predictions(df[df.rate == rate], es), local_homophily(graph, es.y))
+    "Test accuracy per bin of local homophily, seeds pooled at `rate` (default: lowest), one protocol."
+    d, note = _pooled_rows(df, rate); rate = d.rate.iloc[0]
+    acc, n = _accuracy_by_homophily(_predictions(d, es), local_homophily(graph, es.y))
     fig, ax = plt.subplots(figsize=(7, 4.2)); x = range(len(acc.columns))
     for m in _order(acc.index): ax.plot(x, acc.loc[m].values, marker='o', ms=3, color=_STYLE.get(m), ls='-' if m in GRAPH_METHODS else '--', label=m)
     ax.set_xticks(x); ax.set_xticklabels([f"{l}\n(n={n.get(l, 0)})" for l in acc.columns])
     ax.set_xlabel('local homophily of the test node (test nodes pooled over seeds)'); ax.set_ylabel('test accuracy')
-    ax.set_title(f'Accuracy vs neighbourhood homophily, label rate {_pct(rate)}')
+    ax.set_title(f'Accuracy vs neighbourhood homophily, label rate {_pct(rate)}{note}')
     ax.legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.01, 1)); ax.grid(alpha=.3); fig.tight_layout()
     return _save(fig, path)
 
@@ -90,13 +104,16 @@ def _draw_confusion(ax, cm, classes):
 
 # %% ../nbs/16_report_plots.ipynb #a4040bfb
 def plot_confusion(df:pd.DataFrame, es:EmbeddingSet, path=None, rate:float=None, method:str=None):
-    "Row-normalised confusion matrix of `method` (default: the best at `rate`), test nodes of all seeds pooled; (figure, counts)."
-    rate = min(df.rate) if rate is None else rate
-    method = method or df[df.rate == rate].groupby('method').test_acc.mean().idxmax()  # descriptive: never used for a verdict
-    p = _predictions(df[(df.rate == rate) & (df.method == method)], es)
+    "Confusion matrix of `method` (default: best at `rate`), seeds pooled, one protocol: (figure, counts)."
+    d, note = _pooled_rows(df, rate); rate = d.rate.iloc[0]
+    method = method or d.groupby('method').test_acc.mean().idxmax()  # descriptive: never used for a verdict
+    if not (d.method == method).any(): raise ValueError(f"the results hold no {method!r} run at label rate {rate:g}; "
+                                                        f"methods there: {', '.join(sorted(d.method.unique()))}")
+    p = _predictions(d[d.method == method], es)
     cm = confusion_matrix(p.y.values, p.pred.values, labels=range(es.n_classes))
     fig, ax = plt.subplots(figsize=(0.5 * es.n_classes + 2.5, 0.5 * es.n_classes + 2)); im = _draw_confusion(ax, cm, es.classes)
-    ax.set_title(f'{method} at {_pct(rate)} labels: {np.trace(cm) / cm.sum():.3f} accuracy\n(test nodes of {p.seed.nunique()} seeds)')
+    acc = np.trace(cm) / cm.sum()
+    ax.set_title(f'{method} at {_pct(rate)} labels: {acc:.3f} accuracy\n(test nodes of {p.seed.nunique()} seeds){note}')
     fig.colorbar(im, ax=ax, fraction=.046); fig.tight_layout()
     return _save(fig, path), cm
 
