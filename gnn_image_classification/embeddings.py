@@ -6,7 +6,7 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/embedd
 
 # %% ../nbs/09_embeddings.ipynb #27710217
 from __future__ import annotations
-import os, warnings
+import os, pickle, warnings
 from contextlib import contextmanager, nullcontext
 from enum import Enum
 from pathlib import Path
@@ -258,9 +258,19 @@ def _item_names(src):
     if isinstance(samples, list) and len(samples) == len(src) and all(isinstance(o, tuple) for o in samples[:1]):
         return [str(o[0]) for o in samples]
 
+# %% ../nbs/09_embeddings.ipynb #892066b6
+def _named_error(e:Exception, name:str) -> Exception:
+    "`e` again, its message led by the item's `name`; a `RuntimeError` where its type cannot be rebuilt or pickled."
+    msg = str(e).removeprefix(f"{name}: ")
+    try:
+        named = type(e)(f"{name}: {msg}")
+        pickle.loads(pickle.dumps(named))  # it must travel from a DataLoader worker to the main process
+        return named
+    except Exception: return RuntimeError(f"{name}: {type(e).__name__}: {msg}")
+
 # %% ../nbs/09_embeddings.ipynb #227443b1
 class _Items(Dataset):
-    "Any image source as a dataset of `(index, preprocessed tensor or None, error)`."
+    "Any image source as a dataset of `(index, preprocessed tensor or None, error)`; the error a string or an exception."
     def __init__(self, src, tf, errors='raise'):
         if isinstance(src, (np.ndarray, torch.Tensor)):
             src = _channels_first(torch.as_tensor(src), 1, "expected a batch (N, H, W), or (N, C, H, W) / (N, H, W, C) with 1 or 3 channels")
@@ -275,11 +285,8 @@ class _Items(Dataset):
             item = self.src[i]
             return i, self.tf(_to_rgb_tensor(item[0] if isinstance(item, (tuple, list)) else item, name)), None
         except Exception as e:
-            msg = str(e).removeprefix(f"{name}: ")
-            if self.errors == 'skip': return i, None, f"{type(e).__name__}: {msg}"
-            try: named = type(e)(f"{name}: {msg}")
-            except Exception: named = RuntimeError(f"{name}: {type(e).__name__}: {msg}")
-            raise named from e
+            if self.errors == 'skip': return i, None, f"{type(e).__name__}: {str(e).removeprefix(f'{name}: ')}"
+            return i, None, _named_error(e, name)  # raised by `embed_images`, in the main process
 
 # %% ../nbs/09_embeddings.ipynb #3c0b8c25
 def _collate(items):
@@ -326,6 +333,7 @@ def embed_images(images, # (N, H, W), (N, C, H, W) or (N, H, W, C) array/tensor,
     with torch.inference_mode(), _fast(bb, dtype, device.type, channels_last), tqdm(total=len(items), unit='img', unit_scale=True, disable=not progress,
                                       desc=f'{bb.name} ({bb.weights_name or "random"})') as bar:
         for idx, xb, bad in dl:
+            if errors == 'raise' and bad: raise bad[0][1]  # the first unreadable image, with its name and reason only
             if xb is not None:
                 feats.append(bb(xb.to(device, non_blocking=True, memory_format=torch.channels_last if channels_last else torch.preserve_format)).float().cpu()); kept += idx
             failed += bad; bar.update(len(idx) + len(bad))

@@ -6,7 +6,7 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/predic
 
 # %% ../nbs/18_predict.ipynb #09b2ce8b
 from __future__ import annotations
-import inspect, json, re, warnings
+import errno, inspect, json, os, re, warnings
 from dataclasses import fields
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn as nn
@@ -186,6 +186,32 @@ def from_training(cls:GraphClassifier, model:nn.Module, # trained, e.g. `fit_met
     clf.probe = _probe_embedding(embedder, clf.backbone())
     return clf
 
+# %% ../nbs/18_predict.ipynb #d3edff16
+def _torch_save(obj, f):
+    "`torch.save(obj)` into the binary file `f`; a failed write's `OSError` raised as itself, not as torch's RuntimeError."
+    failed = []
+    def call(fn, *a):
+        try: return fn(*a)
+        except OSError as e: failed.append(e); raise
+    class _Writes:
+        def write(self, b): return call(f.write, b)
+        def flush(self): return call(f.flush)
+    try: torch.save(obj, _Writes())
+    except RuntimeError:
+        if failed: raise failed[0] from None
+        raise
+
+# %% ../nbs/18_predict.ipynb #3c96cfc9
+_WRITE_ADVICE = {errno.ENOSPC: "free space on that disk, or write it elsewhere",
+                 errno.EDQUOT: "your disk quota is used up: free some of it, or write it elsewhere",
+                 errno.EFBIG: "the file is larger than this process may write (`ulimit -f`): raise the limit, or write elsewhere",
+                 errno.EROFS: "that disk is read-only: write it elsewhere"}
+
+def _with_advice(e:OSError) -> OSError:
+    "`atomic_write`'s error (file and reason) with what to do: for a full disk, a quota, a size limit, a read-only disk."
+    tip = next((t for c, t in _WRITE_ADVICE.items() if str(e).endswith(os.strerror(c))), None)
+    return type(e)(f"{e}; {tip} (nothing was written)") if tip else e
+
 # %% ../nbs/18_predict.ipynb #fd3268d2
 _FORMAT, _VERSION = 'gnnic-graph-classifier', 2  # what a classifier file says it is; the newest format read here
 # version 1: a GNN only (model: config, state); 2: the method's name, a model of any kind (model: kind, config, state)
@@ -199,7 +225,8 @@ def save(self:GraphClassifier, path):
              nodes=dict(x=self.x, y=self.y, names=self.names), classes=self.classes, graph=self.graph,
              embedder=dict(backbone=e.backbone, weights=e.weights, image_size=e.image_size, normalise=e.normalise, seed=e.seed, **e.speed),
              stored=self.stored, probe=self.probe, meta=json.dumps(self.meta, default=str))
-    return atomic_write(path, lambda f: torch.save(d, f), 'classifier file')
+    try: return atomic_write(path, lambda f: _torch_save(d, f), 'classifier file')
+    except OSError as e: raise _with_advice(e) from None
 
 # %% ../nbs/18_predict.ipynb #1a0451d9
 def _load_error(path, e):
@@ -301,22 +328,53 @@ def predict_embeddings(self:GraphClassifier, q, # (M, d) embeddings of new image
             return lp, deg, near
     finally: self.model.cpu()
 
+# %% ../nbs/18_predict.ipynb #b129fd94
+def _folder_images(p:Path, # a folder, searched at any depth
+                   prefix:str, # put before each path relative to `p` to name it ('' or the folder as given, with '/')
+                   given:str): # the folder as given, naming `p` itself when it cannot be listed
+    "The image files below `p` as `image_folder` lists them, their names, and `(name, reason)` of each folder not listed."
+    bad = []; files = _image_files(p, IMAGE_EXTS, unreadable=bad)
+    names = [prefix + f.relative_to(p).as_posix() for f in files]
+    return files, names, [(given if d == p else f"{prefix}{d.relative_to(p).as_posix()}/", why) for d, why in bad]
+
 # %% ../nbs/18_predict.ipynb #4a36ecd4
-def _as_source(images):
-    "New images as something `embed_images` reads, with a name for each."
-    if isinstance(images, (ImageSource, np.ndarray, torch.Tensor)): return images
-    if isinstance(images, (str, Path)):
-        p = Path(images).expanduser()
-        if not p.exists(): raise FileNotFoundError(f"{p}: no such file or folder")
-        if p.is_dir():
-            files = _image_files(p, IMAGE_EXTS)  # as `image_folder` lists them: dead links too, reported when read
-            if not files: raise ValueError(f"{p}: no image files in this folder (looked for {', '.join(IMAGE_EXTS)}, at any depth)")
-            names = [f.relative_to(p).as_posix() for f in files]
-        else: files, names = [p], [str(images)]
-    else:
-        files = [Path(o).expanduser() for o in images]; names = [str(o) for o in images]
-        if not files: raise ValueError("no images given")
-    return ImageSource(np.zeros(len(files), int), ['?'], names, dict(kind='files'), paths=files)
+def _as_source(images): # a folder, an image file, a list of files and folders, an `ImageSource` or an image array
+    "New images as something `embed_images` reads, named; folders that could not be listed in `spec['unreadable']`."
+    if isinstance(images, (ImageSource, np.ndarray, torch.Tensor)):
+        if not len(images): raise ValueError("no images given")
+        return images
+    single = isinstance(images, (str, Path))
+    items = [images] if single else list(images)
+    if not items: raise ValueError("no images given")
+    if single and not Path(images).expanduser().exists():
+        raise FileNotFoundError(f"{Path(images).expanduser()}: no such file or folder")
+    files, names, unreadable, empty = [], [], [], []
+    for o in items:  # in the order given; each folder's images in the order of their paths
+        p = Path(o).expanduser()
+        if not p.is_dir():  # a file, or a path reported when read
+            files.append(p); names.append(str(o)); continue
+        f, n, bad = _folder_images(p, '' if single else str(o).rstrip('/') + '/', str(o))
+        files += f; names += n; unreadable += bad
+        if not f and not bad: empty.append(str(o))
+    _report_folders(unreadable, empty, found=len(files))
+    return ImageSource(np.zeros(len(files), int), ['?'], names, dict(kind='files', unreadable=unreadable), paths=files)
+
+# %% ../nbs/18_predict.ipynb #0a4b9ac9
+def _report_folders(unreadable:list, # `(name, reason)` of each folder that could not be listed
+                    empty:list, # folders given that hold no image file
+                    found:int): # image files found
+    "Refuse inputs in which no image file was found, saying why; else warn of the folders that gave none."
+    looked = f"looked for {', '.join(IMAGE_EXTS)}, at any depth"
+    locked = '; '.join(f"{n} ({why})" for n, why in unreadable)
+    if not found:
+        none = f"; no image files in {', '.join(empty)} ({looked})" if empty else ''
+        if unreadable: raise ValueError(f"no image files found: {len(unreadable)} folder(s) could not be read: {locked}; "
+                                        f"check their permissions{none}")
+        if len(empty) == 1: raise ValueError(f"{empty[0]}: no image files in this folder ({looked})")
+        raise ValueError(f"no image files in {', '.join(empty)} ({looked})")
+    if empty: warnings.warn(f"no image files in {', '.join(empty)} ({looked}): nothing there is classified")
+    if unreadable: warnings.warn(f"{len(unreadable)} folder(s) could not be read, so their images are not classified: "
+                                 f"{locked}; check their permissions (each has a row with the error in the result)")
 
 # %% ../nbs/18_predict.ipynb #c7fe6098
 def _prediction_frame(clf, names, errs, kept, p, deg, near, all_probs):
@@ -332,14 +390,23 @@ def _prediction_frame(clf, names, errs, kept, p, deg, near, all_probs):
     if all_probs: df = df.join(pd.DataFrame(p.double().numpy(), index=kept, columns=[f'p_{c}' for c in clf.classes]))
     return df
 
+# %% ../nbs/18_predict.ipynb #210a87bc
+def _none_classified(names:list, errs:dict, src) -> ValueError:
+    "The error for inputs none of which could be read: how many, the first one's error, and what to check."
+    n, first = len(names), next((f"{k}: {errs[k]}" for k in names if k in errs), 'no error recorded')
+    locked = src.spec.get('unreadable', []) if isinstance(src, ImageSource) else []
+    also = f"; {len(locked)} folder(s) could not be read either" if locked else ''
+    return ValueError(f"none of the {n} image(s) could be classified: first error: {first}{also}; check that the inputs "
+                      f"are image files ({', '.join(IMAGE_EXTS)}) that open in an image viewer, and that they may be read")
+
 # %% ../nbs/18_predict.ipynb #7c745809
 @patch
-def predict(self:GraphClassifier, images, # a folder, an image file, a list of files, an `ImageSource` or an image array
+def predict(self:GraphClassifier, images, # a folder, an image file, a list of files and folders, an `ImageSource`, an array
             mode:str='attach', # 'attach' (each image on its own) or 'rebuild' (see `predict_embeddings`)
             errors:str='skip', # unreadable images: 'skip' (a row with the error) or 'raise'
             all_probs:bool=False, # add one probability column per class
             batch_size:int=64, device=None, num_workers:int=None, progress:bool=False):
-    "Class and probability for each new image, as a DataFrame (one row per input, in order)."
+    "Class and probability of each new image, as a DataFrame: a row per image, in order, then one per folder not read."
     src = _as_source(images)
     bb = self.backbone()
     diff = float((_probe_embedding(self.embedder, bb) - self.probe).abs().max()) if self.probe is not None else 0.
@@ -353,23 +420,27 @@ def predict(self:GraphClassifier, images, # a folder, an image file, a list of f
                                       progress=progress, errors=errors, return_index=True)
     errs = {n: e for o in caught if o.category is SkippedImagesWarning for n, e in o.message.failed}
     for o in caught: warnings.warn_explicit(o.message, o.category, o.filename, o.lineno)
+    names = list(src.names) if isinstance(src, ImageSource) else [f'item {i}' for i in range(len(src))]
+    if not len(kept): raise _none_classified(names, errs, src)
     logp, deg, near = self.predict_embeddings(x, mode, device)
     iso, kind = int((deg == 0).sum()), _model_config(self.model)[0]
     how = dict(gnn='from their own features alone', propagated="as their nearest stored node").get(kind)
     if iso and how: warnings.warn(f"{iso} of {len(deg)} image(s) were attached to no stored node; classified {how}")
-    names = list(src.names) if isinstance(src, ImageSource) else [f'item {i}' for i in range(len(src))]
-    return _prediction_frame(self, names, errs, kept, logp.exp(), deg, near, all_probs)
+    locked = src.spec.get('unreadable', []) if isinstance(src, ImageSource) else []  # a row each, after the images
+    errs.update({n: f"{why}: this folder could not be read; its images are not classified" for n, why in locked})
+    return _prediction_frame(self, names + [n for n, _ in locked], errs, kept, logp.exp(), deg, near, all_probs)
 
 # %% ../nbs/18_predict.ipynb #98221c1e
 def predict_folder_to_csv(model, # a `GraphClassifier` or the path of a saved one
-                          inputs, # a folder (searched recursively), an image file, or a list of files
+                          inputs, # a folder (searched recursively), an image file, or a list of files and folders
                           out, # the CSV to write
                           mode:str='attach', errors:str='skip', all_probs:bool=False, # see `GraphClassifier.predict`
                           batch_size:int=64, device=None, num_workers:int=None, progress:bool=True):
     "Classify new images with a saved classifier and write one CSV row per image; returns the DataFrame."
     clf = model if isinstance(model, GraphClassifier) else GraphClassifier.load(model)
     df = clf.predict(inputs, mode, errors, all_probs, batch_size, device, num_workers, progress)
-    atomic_write(out, df.to_csv(index=False), 'predictions CSV')
+    try: atomic_write(out, df.to_csv(index=False), 'predictions CSV')
+    except OSError as e: raise _with_advice(e) from None
     return df
 
 # %% ../nbs/18_predict.ipynb #aab24b19

@@ -13,8 +13,7 @@ import numpy as np
 from torch.utils.data import Dataset
 from PIL import Image
 from fastcore.basics import patch
-from fastcore.xtras import globtastic
-from .data import digits_images
+from .data import digits_images, _reason
 from .embeddings import to_rgb_image
 
 # %% auto #0
@@ -160,11 +159,33 @@ def _sample(n_files, n, seed, key):
     return np.sort(rng.choice(n_files, n, replace=False))
 
 # %% ../nbs/10_sources.ipynb #caa66313
+def _list_folder(folder) -> list:
+    "The entries of one folder (`os.scandir`); an `OSError` where it cannot be listed."
+    with os.scandir(folder) as it: return list(it)
+
+# %% ../nbs/10_sources.ipynb #0332b13b
 def _image_files(folder, # searched at any depth
-                 exts=IMAGE_EXTS): # file endings counted as images (case-insensitive)
+                 exts=IMAGE_EXTS, # file endings counted as images (case-insensitive)
+                 unreadable:list=None): # gets `(folder, reason)` of each folder not listed; None: warn
     "The image files below `folder`, sorted by path; dead links included, to be reported when read."
-    fs = globtastic(folder, symlinks=False, skip_file_re=r'^\.', skip_folder_re=r'^\.', func=lambda r, n: Path(r)/n)
-    return sorted((p for p in fs if p.suffix.lower() in exts and (p.is_file() or _link_error(p))), key=lambda p: p.as_posix())
+    found, todo, bad = [], [Path(folder)], []
+    while todo:
+        d = todo.pop()
+        try: entries = _list_folder(d)
+        except OSError as e:
+            bad.append((d, f"{type(e).__name__}: {_reason(e)}"))
+            continue
+        for e in entries:
+            if e.name.startswith('.'): continue  # hidden files and folders
+            p = Path(e.path)
+            if e.is_dir(follow_symlinks=False): todo.append(p)  # a link to a folder is not followed
+            elif p.suffix.lower() in exts and (p.is_file() or _link_error(p)): found.append(p)
+    bad.sort(key=lambda o: o[0].as_posix())
+    if unreadable is not None: unreadable += bad
+    elif bad:
+        warnings.warn(f"{len(bad)} folder(s) could not be listed; their images are left out: "
+                      + '; '.join(f"{d} ({why})" for d, why in bad) + ". Check their permissions")
+    return sorted(found, key=lambda p: p.as_posix())
 
 # %% ../nbs/10_sources.ipynb #40ded6ee
 def _check_root(root:Path):
