@@ -221,6 +221,11 @@ def _removed_on_failure(folder:Path):
             shutil.rmtree(new, ignore_errors=True)
         raise
 
+# %% ../nbs/20_cli.ipynb #703ae1a7
+def _warning_line(message, category, filename, lineno, line=None) -> str:
+    "A warning as `gnnic` prints it: one line saying what happened, without the library's file, line and source."
+    return f"gnnic: warning: {message}\n"
+
 # %% ../nbs/20_cli.ipynb #9ee09a96
 def _user_errors() -> tuple:
     "The errors a user or the machine causes (bad input, a full disk, no memory, missing weights): one line and exit status 2."
@@ -237,6 +242,7 @@ def main(argv=None):
     try: a = _parser().parse_args(argv)
     except SystemExit as e: return e.code  # argparse has printed its message
     import matplotlib; matplotlib.use('Agg')
+    shown, warnings.formatwarning = warnings.formatwarning, _warning_line
     try:
         _check_args(a)
         with _removed_on_failure(_outputs(a)): globals()[f"_cmd_{'run' if a.command == 'sweep' else a.command}"](a)
@@ -246,6 +252,7 @@ def main(argv=None):
         if os.environ.get('GNNIC_TRACEBACK'): raise
         print(f"gnnic: internal error: {type(e).__name__}: {_error_message(e)}\n(a bug in gnnic: please report it with the command; "
               "GNNIC_TRACEBACK=1 shows where it happened)", file=sys.stderr); return 1
+    finally: warnings.formatwarning = shown
     return 0
 
 # %% ../nbs/20_cli.ipynb #c5a1e0d4
@@ -323,7 +330,8 @@ def _cmd_predict(a):
     check_output_file(a.out, 'predictions CSV')
     inputs = a.inputs[0] if len(a.inputs) == 1 else a.inputs
     df = predict_folder_to_csv(a.model, inputs, a.out, mode=a.mode, errors=a.errors, all_probs=a.all_probs, device=a.device)
-    print(f"predicted {len(df)} images; wrote {a.out}")
+    n_ok, n_err = int(df['class'].notna().sum()), int(df['error'].notna().sum())
+    print(f"predicted {n_ok} images" + (f"; {n_err} row(s) with an error (see the error column)" if n_err else '') + f"; wrote {a.out}")
 
 # %% ../nbs/20_cli.ipynb #e8476719
 def _embedded_folder(a):
