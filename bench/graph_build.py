@@ -71,7 +71,8 @@ def _reference_scores(x, metric, chunk=50):
 def run_case(case):
     "Run one measurement in this process; return its results as a dict."
     import numpy as np, torch
-    from gnn_image_classification.graph import knn_graph, knn_search, threshold_graph, band_graph, graph_stats, block_rows, knn_recall
+    from gnn_image_classification.graph import knn_graph, threshold_graph, band_graph, graph_stats
+    from gnn_image_classification.knn import knn_search, block_rows, knn_recall
     x = np.load(case['data']); y = np.load(case['labels']); n, d = x.shape; k = case['k']
     what = case['what']; res = {}
     # warm up on 300 rows: library initialisation (MKL, OpenMP, torch_geometric) and, for L1/L∞, loading (or building) the C kernel
@@ -107,7 +108,7 @@ def run_case(case):
         index = faiss.IndexFlatIP(d); index.add(x); index.search(x, k + 1)
     elif what == 'faiss_hnsw':
         import faiss
-        from gnn_image_classification.graph import approx_knn
+        from gnn_image_classification.knn import approx_knn
         from gnn_image_classification.metrics import get_metric
         nb, _, _ = approx_knn(x, case["metric"], k)
         if case.get('exact_nbrs') and os.path.exists(case['exact_nbrs']): res['recall'] = knn_recall(nb, torch.from_numpy(np.load(case['exact_nbrs'])))

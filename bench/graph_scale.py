@@ -54,7 +54,8 @@ def homophily(nb, y):
 
 def run_case(c):
     import numpy as np, torch
-    from gnn_image_classification.graph import approx_knn, knn_search, sample_recall, knn_recall, knn_csr, save_graph, load_graph
+    from gnn_image_classification.graph import knn_csr, save_graph, load_graph
+    from gnn_image_classification.knn import approx_knn, knn_search, sample_recall, knn_recall
     torch.set_num_threads(c['threads'])
     x = np.load(c['data'], mmap_mode='r'); y = np.load(c['data'].replace('.npy', '_y.npy')); n = len(x); k = c['k']; d = c['dir']
     rss0 = _rss_mib(); t0, p0 = time.perf_counter(), time.process_time(); res = {}

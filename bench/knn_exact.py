@@ -24,7 +24,7 @@ def run_case(case):
     "One measurement in this process."
     import numpy as np, torch
     x = np.load(case['data']); n, d = x.shape; k = case['k']; what = case['what']
-    from gnn_image_classification.graph import knn_search
+    from gnn_image_classification.knn import knn_search
     if what == 'faiss_flat': import faiss
     warm = x[:300]
     if what.startswith('ours'): knn_search(warm, 'cosine', k, schedule='rows' if what == 'ours_rows' else 'auto')

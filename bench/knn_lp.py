@@ -40,7 +40,8 @@ def _cpu():
 def run_case(case):
     "One measurement in this process (imports first, then the clock starts)."
     import numpy as np, torch
-    from gnn_image_classification.graph import knn_search, knn_graph
+    from gnn_image_classification.graph import knn_graph
+    from gnn_image_classification.knn import knn_search
     x = np.load(case['data']); n, d = x.shape; k = case['k']; what, metric = case['what'], case['metric']
     if what.startswith('faiss'): import faiss
     if what == 'build': from gnn_image_classification.knn import _lp_lib; _lp_lib(); return {}

@@ -106,7 +106,7 @@ def run_stage(c):
         make_embeddings(c['emb'], c['n'], c['d'], **c['gen'])
     elif st == 'knn':
         es = read_embeddings_dir(c['emb'])
-        nb, sc, p = G.approx_knn(es.x, 'cosine', c['k'], index='ivf', nlist=c['nlist'], nprobe=c['nprobe'], train_size=c['train_size'], niter=c['niter'])
+        nb, sc, p = K.approx_knn(es.x, 'cosine', c['k'], index='ivf', nlist=c['nlist'], nprobe=c['nprobe'], train_size=c['train_size'], niter=c['niter'])
         np.save(f'{w}/nb.npy', nb.numpy()); np.save(f'{w}/sc.npy', sc.numpy()); res['params'] = p
         y = es.y; res['homophily_directed'] = float((y[nb.numpy()] == y[:, None]).mean())  # diagnostic (all labels); not used in fitting
     elif st == 'recall':
@@ -114,8 +114,8 @@ def run_stage(c):
         rows = np.sort(np.random.default_rng(7).choice(n, min(c['rows'], n), replace=False))
         clk = lambda: (time.perf_counter(), time.process_time())
         lap = lambda c0, m=1: ((time.perf_counter() - c0[0]) / m, (time.process_time() - c0[1]) / m)  # wall and CPU seconds since c0, per m
-        c0 = clk(); ex = G.exact_rows(x, rows, 'cosine', k); res['exact_s_per_row'], res['exact_cpu_per_row'] = lap(c0, len(rows))
-        res['recall'] = G.knn_recall(torch.as_tensor(nb[rows]), ex); res['recall_rows'] = len(rows)
+        c0 = clk(); ex = K.exact_rows(x, rows, 'cosine', k); res['exact_s_per_row'], res['exact_cpu_per_row'] = lap(c0, len(rows))
+        res['recall'] = K.knn_recall(torch.as_tensor(nb[rows]), ex); res['recall_rows'] = len(rows)
         p = c['params']; faiss_, fm = K._faiss_metric(G.get_metric('cosine')); get = lambda s, e: K._rows(x, slice(s, e), True).numpy()
         c0 = clk(); ix, _ = K._faiss_index(faiss_, fm, x, True, n, x.shape[1], k, 'ivf', p['nlist'], p['nprobe'], p['train_size'], p['niter'], 32, None, 0)
         res['faiss_train_s'], res['faiss_train_cpu'] = lap(c0); c0 = clk()
@@ -123,7 +123,7 @@ def run_stage(c):
         res['faiss_add_s'], res['faiss_add_cpu'] = lap(c0); q = K._rows(x, rows, True).numpy()
         c0 = clk(); _, I = ix.search(q, k + 1); res['faiss_scan_s_per_row'], res['faiss_scan_cpu_per_row'] = lap(c0, len(rows))
         I = torch.from_numpy(I); keep = I != torch.from_numpy(rows)[:, None]; keep[keep.all(1), k] = False
-        res['faiss_scan_recall'] = G.knn_recall(I[keep].view(len(rows), k), ex)
+        res['faiss_scan_recall'] = K.knn_recall(I[keep].view(len(rows), k), ex)
     elif st == 'csr':
         nb, sc = np.load(f'{w}/nb.npy', mmap_mode='r'), np.load(f'{w}/sc.npy', mmap_mode='r')
         A, s, wp = G.knn_csr(nb, sc, 'cosine')

@@ -6,7 +6,7 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/analys
 
 # %% auto #0
 __all__ = ['ci95', 'method_label', 'paired_diffs', 'summarise', 'results_table', 'plot_methods', 'plot_paired', 'plot_vs_param',
-           'plot_curves', 'save_figures']
+           'plot_curves']
 
 # %% ../nbs/13_analysis.ipynb #6e61e724
 import json
@@ -18,13 +18,14 @@ import matplotlib.pyplot as plt
 # %% ../nbs/13_analysis.ipynb #f4115d53
 def ci95(values) -> float:
     "Half-width of the t-based 95% confidence interval of the mean of `values` (nan for fewer than 2)."
-    v = np.asarray(values, dtype=float); v = v[~np.isnan(v)]
+    v = np.asarray(values, dtype=float)
+    v = v[~np.isnan(v)]
     if len(v) < 2: return float('nan')
     return float(stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
 
 # %% ../nbs/13_analysis.ipynb #cd9482ac
 def method_label(row, draw:bool=True) -> str: # draw: name a labelled-set draw other than 'stratified'
-    "Short human name of a configuration's method and graph, e.g. 'sage · cosine knn k=10', 'mlp' or 'mlp · random draw'."
+    "A configuration's method and graph in short, e.g. 'sage · cosine knn k=10', 'mlp' or 'mlp · random draw'."
     d = row.get('draw') if draw else None
     tail = f" · {d} draw" if isinstance(d, str) and d not in ('', 'stratified') else ''
     if pd.isna(row.get('graph')) or row.get('graph') in ('', None): return str(row['method']) + tail
@@ -34,16 +35,17 @@ def method_label(row, draw:bool=True) -> str: # draw: name a labelled-set draw o
     return f"{row['method']} · {row['metric']} {row['graph']} {p}{tail}"
 
 # %% ../nbs/13_analysis.ipynb #5d51fa0b
-def paired_diffs(df:pd.DataFrame, baseline:str='mlp', value:str='test_acc') -> pd.DataFrame:
-    "Each run's `value` minus `baseline`'s on the same protocol, rate and seed (column `diff`); rows without a baseline run are dropped."
-    keys = ['protocol', 'rate', 'seed'] + (['draw'] if 'draw' in df.columns else [])
-    b = df[df.method == baseline][keys + [value]].rename(columns={value: '_base'})
+def paired_diffs(df:pd.DataFrame, baseline:str='mlp', value:str='test_acc',
+                 by:str='method') -> pd.DataFrame: # the column `baseline` is a value of (e.g. 'draw')
+    "Each run's `value` minus `baseline`'s of its dataset, protocol, rate, draw and seed (`diff`); unpaired: dropped."
+    keys = [c for c in ('dataset', 'protocol', 'rate', 'draw', 'seed') if c in df.columns and c != by]
+    b = df[df[by] == baseline][keys + [value]].rename(columns={value: '_base'})
     out = df.merge(b, on=keys, how='inner')
     return out.assign(diff=out[value] - out['_base']).drop(columns='_base')
 
 # %% ../nbs/13_analysis.ipynb #a3afed7d
 def _vs_baseline(d, by, value, baseline):
-    "Mean paired difference from `baseline` (`vs_base`) and its 95% CI half-width (`vs_base_ci`) per configuration `by`."
+    "Mean paired difference from `baseline` (`vs_base`) and its 95% CI half-width (`vs_base_ci`) per configuration."
     if not (d.method == baseline).any(): return None
     g = paired_diffs(d, baseline, value).groupby(by, dropna=False, sort=False)['diff']
     return g.agg(vs_base='mean').join(g.apply(ci95).rename('vs_base_ci')).reset_index()
@@ -52,14 +54,20 @@ def _vs_baseline(d, by, value, baseline):
 def summarise(df:pd.DataFrame, # results rows (see `experiments.run_grid`)
               value:str='test_acc', baseline:str='mlp'):
     "Mean, std, n and 95% CI of `value` per configuration, and the paired difference from `baseline` (mean and 95% CI)."
-    by = [c for c in ['method', 'metric', 'graph', 'param', 'threshold_from', 'draw', 'protocol', 'rate'] if c in df.columns]
-    d = df.assign(**{c: df[c].astype(object).where(df[c].notna(), '') for c in by if c != 'rate'})  # else grouping drops them
+    by = [
+        c
+        for c in ['method', 'metric', 'graph', 'param', 'threshold_from', 'draw', 'protocol', 'rate']
+        if c in df.columns
+    ]
+    # else grouping drops them
+    d = df.assign(**{c: df[c].astype(object).where(df[c].notna(), '') for c in by if c != 'rate'})
     g = d.groupby(by, dropna=False, sort=False)
     out = g[value].agg(n='count', mean='mean', std='std').reset_index()
     out['ci95'] = g[value].apply(ci95).values
     out['val_mean'] = g['val_acc'].mean().values if 'val_acc' in d else np.nan
     if (vs := _vs_baseline(d, by, value, baseline)) is not None:
-        out = out.merge(vs, on=by, how='left'); out.loc[out.method == baseline, ['vs_base', 'vs_base_ci']] = np.nan
+        out = out.merge(vs, on=by, how='left')
+        out.loc[out.method == baseline, ['vs_base', 'vs_base_ci']] = np.nan
     out.insert(0, 'label', out.apply(method_label, axis=1))
     return out.sort_values(['rate', 'protocol', 'mean'], ascending=[True, True, False]).reset_index(drop=True)
 
@@ -73,8 +81,9 @@ def _table_row(r) -> tuple:
     "The cells of one summary row: label, mean ± std, 95% CI, paired difference [CI], selection score, seeds."
     d, dh = r.get('vs_base', np.nan), r.get('vs_base_ci', np.nan)
     mean = f"{r['mean']:.4f} ± {r['std']:.4f}" if not np.isnan(r['std']) else f"{r['mean']:.4f}"
-    return (r.label, mean, _fmt_ci(r['mean'], r.ci95), '' if np.isnan(d) else f"{d:+.4f} {_fmt_ci(d, dh, '+.4f')}".rstrip(),
-            '' if np.isnan(r.val_mean) else f"{r.val_mean:.4f}", str(r.n))
+    diff = '' if np.isnan(d) else f"{d:+.4f} {_fmt_ci(d, dh, '+.4f')}".rstrip()
+    return (r.label, mean, _fmt_ci(r['mean'], r.ci95), diff, '' if np.isnan(r.val_mean) else f"{r.val_mean:.4f}",
+            str(r.n))
 
 # %% ../nbs/13_analysis.ipynb #0115ba74
 def _text_table(head, rows) -> list:
@@ -85,15 +94,19 @@ def _text_table(head, rows) -> list:
 
 # %% ../nbs/13_analysis.ipynb #98366ca0
 def results_table(df:pd.DataFrame, baseline:str='mlp') -> str:
-    "Plain-text table per protocol and rate: mean test accuracy ± std, its 95% CI, and the paired difference from `baseline`."
-    head = ('method', 'test acc ± std', '95% CI', f'minus {baseline}, paired by seed: mean [95% CI]', 'selection score', 'seeds')
-    return '\n\n'.join('\n'.join([f"label rate {rate:g}, protocol {proto}:", *_text_table(head, [_table_row(r) for _, r in b.iterrows()])])
-                       for (rate, proto), b in summarise(df, baseline=baseline).groupby(['rate', 'protocol'], sort=False))
+    "Text table per protocol and rate: mean test accuracy ± std, its 95% CI, the paired difference from `baseline`."
+    head = ('method', 'test acc ± std', '95% CI', f'minus {baseline}, paired by seed: mean [95% CI]',
+            'selection score', 'seeds')
+    blocks = summarise(df, baseline=baseline).groupby(['rate', 'protocol'], sort=False)
+    return '\n\n'.join('\n'.join([f"label rate {rate:g}, protocol {proto}:",
+                                  *_text_table(head, [_table_row(r) for _, r in b.iterrows()])])
+                       for (rate, proto), b in blocks)
 
 # %% ../nbs/13_analysis.ipynb #35015fcb
 def _save(fig, path):
     if path is not None:
-        Path(path).parent.mkdir(parents=True, exist_ok=True); fig.savefig(path, dpi=120, bbox_inches='tight')
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=120, bbox_inches='tight')
     return fig
 
 # %% ../nbs/13_analysis.ipynb #4f62b90e
@@ -107,21 +120,31 @@ def _fig_protocol(d:pd.DataFrame, prefer=('budget', 'full')) -> str:
 # %% ../nbs/13_analysis.ipynb #3ca8c423
 def _one_block(s):
     "The lowest rate's rows of a summary, of one protocol (`budget`, else `full`, else `oracle`); where they are from."
-    r = s.rate.min(); p = _fig_protocol(s[s.rate == r])
+    r = s.rate.min()
+    p = _fig_protocol(s[s.rate == r])
     where = f"label rate {r:g}, protocol {p}" if p != 'oracle' else f"label rate {r:g},\n{_ORACLE_NOTE}"
     return s[(s.rate == r) & (s.protocol == p)], where
 
 # %% ../nbs/13_analysis.ipynb #578965a0
 def plot_methods(df:pd.DataFrame, path=None, baseline:str='mlp'):
-    "Horizontal bars of each configuration's mean test accuracy with its 95% CI; non-graph methods grey, the baseline's mean as a line."
+    "Bars of each configuration's mean test accuracy and 95% CI; non-graph methods grey, the baseline's mean a line."
     s, where = _one_block(summarise(df, baseline=baseline))
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(s) + 1.2))
     ax.barh(s.label, s['mean'], xerr=s.ci95.fillna(0), color=np.where(s.graph != '', 'tab:blue', 'tab:gray'), capsize=3)
-    if (s.method == baseline).any(): ax.axvline(float(s.loc[s.method == baseline, 'mean'].iloc[0]), color='k', ls='--', lw=1, label=f'{baseline} mean')
-    ax.set_xlim(max(0, float((s['mean'] - s.ci95.fillna(0)).min()) - 0.05), min(1.0, float((s['mean'] + s.ci95.fillna(0)).max()) + 0.02))
-    ax.invert_yaxis(); ax.set_xlabel('test accuracy'); ax.set_title(f'Test accuracy, mean and 95% CI over seeds ({where})')
+    if (s.method == baseline).any():
+        ax.axvline(
+            float(s.loc[s.method == baseline, 'mean'].iloc[0]), color='k', ls='--', lw=1, label=f'{baseline} mean'
+        )
+    ax.set_xlim(
+        max(0, float((s['mean'] - s.ci95.fillna(0)).min()) - 0.05),
+        min(1.0, float((s['mean'] + s.ci95.fillna(0)).max()) + 0.02),
+    )
+    ax.invert_yaxis()
+    ax.set_xlabel('test accuracy')
+    ax.set_title(f'Test accuracy, mean and 95% CI over seeds ({where})')
     if (s.method == baseline).any(): ax.legend(loc='lower right')
-    fig.tight_layout(); return _save(fig, path)
+    fig.tight_layout()
+    return _save(fig, path)
 
 # %% ../nbs/13_analysis.ipynb #6e8398cf
 def plot_paired(df:pd.DataFrame, path=None, baseline:str='mlp'):
@@ -131,9 +154,14 @@ def plot_paired(df:pd.DataFrame, path=None, baseline:str='mlp'):
     s = s[s.vs_base.notna()]
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(s) + 1.2))
     ax.errorbar(s.vs_base, range(len(s)), xerr=s.vs_base_ci.fillna(0), fmt='o', capsize=3, color='tab:blue')
-    ax.axvline(0, color='k', lw=1); ax.set_yticks(range(len(s))); ax.set_yticklabels(s.label); ax.invert_yaxis()
-    ax.set_xlabel(f'test accuracy minus {baseline}, same seed'); ax.set_title(f'Paired difference from {baseline} (mean, 95% CI; {where})')
-    fig.tight_layout(); return _save(fig, path)
+    ax.axvline(0, color='k', lw=1)
+    ax.set_yticks(range(len(s)))
+    ax.set_yticklabels(s.label)
+    ax.invert_yaxis()
+    ax.set_xlabel(f'test accuracy minus {baseline}, same seed')
+    ax.set_title(f'Paired difference from {baseline} (mean, 95% CI; {where})')
+    fig.tight_layout()
+    return _save(fig, path)
 
 # %% ../nbs/13_analysis.ipynb #139bebd6
 def _graph_rows(df:pd.DataFrame) -> pd.DataFrame:
@@ -143,23 +171,27 @@ def _graph_rows(df:pd.DataFrame) -> pd.DataFrame:
 
 # %% ../nbs/13_analysis.ipynb #3af2a524
 def _param_panel(ax, d, base, metric):
-    "One metric's panel: accuracy against the parameter per method and graph kind with 95% CI bands; baselines' means dashed."
+    "One metric's panel: accuracy against the parameter per method and graph kind, 95% CI bands; baselines dashed."
     for (meth, kind), g in d[d.metric == metric].groupby(['method', 'graph']):
         s = g.groupby('param').test_acc.agg(['mean', ci95]).reset_index()
         ax.plot(s.param, s['mean'], marker='o', label=f'{meth} ({kind})')
         ax.fill_between(s.param, s['mean'] - s.ci95.fillna(0), s['mean'] + s.ci95.fillna(0), alpha=.2)
     for meth, g in base.groupby('method'): ax.axhline(g.test_acc.mean(), ls='--', lw=1, color='0.4')
-    ax.set_title(metric); ax.set_xlabel('k or threshold'); ax.set_ylabel('test accuracy')
+    ax.set_title(metric)
+    ax.set_xlabel('k or threshold')
+    ax.set_ylabel('test accuracy')
 
 # %% ../nbs/13_analysis.ipynb #27b46506
 def plot_vs_param(df:pd.DataFrame, path=None):
-    "Test accuracy against the graph parameter, one panel per metric, one line per method and graph kind, 95% CI bands; None if no grid varies it."
+    "Test accuracy against the graph parameter, a panel per metric, a line per method and kind; None if none varies."
     d = _graph_rows(df)
     if d.empty or d.groupby(['method', 'metric', 'graph']).param.nunique().max() < 2: return None
-    metrics = sorted(d.metric.unique()); base = df.loc[df.graph.isna() | (df.graph.astype(str) == ''), ['method', 'test_acc']]
+    metrics = sorted(d.metric.unique())
+    base = df.loc[df.graph.isna() | (df.graph.astype(str) == ''), ['method', 'test_acc']]
     fig, axes = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3.3), squeeze=False)
     for ax, m in zip(axes[0], metrics): _param_panel(ax, d, base, m)
-    axes[0][-1].legend(fontsize=8); fig.tight_layout()
+    axes[0][-1].legend(fontsize=8)
+    fig.tight_layout()
     return _save(fig, path)
 
 # %% ../nbs/13_analysis.ipynb #e4490312
@@ -168,23 +200,17 @@ def plot_curves(df:pd.DataFrame, path=None):
     d = df[df.protocol.isin(['full', 'oracle']) & (df.val_curve.astype(str).str.len() > 2)]
     if d.empty: return None
     if not (d.protocol == 'full').any(): d = d[d.rate == d.rate.min()]
-    proto = _fig_protocol(d, prefer=('full',)); d = d[d.protocol == proto]
+    proto = _fig_protocol(d, prefer=('full',))
+    d = d[d.protocol == proto]
     where = 'full protocol' if proto == 'full' else f"label rate {d.rate.iloc[0]:g},\n{_ORACLE_NOTE}"
     fig, ax = plt.subplots(figsize=(6.5, 3.8))
     for m, g in d.assign(label=d.apply(method_label, axis=1)).groupby('label'):
-        c = pd.concat([pd.Series(json.loads(v)) for v in g.val_curve], axis=1).mean(axis=1)  # ragged: of the seeds still running
+        # ragged: of the seeds still running
+        c = pd.concat([pd.Series(json.loads(v)) for v in g.val_curve], axis=1).mean(axis=1)
         ax.plot((10 if m.split(' ')[0].endswith('_ref') else 1) * np.arange(1, len(c) + 1), c, label=m, lw=1)
-    ax.set_xlabel('epoch'); ax.set_ylabel('validation accuracy')
+    ax.set_xlabel('epoch')
+    ax.set_ylabel('validation accuracy')
     ax.set_title(f'Validation curves (mean over seeds, {where})')
-    ax.legend(fontsize=7, loc='lower right'); fig.tight_layout()
+    ax.legend(fontsize=7, loc='lower right')
+    fig.tight_layout()
     return _save(fig, path)
-
-# %% ../nbs/13_analysis.ipynb #9d42cc19
-def save_figures(df:pd.DataFrame, out_dir) -> list:
-    "Write the figures that compare something for these results into `out_dir`; return their paths."
-    out_dir = Path(out_dir); paths = []
-    figs = [('methods.png', plot_methods), ('paired_vs_mlp.png', plot_paired), ('accuracy_vs_param.png', plot_vs_param), ('val_curves.png', plot_curves)]
-    for name, fn in figs:
-        fig = fn(df, out_dir / name)
-        if fig is not None: plt.close(fig); paths.append(out_dir / name)
-    return paths

@@ -6,11 +6,11 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/cache.
 
 # %% ../nbs/11_cache.ipynb #da1b01da
 from __future__ import annotations
-import hashlib, io, json, os, sys, time, warnings
+import hashlib, importlib, io, json, os, platform, sys, time, warnings
 from collections import Counter
 from dataclasses import dataclass, asdict
 from pathlib import Path
-import numpy as np, torch, torchvision
+import numpy as np, torch
 from torch.utils.data import Dataset
 from fastcore.basics import patch
 from fastcore.xdg import xdg_cache_home
@@ -26,7 +26,7 @@ __all__ = ['EmbedConfig', 'default_cache_dir', 'embed_source', 'folder_to_csv', 
 # %% ../nbs/11_cache.ipynb #c83d60b7
 @dataclass(frozen=True)
 class EmbedConfig:
-    "How images become embeddings: backbone, weights, input size, normalisation, seed, and the opt-in precision and layout."
+    "How images become embeddings: backbone, weights, input size, normalisation, seed; opt-in precision and layout."
     backbone: str = 'efficientnet_lite0' # a name from `BACKBONES`
     weights: str = 'DEFAULT' # 'DEFAULT' (pretrained), a weights name, or None (random); stored resolved
     image_size: int = None # None: the weights' own size, or 224
@@ -38,7 +38,8 @@ class EmbedConfig:
         w = resolve_weights(self.backbone, self.weights)
         object.__setattr__(self, 'weights', None if w is None else f'{type(w).__name__}.{w.name}')
         if self.image_size is not None: object.__setattr__(self, 'image_size', int(self.image_size))
-        if self.precision not in PRECISIONS: raise ValueError(f"unknown precision {self.precision!r}; valid: {', '.join(PRECISIONS)}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"unknown precision {self.precision!r}; valid: {', '.join(PRECISIONS)}")
         object.__setattr__(self, 'channels_last', bool(self.channels_last))
     def build(self):
         "The `Backbone` this configuration describes."
@@ -46,10 +47,16 @@ class EmbedConfig:
     @property
     def speed(self):
         "The settings of `precision` and `channels_last` that differ from the default (fp32, contiguous), as a dict."
-        return {k: v for k, v in dict(precision=self.precision, channels_last=self.channels_last).items() if v != EmbedConfig.__dataclass_fields__[k].default}
+        return {
+            k: v
+            for k, v in dict(precision=self.precision, channels_last=self.channels_last).items()
+            if v != EmbedConfig.__dataclass_fields__[k].default
+        }
     @property
     def tag(self):
-        sp = ('/' + self.precision if self.precision != 'fp32' else '') + ('/channels_last' if self.channels_last else '')
+        sp = ('/' + self.precision if self.precision != 'fp32' else '') + (
+            '/channels_last' if self.channels_last else ''
+        )
         return f"{self.backbone}/{self.weights or f'random{self.seed}'}/{self.image_size or 'default'}px{sp}"
 
 # %% ../nbs/11_cache.ipynb #8bc691e3
@@ -63,7 +70,8 @@ def embed(self:EmbedConfig, images, backbone=None, **kwargs): # backbone: a `Bac
 @patch
 def describe(self:EmbedConfig):
     "This configuration as a JSON-able dict, with the preprocessing spelled out."
-    d = {k: v for k, v in asdict(self).items() if k not in ('precision', 'channels_last')}  # at their defaults, the key is as it was
+    # at their defaults, the key is as it was
+    d = {k: v for k, v in asdict(self).items() if k not in ('precision', 'channels_last')}
     d.update(self.speed, transform=repr(image_transform(resolve_weights(self.backbone, self.weights), self.image_size)))
     if self.weights is not None: d['seed'] = None  # irrelevant with pretrained weights
     return d
@@ -75,64 +83,81 @@ _FORMAT = 1
 
 # %% ../nbs/11_cache.ipynb #5643e78c
 def default_cache_dir():
-    "Where embeddings are cached unless told otherwise: `gnn_image_classification/embeddings` in the XDG cache folder (`~/.cache`)."
+    "Where embeddings are cached by default: `gnn_image_classification/embeddings` in the XDG cache folder."
     return xdg_cache_home()/'gnn_image_classification'/'embeddings'
 
 # %% ../nbs/11_cache.ipynb #8028fa9b
-def _versions(): return dict(torch=torch.__version__, torchvision=torchvision.__version__, numpy=np.__version__)
+def _versions(names=('torch', 'torchvision', 'numpy')) -> dict:
+    "Version of each package in `names` ('python': the interpreter's), as a cache manifest or a results row records it."
+    return {n: platform.python_version() if n == 'python' else importlib.import_module(n).__version__ for n in names}
 
 # %% ../nbs/11_cache.ipynb #3d570b31
 def _load_cache(cdir, key):
     man_p, npy_p = cdir/f'{key}.json', cdir/f'{key}.npy'
     if not (man_p.exists() and npy_p.exists()): return None
     try:
-        man = json.loads(man_p.read_text()); raw = npy_p.read_bytes()
+        man = json.loads(man_p.read_text())
+        raw = npy_p.read_bytes()
         if man.get('format') != _FORMAT: raise ValueError(f"format {man.get('format')}, expected {_FORMAT}")
-        if hashlib.sha1(raw).hexdigest() != man['npy_sha1']: raise ValueError('the matrix does not match its manifest checksum')
+        if hashlib.sha1(raw).hexdigest() != man['npy_sha1']:
+            raise ValueError('the matrix does not match its manifest checksum')
         x = np.load(io.BytesIO(raw), allow_pickle=False)
-        if x.shape != (len(man['rows']), man['dim']): raise ValueError(f"matrix shape {x.shape} does not match the manifest")
+        if x.shape != (len(man['rows']), man['dim']):
+            raise ValueError(f"matrix shape {x.shape} does not match the manifest")
         return x, man
     except Exception as e:
-        warnings.warn(f"ignoring a damaged embedding cache entry {man_p} ({e}); recomputing"); return None
+        warnings.warn(f"ignoring a damaged embedding cache entry {man_p} ({e}); recomputing")
+        return None
 
 # %% ../nbs/11_cache.ipynb #a19a19d8
 def _save_cache(cdir, key, x, man):
     "Write the cache entry `key` in `cdir`: the matrix `x`, then its manifest `man` with the matrix's checksum."
-    buf = io.BytesIO(); np.save(buf, x, allow_pickle=False); raw = buf.getvalue()
+    buf = io.BytesIO()
+    np.save(buf, x, allow_pickle=False)
+    raw = buf.getvalue()
     atomic_write(cdir/f'{key}.npy', raw, 'embedding cache entry')
-    atomic_write(cdir/f'{key}.json', json.dumps({**man, 'npy_sha1': hashlib.sha1(raw).hexdigest()}), 'embedding cache entry')
+    atomic_write(
+        cdir / f'{key}.json', json.dumps({**man, 'npy_sha1': hashlib.sha1(raw).hexdigest()}), 'embedding cache entry'
+    )
 
 # %% ../nbs/11_cache.ipynb #6d28fe68
 def _cache_key(src:ImageSource, cfg:EmbedConfig, fingerprint:str):
-    "The cache key of `src` embedded by `cfg`: a folder and the configuration (rows found by content), or a dataset's selection."
+    "Cache key of `src` embedded by `cfg`: a folder and the configuration (rows by content), or a dataset's selection."
     if src.paths is not None and src.spec.get('root'):
         keydoc = dict(format=_FORMAT, rows='content', root=src.spec['root'], embed=cfg.describe())
-    else: keydoc = dict(format=_FORMAT, source=src.spec, embed=cfg.describe(), fingerprint=fingerprint)  # rows matched by name
+    else:  # rows matched by name
+        keydoc = dict(format=_FORMAT, source=src.spec, embed=cfg.describe(), fingerprint=fingerprint)
     limit = sources.MAX_PIXELS if src.max_pixels is None else src.max_pixels
-    if src.paths is not None and limit != sources._DEFAULT_MAX_PIXELS: keydoc['max_pixels'] = limit  # another limit skips other files
+    if src.paths is not None and limit != sources._DEFAULT_MAX_PIXELS:
+        keydoc['max_pixels'] = limit  # another limit skips other files
     return hashlib.sha1(json.dumps(keydoc, sort_keys=True, default=str).encode()).hexdigest()[:20]
 
 # %% ../nbs/11_cache.ipynb #df7696c6
 def _header_error(path, max_pixels=None):
-    "Why an image file cannot be read, from its header alone (`'Type: message'`, as skipped images are reported), or None."
+    "Why an image file cannot be read, from its header alone (`'Type: message'`, as skips are reported), or None."
     try: _open_checked(path, max_pixels).close()
     except Exception as e: return f"{type(e).__name__}: {e}"
 
 # %% ../nbs/11_cache.ipynb #6e6e6cbd
 def _refuse_empty_classes(src, kept, failed):
-    "Refuse, naming them, classes of `src` none of whose images can be used (`kept`: usable rows; `failed`: (row, reason))."
+    "Refuse, naming them, classes of `src` with no usable image (`kept`: usable rows; `failed`: (row, reason))."
     have, why = Counter(int(src.y[i]) for i in kept), {}
     for i, e in failed:  # an unlabelled image is no class's
         if src.y[i] >= 0: why.setdefault(int(src.y[i]), []).append((src.names[i], e))
     empty = [c for c in sorted(why) if not have[c]]
     if not empty: return
-    say = lambda c: f"class {src.classes[c]!r}: all {len(why[c])} image(s) unreadable, e.g. {why[c][0][0]}: {why[c][0][1]}"
-    raise ValueError(f"{src.source}: no readable image in {len(empty)} class(es), so it cannot be learned; " + '; '.join(map(say, empty)) +
-                     ". Replace or remove those files, or leave the class out (`classes=`)")
+    say = (
+        lambda c: f"class {src.classes[c]!r}: all {len(why[c])} image(s) unreadable, e.g. {why[c][0][0]}: {why[c][0][1]}"
+    )
+    raise ValueError(
+        f"{src.source}: no readable image in {len(empty)} class(es), so it cannot be learned; "
+        + '; '.join(map(say, empty))
+        + ". Replace or remove those files, or leave the class out (`classes=`)"
+    )
 
 # %% ../nbs/11_cache.ipynb #4d0bb972
 def _plan(src, fp, old, errors):
-    "Rows of `src` the cache entry `old` holds (`{row: its row}`), rows it knows are unreadable (`[(row, error)]`), and rows to embed."
+    "Rows of `src` entry `old` holds (`{row: its row}`), knows unreadable (`[(row, error)]`), and rows to embed."
     rows_old = {r[0]: (r[1:], i) for i, r in enumerate(old[1]['rows'])} if old else {}
     bad_old = {r[0]: (r[1:3], r[3]) for r in old[1]['skipped']} if old else {}
     reuse, known_bad, todo = {}, [], []
@@ -145,9 +170,10 @@ def _plan(src, fp, old, errors):
 
 # %% ../nbs/11_cache.ipynb #47c06236
 def _plan_files(src, how, old, errors, donor=None): # donor: `sha1 -> vector or None`, rows cached elsewhere
-    "`_plan` for a folder: rows found (`{row: vector}`), known unreadable, to embed; each row's `[name, size, mtime_ns, sha1]`."
+    "`_plan` for a folder: rows found, known unreadable, to embed; each row's `[name, size, mtime_ns, sha1]`."
     rows, bad = (old[1]['rows'], old[1]['skipped']) if old else ([], [])
-    known = {tuple(r[:3]): r[3] for r in rows + bad if r[3]} if how == 'stat' else {}  # (name, size, mtime) -> content hash
+    # (name, size, mtime) -> content hash
+    known = ({tuple(r[:3]): r[3] for r in rows + bad if r[3]} if how == 'stat' else {})
     by_sha, bad_sha = {r[3]: j for j, r in enumerate(rows)}, {r[3]: r[4] for r in bad if r[3]}
     fp, reuse, known_bad, todo, hashed = [], {}, [], [], 0
     for i, (n, f) in enumerate(zip(src.names, src.paths)):
@@ -184,18 +210,21 @@ def _embed_rows(src, cfg, todo, errors, **kwargs): # kwargs: batch_size, device,
     for o in caught:
         if o.category is not SkippedImagesWarning: warnings.warn_explicit(o.message, o.category, o.filename, o.lineno)
     pos = {n: i for i, n in enumerate(src.names)}
-    return {todo[k]: xn[j] for j, k in enumerate(kept)}, [(pos[n], e) for o in caught if o.category is SkippedImagesWarning for n, e in o.message.failed]
+    return {todo[k]: xn[j] for j, k in enumerate(kept)}, [
+        (pos[n], e) for o in caught if o.category is SkippedImagesWarning for n, e in o.message.failed
+    ]
 
 # %% ../nbs/11_cache.ipynb #74e6e683
 def _update_cache(cdir, key, old, src, cfg, fingerprint, x, rows, skipped, keep_others=True):
-    "Write entry `key`: the matrix `x` of `rows`, `skipped` files, and `old`'s rows of other selections; unless nothing changed."
+    "Write entry `key`: matrix `x` of `rows`, `skipped` files, `old`'s rows of other selections; unless unchanged."
     if old and src.paths is not None and keep_others:
         keep, keep_bad = _others(src, old[1]['rows']), _others(src, old[1]['skipped'])
         x, rows = np.concatenate([x, old[0][keep]]), rows + [old[1]['rows'][j] for j in keep]
         skipped = skipped + [old[1]['skipped'][j] for j in keep_bad]
     if old and rows == old[1]['rows'] and skipped == old[1]['skipped']: return
-    man = dict(format=_FORMAT, key=key, created=time.strftime('%Y-%m-%dT%H:%M:%S'), versions=_versions(), source=src.spec,
-               embed=cfg.describe(), fingerprint=fingerprint, dim=x.shape[1], rows=rows, skipped=skipped)
+    man = dict(format=_FORMAT, key=key, created=time.strftime('%Y-%m-%dT%H:%M:%S'), versions=_versions(),
+               source=src.spec, embed=cfg.describe(), fingerprint=fingerprint, dim=x.shape[1], rows=rows,
+               skipped=skipped)
     _save_cache(cdir, key, x, man)
 
 # %% ../nbs/11_cache.ipynb #760d66c6
@@ -216,13 +245,15 @@ def _embed_cached(src:ImageSource, cfg:EmbedConfig, cdir, # cdir: the cache fold
         reuse = {i: old[0][j] for i, j in reuse.items()}
     else: fp, reuse, known_bad, todo, hashed = _plan_files(src, fingerprint, old, errors, donor)
     vecs, failed, n_todo = dict(reuse), list(known_bad), len(todo)
-    if src.paths is not None and errors == 'skip' and todo:  # headers first: refuse what cannot be read before any embedding
+    if src.paths is not None and errors == 'skip' and todo:  # headers first: refuse the unreadable before embedding
         hdr = {i: _header_error(src.paths[i], src.max_pixels) for i in todo}
-        failed += [(i, e) for i, e in hdr.items() if e]; todo = [i for i in todo if not hdr[i]]
+        failed += [(i, e) for i, e in hdr.items() if e]
+        todo = [i for i in todo if not hdr[i]]
         if refuse_empty: _refuse_empty_classes(src, [*reuse, *todo], failed)
     if todo:
         new, bad = _embed_rows(src, cfg, todo, errors, **kwargs)
-        vecs.update(new); failed += bad
+        vecs.update(new)
+        failed += bad
     _CACHE_STATS.update(reused=len(reuse), embedded=n_todo, **({'hashed': hashed} if hashed else {}))
     _CACHE_STATS['hits' if old and not n_todo else 'misses'] += 1
     order, dim = sorted(vecs), BACKBONES[cfg.backbone]
@@ -246,7 +277,7 @@ def embed_source(src:ImageSource, # from `image_folder` or `dataset_source`
                  errors:str='skip', # 'skip' unreadable images with a warning, or 'raise'
                  batch_size:int=64, device=None, num_workers:int=None, progress:bool=True, # as in `embed_images`
                  refuse_empty:bool=True): # refuse classes none of whose images can be read (False: a part, checked after merging)
-    "Embeddings of an image source as an `EmbeddingSet` (labels from the source), reusing the cached rows of unchanged files."
+    "Embeddings of an image source as an `EmbeddingSet` (its labels), reusing the cached rows of unchanged files."
     cfg = backbone if isinstance(backbone, EmbedConfig) else EmbedConfig(backbone, weights, image_size, normalise, seed)
     cdir = None if cache is False or cache is None else (default_cache_dir() if cache is True else Path(cache))
     return _embed_cached(src, cfg, cdir, fingerprint, errors, refuse_empty, batch_size=batch_size, device=device,
@@ -268,7 +299,7 @@ def folder_to_csv(root, # image folder, in any layout `image_folder` reads
 
 # %% ../nbs/11_cache.ipynb #c1f529bf
 class _DigitImages(Dataset):
-    "scikit-learn's digits as float (1, 10, 10) images: dark ink on white, with a one-pixel blank margin; a torchvision-style dataset."
+    "scikit-learn's digits as float (1, 10, 10) images, dark ink on white, a blank margin; torchvision-style."
     def __init__(self, n:int=None):
         imgs, y, self.classes = digits_images()
         n = len(y) if n is None else int(n)
@@ -284,10 +315,11 @@ def load_digits_cnn_embeddings(n:int=None, # only the first `n` digits (default:
                                backbone='efficientnet_lite0', weights='DEFAULT', # another backbone, only to compare
                                device=None, progress:bool=True, # as in `embed_images`
                                precision:str='fp32', channels_last:bool=False): # see `EmbedConfig` (other settings are other cache entries)
-    "The `digits_cnn` dataset: scikit-learn's digits embedded by pretrained EfficientNet-Lite0, as a cached `EmbeddingSet`."
+    "The `digits_cnn` dataset: scikit-learn's digits embedded by pretrained EfficientNet-Lite0, cached."
     ds = _DigitImages(n)
     names = [f'digit_{i:04d}' for i in range(len(ds))]
-    src = ImageSource(ds.targets, ds.classes, names, dict(kind='dataset', dataset='digits_cnn', repr=repr(ds)), dataset=ds, indices=range(len(ds)))
+    src = ImageSource(ds.targets, ds.classes, names, dict(kind='dataset', dataset='digits_cnn', repr=repr(ds)),
+                      dataset=ds, indices=range(len(ds)))
     cfg = EmbedConfig(backbone, weights, precision=precision, channels_last=channels_last)
     es = embed_source(src, cfg, cache=cache, errors='raise', device=device, num_workers=0, progress=progress)
     es.source = f'digits_cnn|{cfg.tag}'

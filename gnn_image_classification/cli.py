@@ -267,43 +267,53 @@ def _drop_repeats(a):
     if dropped: print(f"gnnic: note: repeated values are run once; dropped {'; '.join(dropped)}", file=sys.stderr)
 
 # %% ../nbs/20_cli.ipynb #01566f72
-def _print_report(df, cmp, out, figs, path):
-    "Print the results: the table with the paired column, then per-protocol rate tables and Holm verdicts when there are several."
+def _print_report(df, cmp, path):
+    "Print the results: the table, rate tables per protocol, Holm verdicts; then the files written beside `path`."
+    import re
     from gnn_image_classification.analysis import results_table
     from gnn_image_classification.report import rate_table, verdicts
     print(results_table(df))
     if df.rate.nunique() > 1:
         for proto in [p for p in ('budget', 'oracle') if (df.protocol == p).any()]:
-            print(f"\nTest accuracy, mean ± 95% CI over seeds, protocol {proto} (100%: full):\n"); print(rate_table(df, proto).to_string())
+            print(f"\nTest accuracy, mean ± 95% CI over seeds, protocol {proto} (100%: full):\n")
+            print(rate_table(df, proto).to_string())
     print('\nGraph methods vs every non-graph baseline (paired by seed; Holm-adjusted p < 0.05 within each protocol):')
     print('\n'.join(v.replace('**', '') for v in verdicts(cmp)))
-    print(f"\nwrote {out / 'results.csv'}, {path}, {out / 'summary.csv'}, {out / 'comparisons.csv'}" + ''.join(f", {p}" for p in figs))
+    out, figs = path.parent, re.findall(r'\]\(([^)\s]+\.png)\)', path.read_text())  # the figures the report shows
+    print(f"\nwrote {out / 'results.csv'}, {path}, {out / 'summary.csv'}, {out / 'comparisons.csv'}"
+          + ''.join(f", {out / f}" for f in figs))
 
 # %% ../nbs/20_cli.ipynb #8c493b59
 def _cmd_run(a):
     "Run a preset grid, with any overrides, and report it: tables, paired comparisons, verdicts, figures and report.md."
     from gnn_image_classification.experiments import preset_grid, run_grid
-    from gnn_image_classification.analysis import save_figures
     from gnn_image_classification.report import write_report, compare
     _drop_repeats(a)
-    es, ds = (read_embeddings(a.embeddings), Path(a.embeddings).stem) if a.embeddings else (DATASETS[a.dataset or 'digits'](), a.dataset or 'digits')
-    specs = list(dict.fromkeys(preset_grid(a.preset, es, methods=a.methods and tuple(a.methods), metrics=a.metrics,
-                        rates=a.label_rates and tuple(a.label_rates), protocols=a.protocols, tune=a.tune, draws=a.draws and tuple(a.draws),
-                        graphs=tuple((a.graph, k) for k in a.k) if a.k else None, seeds=range(a.seeds) if a.seeds else None)))
+    ds = Path(a.embeddings).stem if a.embeddings else a.dataset or 'digits'
+    es = read_embeddings(a.embeddings) if a.embeddings else DATASETS[ds]()
+    specs = list(dict.fromkeys(preset_grid(
+        a.preset, es, methods=a.methods and tuple(a.methods), metrics=a.metrics, tune=a.tune,
+        rates=a.label_rates and tuple(a.label_rates), protocols=a.protocols, draws=a.draws and tuple(a.draws),
+        graphs=tuple((a.graph, k) for k in a.k) if a.k else None, seeds=range(a.seeds) if a.seeds else None)))
     out = _outputs(a)  # made once the options, the data and the grid are known good
     try: out.mkdir(parents=True, exist_ok=True)
     except OSError as e: raise PermissionError(f"cannot create output folder {out}: {_error_message(e)}") from None
     print(f"gnnic: {len(specs)} runs of preset '{a.preset}' on {es} -> {out}")
     t0 = time.perf_counter()
-    df = run_grid(es, specs, out / 'results.csv', fresh=a.fresh, workers=a.workers, progress=not a.no_progress, device=a.device)
+    df = run_grid(es, specs, out / 'results.csv', fresh=a.fresh, workers=a.workers, progress=not a.no_progress,
+                  device=a.device)
     wall = time.perf_counter() - t0
-    if df.attrs.get('by_others'): print(f"gnnic: note: {df.attrs['by_others']} of these runs were written meanwhile by another process using {out}; "
-                                        "each run is kept once (run one gnnic per output folder; --workers runs units in parallel)", file=sys.stderr)
+    if df.attrs.get('by_others'):
+        print(f"gnnic: note: {df.attrs['by_others']} of these runs were written meanwhile by another process using "
+              f"{out}; each run is kept once (run one gnnic per output folder; --workers runs units in parallel)",
+              file=sys.stderr)
     print(f"\n{len(df)} runs, {wall:.1f} s (finished runs found in {out / 'results.csv'} are not re-run):\n")
-    figs, cmp = save_figures(df, out), compare(df)
-    path = write_report(df, es, out, title=f"gnnic run --preset {a.preset} on {ds}", map_method=a.map, cmp=cmp,
-                        meta={'preset': a.preset, 'wall time of this invocation': f"{wall:.0f} s with {a.workers} worker(s)"})
-    _print_report(df, cmp, out, figs, path)
+    cmp = compare(df)
+    meta = {'preset': a.preset, 'wall time of this invocation': f"{wall:.0f} s with {a.workers} worker(s)"}
+    path = write_report(
+        df, es, out, title=f"gnnic run --preset {a.preset} on {ds}", map_method=a.map, cmp=cmp, meta=meta
+    )
+    _print_report(df, cmp, path)
 
 # %% ../nbs/20_cli.ipynb #4158b0dd
 def _cmd_fit(a):

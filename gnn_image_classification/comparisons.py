@@ -11,7 +11,7 @@ __all__ = ['rate_table', 'protocols_table', 'holm', 'paired_stats', 'compare', '
 import json
 import numpy as np, pandas as pd
 from scipy import stats
-from .analysis import ci95, summarise, method_label
+from .analysis import ci95, summarise, method_label, paired_diffs
 from .methods import METHODS, GRAPH_METHODS, BASELINES
 
 # %% ../nbs/15_comparisons.ipynb #6265e5fe
@@ -25,7 +25,7 @@ def _pts(v): return '' if np.isnan(v) else (lambda t: '0.0' if t in ('+0.0', '-0
 
 # %% ../nbs/15_comparisons.ipynb #27e46f44
 def rate_table(df:pd.DataFrame, protocol:str=None) -> pd.DataFrame:
-    "Method × label-rate table of 'mean ± 95% CI' strings (rate 1.0 is the `full` protocol; below it `protocol`, default the first present)."
+    "Method × label-rate table of 'mean ± 95% CI' (1.0: `full`; below: `protocol`, default the first present)."
     protocol = protocol or next((p for p in ('budget', 'oracle') if (df.protocol == p).any()), 'full')
     s = summarise(df[df.protocol.isin([protocol, 'full'])])
     s['cell'] = [f"{m:.3f} ± {c:.3f}" if not np.isnan(c) else f"{m:.3f}" for m, c in zip(s['mean'], s.ci95)]
@@ -41,8 +41,10 @@ def protocols_table(df:pd.DataFrame) -> pd.DataFrame:
 # %% ../nbs/15_comparisons.ipynb #1edf82c5
 def holm(p) -> np.ndarray:
     "Holm–Bonferroni adjusted p-values (nan entries are left out and stay nan)."
-    p = np.asarray(p, dtype=float); out = np.full_like(p, np.nan)
-    o = np.flatnonzero(~np.isnan(p)); o = o[np.argsort(p[o])]  # the p-values present, smallest first
+    p = np.asarray(p, dtype=float)
+    out = np.full_like(p, np.nan)
+    o = np.flatnonzero(~np.isnan(p))
+    o = o[np.argsort(p[o])]  # the p-values present, smallest first
     out[o] = np.minimum(np.maximum.accumulate((len(o) - np.arange(len(o))) * p[o]), 1.)
     return out
 
@@ -55,15 +57,18 @@ def _sign_flip_p(d) -> float:
 # %% ../nbs/15_comparisons.ipynb #7e150622
 def paired_stats(diff, n_test:int=None # accuracies are multiples of 1/n_test: differences are rounded to that grid
                 ) -> dict:
-    "Mean paired difference; t 95% CI, t-test p and percentile bootstrap 95% CI (nan without spread); exact sign-flip p; the p of the verdict."
+    "Mean paired difference; t 95% CI, t-test p, bootstrap 95% CI (nan without spread); sign-flip p; the verdict's p."
     d = np.asarray(diff, dtype=float)
     if n_test: d = np.round(d * n_test) / n_test
-    n = len(d); m = float(d.mean()) if n else np.nan; spread = n > 1 and np.ptp(d) > 1e-12
+    n = len(d)
+    m = float(d.mean()) if n else np.nan
+    spread = n > 1 and np.ptp(d) > 1e-12
     h, p_t, blo, bhi, p_exact = np.nan, np.nan, np.nan, np.nan, _sign_flip_p(d)
-    if spread:  # bootstrap by percentiles: scipy's default BCa interval is undefined when every resample gives the same mean
+    if spread:  # percentile bootstrap: scipy's default BCa interval is undefined when every resample has one mean
         ci = stats.bootstrap((d,), np.mean, n_resamples=10_000, method='percentile', random_state=0).confidence_interval
         h, p_t, blo, bhi = ci95(d), float(stats.ttest_1samp(d, 0.).pvalue), float(ci.low), float(ci.high)
-    return dict(n=n, diff=m, ci_lo=m - h, ci_hi=m + h, boot_lo=blo, boot_hi=bhi, p_t=p_t, p_exact=p_exact, p=p_t if spread else p_exact)
+    return dict(n=n, diff=m, ci_lo=m - h, ci_hi=m + h, boot_lo=blo, boot_hi=bhi, p_t=p_t, p_exact=p_exact,
+                p=p_t if spread else p_exact)
 
 # %% ../nbs/15_comparisons.ipynb #af8d0a59
 def _verdict(p, diff) -> np.ndarray:
@@ -73,70 +78,82 @@ def _verdict(p, diff) -> np.ndarray:
 
 # %% ../nbs/15_comparisons.ipynb #9cf4e018
 def _pairs(d, n_test) -> list:
-    "Comparison rows of every graph configuration in `d` (one dataset, protocol and rate) against every non-graph baseline in it."
-    rows = []
-    for g in _order(d.label[d.method.isin(GRAPH_METHODS)].unique()):
-        a = d[d.label == g].set_index('seed').test_acc
-        for bm in [m for m in BASELINES if (d.method == m).any()]:
-            b = d[d.method == bm].set_index('seed').test_acc; common = a.index.intersection(b.index)
-            rows.append(dict(method=g, baseline=bm, method_acc=a[common].mean(), baseline_acc=b[common].mean(),
-                             **paired_stats((a[common] - b[common]).values, n_test)))
-    return rows
+    "Rows of each graph configuration in `d` (one dataset, protocol, rate) against each non-graph baseline in it."
+    diffs = {bm: paired_diffs(d, bm) for bm in BASELINES if (d.method == bm).any()}
+    return [dict(method=g, baseline=bm, method_acc=q.test_acc.mean(), baseline_acc=(q.test_acc - q['diff']).mean(),
+                 **paired_stats(q['diff'].values, n_test))
+            for g in _order(d.label[d.method.isin(GRAPH_METHODS)].unique()) for bm, p in diffs.items()
+            for q in [p[p.label == g]]]
+
+# %% ../nbs/15_comparisons.ipynb #dfa1db01
+def _holm_family(rows:list) -> pd.DataFrame:
+    "Comparison `rows` as a table with Holm-adjusted p (`p_holm`) per (dataset, protocol) and its verdict."
+    out = pd.DataFrame(rows)
+    if out.empty: return out
+    out['p_holm'] = out.groupby(['dataset', 'protocol']).p.transform(lambda p: holm(p.values))
+    return out.assign(verdict=_verdict(out.p_holm, out['diff']))
 
 # %% ../nbs/15_comparisons.ipynb #ebf15c7c
 def _with_draw(df): return df.assign(draw=df['draw'].fillna('stratified') if 'draw' in df else 'stratified')  # rows from before draws
 
 # %% ../nbs/15_comparisons.ipynb #534bc9e4
 def compare(df:pd.DataFrame) -> pd.DataFrame:
-    "Every graph configuration against every non-graph baseline, paired by seed, per protocol and rate; Holm-adjusted per (dataset, protocol)."
+    "Each graph configuration against each non-graph baseline, paired by seed; Holm per (dataset, protocol)."
     rows, lab = [], _with_draw(df).assign(label=df.apply(method_label, axis=1))
     for (ds, proto, rate, draw), d in lab.groupby(['dataset', 'protocol', 'rate', 'draw'], sort=True):
         n_test = len(json.loads(d.test_pred.iloc[0])) if 'test_pred' in d else None
         rows += [dict(dataset=ds, protocol=proto, rate=rate, draw=draw, **r) for r in _pairs(d, n_test)]
-    out = pd.DataFrame(rows)
-    if out.empty: return out
-    out['p_holm'] = out.groupby(['dataset', 'protocol']).p.transform(lambda p: holm(p.values))
-    return out.assign(verdict=_verdict(out.p_holm, out['diff']), verdict_unadjusted=_verdict(out.p, out['diff']))
+    out = _holm_family(rows)
+    return out if out.empty else out.assign(verdict_unadjusted=_verdict(out.p, out['diff']))
 
 # %% ../nbs/15_comparisons.ipynb #89edb581
 def _verdict_line(proto, rate, c) -> str:
     "The verdict sentence of one protocol and rate from its comparisons `c`."
-    n_base = c.baseline.nunique(); wins = c[c.verdict == 'better'].groupby('method').size()
+    n_base = c.baseline.nunique()
+    wins = c[c.verdict == 'better'].groupby('method').size()
     allb = [m for m in _order(wins.index) if wins[m] == n_base]
-    some = [f"{m} (vs {', '.join(c[(c.method == m) & (c.verdict == 'better')].baseline)})" for m in _order(wins.index) if wins[m] < n_base]
+    some = [
+        f"{m} (vs {', '.join(c[(c.method == m) & (c.verdict == 'better')].baseline)})"
+        for m in _order(wins.index)
+        if wins[m] < n_base
+    ]
     worse = [f"{r.method} < {r.baseline} ({_pts(r['diff'])} pts)" for _, r in c[c.verdict == 'worse'].iterrows()]
-    return (f"- **{proto}, {_pct(rate)}**: better than every baseline ({', '.join(sorted(c.baseline.unique()))}) after Holm: {', '.join(allb) or 'none'}"
-            + (f"; better than some: {'; '.join(some)}" if some else '') + f"; significantly worse: {', '.join(worse) or 'none'}"
+    return (f"- **{proto}, {_pct(rate)}**: better than every baseline ({', '.join(sorted(c.baseline.unique()))}) "
+            f"after Holm: {', '.join(allb) or 'none'}"
+            + (f"; better than some: {'; '.join(some)}" if some else '')
+            + f"; significantly worse: {', '.join(worse) or 'none'}"
             + f" ({(c.verdict_unadjusted == 'better').sum()} of {len(c)} comparisons better before adjustment).")
 
 # %% ../nbs/15_comparisons.ipynb #e92650cc
 def verdicts(cmp:pd.DataFrame) -> list:
     "One sentence per protocol and rate: which graph methods beat every baseline, and which lose to one, after Holm."
-    if cmp.empty: return ['- nothing to compare: the results hold no graph method with a non-graph baseline at the same rate']
+    if cmp.empty:
+        return ['- nothing to compare: the results hold no graph method with a non-graph baseline at the same rate']
     name = lambda p, d: p if d == 'stratified' else f"{p} · {d} draw"
-    return [_verdict_line(name(p, d), rate, c) for (p, rate, d), c in _with_draw(cmp).groupby(['protocol', 'rate', 'draw'])]
+    return [
+        _verdict_line(name(p, d), rate, c) for (p, rate, d), c in _with_draw(cmp).groupby(['protocol', 'rate', 'draw'])
+    ]
 
 # %% ../nbs/15_comparisons.ipynb #a42b2f8c
 def compare_draws(df:pd.DataFrame, peer:str='random') -> pd.DataFrame:
-    "Every draw against `peer` per method configuration, protocol and rate, paired by seed; Holm-adjusted per (dataset, protocol)."
+    "Each draw against `peer` per configuration, protocol and rate, paired by seed; Holm per (dataset, protocol)."
     rows, lab = [], _with_draw(df).assign(label=df.apply(method_label, axis=1, draw=False))
     for (ds, proto, rate, conf), d in lab.groupby(['dataset', 'protocol', 'rate', 'label'], sort=True):
-        b = d[d.draw == peer].set_index('seed').test_acc
-        for dr in [x for x in d.draw.unique() if x != peer and len(b)]:
-            a = d[d.draw == dr].set_index('seed').test_acc; common = a.index.intersection(b.index)
-            rows.append(dict(dataset=ds, protocol=proto, rate=rate, method=conf, draw=dr, peer=peer, draw_acc=a[common].mean(),
-                             peer_acc=b[common].mean(), **paired_stats((a[common] - b[common]).values)))
-    out = pd.DataFrame(rows)
-    if out.empty: return out
-    out['p_holm'] = out.groupby(['dataset', 'protocol']).p.transform(lambda p: holm(p.values))
-    return out.assign(verdict=_verdict(out.p_holm, out['diff']))
+        p = paired_diffs(d, peer, by='draw')  # the one pairing, by seed
+        rows += [dict(dataset=ds, protocol=proto, rate=rate, method=conf, draw=dr, peer=peer,
+                      draw_acc=q.test_acc.mean(), peer_acc=(q.test_acc - q['diff']).mean(),
+                      **paired_stats(q['diff'].values))
+                 for dr, q in p[p.draw != peer].groupby('draw', sort=False)]
+    return _holm_family(rows)
 
 # %% ../nbs/15_comparisons.ipynb #ddcc9883
 def comparison_table(cmp:pd.DataFrame) -> pd.DataFrame:
     "The paired comparisons formatted for reading (differences in accuracy points)."
     ci = lambda a, b: '—' if np.isnan(a) else f"[{_pts(a)}, {_pts(b)}]"
     return pd.DataFrame({'protocol': cmp.protocol, 'rate': cmp.rate.map(_pct), 'method': cmp.method, 'vs': cmp.baseline,
-                         'diff (pts)': cmp['diff'].map(_pts), 't 95% CI': [ci(a, b) for a, b in zip(cmp.ci_lo, cmp.ci_hi)],
+                         'diff (pts)': cmp['diff'].map(_pts),
+                         't 95% CI': [ci(a, b) for a, b in zip(cmp.ci_lo, cmp.ci_hi)],
                          'bootstrap 95% CI': [ci(a, b) for a, b in zip(cmp.boot_lo, cmp.boot_hi)],
                          'p': cmp.p.map('{:.3g}'.format), 'p (Holm)': cmp.p_holm.map('{:.3g}'.format),
-                         'p (sign-flip)': cmp.p_exact.map('{:.3g}'.format), 'verdict (Holm)': cmp.verdict, 'unadjusted': cmp.verdict_unadjusted})
+                         'p (sign-flip)': cmp.p_exact.map('{:.3g}'.format), 'verdict (Holm)': cmp.verdict,
+                         'unadjusted': cmp.verdict_unadjusted})

@@ -22,31 +22,43 @@ from .cache import (EmbedConfig, embed_source, _cache_key, _load_cache, _refuse_
 __all__ = ['dist_env', 'embed_folder']
 
 # %% ../nbs/12_distributed.ipynb #80f88042
-def dist_env():
-    "This process's place in a `torchrun` launch, from its environment: `(rank, world_size, local_rank)`; `(0, 1, 0)` without one."
+def dist_env(rank:int=None, world:int=None): # given: used (and checked) instead of torchrun's
+    """This process's place in a `torchrun` launch: `(rank, world_size, local_rank)` from its environment; `(0, 1, 0)`
+    without one."""
     e = os.environ
-    if 'RANK' not in e or 'WORLD_SIZE' not in e: return 0, 1, 0
-    return int(e['RANK']), int(e['WORLD_SIZE']), int(e.get('LOCAL_RANK', 0))
+    launched = 'RANK' in e and 'WORLD_SIZE' in e
+    rank = int(e['RANK'] if launched else 0) if rank is None else int(rank)
+    world = int(e['WORLD_SIZE'] if launched else 1) if world is None else int(world)
+    if not 0 <= rank < world: raise ValueError(f"rank {rank} is not in 0..{world - 1} (world size {world})")
+    return rank, world, int(e.get('LOCAL_RANK', 0)) if launched else 0
 
 # %% ../nbs/12_distributed.ipynb #e3e7abd9
-class _Group:
-    "The ranks of a `torchrun` launch (gloo on CPU, NCCL on GPU; one thread each unless `OMP_NUM_THREADS` is set), or one process alone."
+class RankGroup:
+    """The ranks of a `torchrun` launch (gloo on CPU, NCCL on GPU; one thread each unless `OMP_NUM_THREADS` is set), or
+    one process alone."""
     def __init__(self, device=None, hours:float=12): # hours: how long a rank may wait for the slowest
         import torch.distributed as dist, datetime
         (self.rank, self.world, self.local), self.dist, self.owned = dist_env(), dist, False
-        self.device = pyg_device(device or ('auto' if self.world == 1 else 'cuda' if torch.cuda.is_available() else 'cpu'))
+        default = 'auto' if self.world == 1 else 'cuda' if torch.cuda.is_available() else 'cpu'
+        self.device = pyg_device(device or default)
         if self.world == 1: return
         if self.device.type == 'cuda' and self.device.index is None: self.device = torch.device('cuda', self.local)
         if 'OMP_NUM_THREADS' not in os.environ: torch.set_num_threads(1)
         if self.device.type == 'cuda': torch.cuda.set_device(self.device)
         if not dist.is_initialized():
-            dist.init_process_group('nccl' if self.device.type == 'cuda' else 'gloo', timeout=datetime.timedelta(hours=hours)); self.owned = True
+            dist.init_process_group('nccl' if self.device.type == 'cuda' else 'gloo',
+                                    timeout=datetime.timedelta(hours=hours))
+            self.owned = True
     def gather(self, obj): # every rank's `obj`, in rank order
         if self.world == 1: return [obj]
-        out = [None] * self.world; self.dist.all_gather_object(out, obj); return out
+        out = [None] * self.world
+        self.dist.all_gather_object(out, obj)
+        return out
     def bcast(self, obj): # rank 0's `obj`, on every rank
         if self.world == 1: return obj
-        box = [obj]; self.dist.broadcast_object_list(box, src=0); return box[0]
+        box = [obj]
+        self.dist.broadcast_object_list(box, src=0)
+        return box[0]
     def run(self, f, everywhere:bool=False): # `f()` on rank 0 (its result there, None elsewhere), or on every rank
         "`f()`; its error, or else another rank's, raised on every rank."
         res = err = None
@@ -63,7 +75,8 @@ class _Group:
 
 # %% ../nbs/12_distributed.ipynb #20e107dc
 class _OneNet(EmbedConfig):
-    "An `EmbedConfig` that builds its network once, for all the parts of `embed_folder` (same fields, so the same cache key)."
+    """An `EmbedConfig` that builds its network once, for all the parts of `embed_folder` (same fields, so the same
+    cache key)."""
     def build(self):
         if '_net' not in self.__dict__: object.__setattr__(self, '_net', super().build())
         return self.__dict__['_net']
@@ -71,21 +84,14 @@ class _OneNet(EmbedConfig):
 # %% ../nbs/12_distributed.ipynb #963c90be
 def _part_rows(n, chunk, c): return range(c * chunk, min(n, (c + 1) * chunk))
 
-# %% ../nbs/12_distributed.ipynb #e1425d4a
-def _test_exit(rank, done, first_parts):
-    "Test hook: with `GNNIC_EMBED_TEST_EXIT='R:K'` rank R dies (`os._exit`) after writing K parts, once every rank's first part exists."
-    spec = os.environ.get('GNNIC_EMBED_TEST_EXIT')
-    if not spec or [int(o) for o in spec.split(':')] != [rank, done]: return
-    t_end = time.time() + 300
-    while time.time() < t_end and not all(p.exists() for p in first_parts): time.sleep(0.05)
-    os._exit(17)
-
 # %% ../nbs/12_distributed.ipynb #5545717b
 def _donor(out:Path, cfg:EmbedConfig):
-    "`sha1 -> vector or None` from the embedding folder `out` of an earlier run with configuration `cfg`; None without one."
+    """`sha1 -> vector or None` from the embedding folder `out` of an earlier run with configuration `cfg`; None without
+    one."""
     try: man = json.loads((out/_EMB_DIR_FILES['manifest']).read_text())
     except (OSError, ValueError): return None
-    at = {r[3]: j for j, r in enumerate(man.get('rows', [])) if len(r) > 3 and r[3]}  # rows of format [name, size, mtime, sha1]
+    # rows of format [name, size, mtime, sha1]
+    at = {r[3]: j for j, r in enumerate(man.get('rows', [])) if len(r) > 3 and r[3]}
     if man.get('embed') != cfg.describe() or not at: return None
     es = []  # read, checksums verified, at the first need
     def get(sha):
@@ -99,79 +105,103 @@ def _donor(out:Path, cfg:EmbedConfig):
     return get
 
 # %% ../nbs/12_distributed.ipynb #c596f58a
-def _embed_parts(src, cfg, parts:Path, chunk:int, g:_Group, key:str, progress:bool, donor=None,
+def _embed_parts(src, cfg, parts:Path, chunk:int, g:RankGroup, key:str, progress:bool, donor=None,
                  **kwargs): # to `_embed_cached`
-    "Embed this rank's parts (`rank`, `rank + P`, … of `chunk` images each) into cache entries `parts/<part>/`; returns (reused, embedded) images."
+    """Embed this rank's parts (`rank`, `rank + P`, … of `chunk` images each) into cache entries `parts/<part>/`;
+    returns (reused, embedded) images."""
     n_parts, before = -(-len(src) // chunk), _CACHE_STATS.copy()
-    mine, first = range(g.rank, n_parts, g.world), [parts/f'{c:06d}'/f'{key}.json' for c in range(min(g.world, n_parts))]
-    with tqdm(total=sum(len(_part_rows(len(src), chunk, c)) for c in mine), unit='img', disable=not progress, desc=f'rank {g.rank}/{g.world}: {cfg.tag}') as bar:
-        for k, c in enumerate(mine, 1):
+    mine = range(g.rank, n_parts, g.world)
+    with tqdm(total=sum(len(_part_rows(len(src), chunk, c)) for c in mine), unit='img', disable=not progress,
+              desc=f'rank {g.rank}/{g.world}: {cfg.tag}') as bar:
+        for c in mine:
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore', SkippedImagesWarning)  # reported once, after the merge
-                _embed_cached(src.subset(_part_rows(len(src), chunk, c)), cfg, parts/f'{c:06d}', refuse_empty=False, donor=donor,
-                              keep_others=False, progress=False, **kwargs)
-            bar.update(len(_part_rows(len(src), chunk, c))); _test_exit(g.rank, k, first)
+                _embed_cached(src.subset(_part_rows(len(src), chunk, c)), cfg, parts/f'{c:06d}', refuse_empty=False,
+                              donor=donor, keep_others=False, progress=False, **kwargs)
+            bar.update(len(_part_rows(len(src), chunk, c)))
     return (_CACHE_STATS - before)['reused'], (_CACHE_STATS - before)['embedded']
 
 # %% ../nbs/12_distributed.ipynb #7da8f43f
 def _finish(g, src, cfg, key, counts, out, chunk, fingerprint, keep_parts, t0):
-    "Rank 0, once every rank is done: check the parts, report skipped files, refuse unlearnable classes, write them in file order to `out`."
-    meta = dict(key=key, created=time.strftime('%Y-%m-%dT%H:%M:%S'), versions=_versions(), source=src.spec, embed=cfg.describe(),
-                fingerprint=fingerprint, chunk=chunk, world_size=g.world, backend=g.dist.get_backend() if g.world > 1 else None, device=str(g.device),
-                reused=sum(r for r, _ in counts), embedded=sum(e for _, e in counts), ranks=[dict(reused=r, embedded=e) for r, e in counts],
-                seconds=round(time.perf_counter() - t0, 3))
+    """Rank 0, once every rank is done: check the parts, report skipped files, refuse unlearnable classes, write them in
+    file order to `out`."""
+    meta = dict(key=key, created=time.strftime('%Y-%m-%dT%H:%M:%S'), versions=_versions(), source=src.spec,
+                embed=cfg.describe(), fingerprint=fingerprint, chunk=chunk, world_size=g.world,
+                backend=g.dist.get_backend() if g.world > 1 else None, device=str(g.device),
+                reused=sum(r for r, _ in counts), embedded=sum(e for _, e in counts),
+                ranks=[dict(reused=r, embedded=e) for r, e in counts], seconds=round(time.perf_counter() - t0, 3))
     parts, mans, kept, failed = out/'parts', [], [], []
-    for t in [*out.glob('.*.tmp'), *parts.glob('*/.*.tmp')]: t.unlink(missing_ok=True)  # left by killed ranks; every rank has finished
+    # left by killed ranks; every rank has finished
+    for t in [*out.glob('.*.tmp'), *parts.glob('*/.*.tmp')]: t.unlink(missing_ok=True)
     for c in range(-(-len(src) // chunk)):
         rows, mp = _part_rows(len(src), chunk, c), parts/f'{c:06d}'/f'{key}.json'
         pos = {src.names[i]: i for i in rows}
         try: man = json.loads(mp.read_text())
-        except (OSError, ValueError) as e: raise FileNotFoundError(f"{mp}: part {c} is missing or unreadable ({e}); run again to redo it") from None
+        except (OSError, ValueError) as e:
+            raise FileNotFoundError(f"{mp}: part {c} is missing or unreadable ({e}); run again to redo it") from None
         got, bad = [r[0] for r in man['rows']], [r[0] for r in man['skipped']]
-        if any(n not in pos for n in got + bad) or sorted(pos[n] for n in got + bad) != list(rows) or got != sorted(got, key=pos.get):
-            raise ValueError(f"{mp}: part {c} does not hold images {rows.start}..{rows.stop - 1} of the file list once each; delete it and run again")
-        kept += [pos[n] for n in got]; failed += [(pos[r[0]], r[-1]) for r in man['skipped']]; mans.append(man)
+        once = all(n in pos for n in got + bad) and sorted(pos[n] for n in got + bad) == list(rows)
+        if not once or got != sorted(got, key=pos.get):
+            raise ValueError(f"{mp}: part {c} does not hold images {rows.start}..{rows.stop - 1} of the file list "
+                             "once each; delete it and run again")
+        kept += [pos[n] for n in got]
+        failed += [(pos[r[0]], r[-1]) for r in man['skipped']]
+        mans.append(man)
     _warn_skipped([(src.names[i], e) for i, e in failed], len(src), src.source)
     _refuse_empty_classes(src, kept, failed)
-    fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{_EMB_DIR_FILES['embeddings']}.", suffix='.tmp'); os.close(fd); tmp = Path(tmp)
+    fd, tmp = tempfile.mkstemp(dir=out, prefix=f".{_EMB_DIR_FILES['embeddings']}.", suffix='.tmp')
+    os.close(fd)
+    tmp = Path(tmp)
     try:
         xm, j = np.lib.format.open_memmap(tmp, 'w+', np.float32, (len(kept), BACKBONES[cfg.backbone])), 0
         for c, man in enumerate(mans):
             if not man['rows']: continue
             part = _load_cache(parts/f'{c:06d}', key)
-            if part is None or len(part[0]) != len(man['rows']): raise ValueError(f"{parts/f'{c:06d}'}: part {c} is damaged; run again to redo it")
-            xm[j:j + len(part[0])] = part[0]; j += len(part[0])
-        xm.flush(); del xm
+            if part is None or len(part[0]) != len(man['rows']):
+                raise ValueError(f"{parts/f'{c:06d}'}: part {c} is damaged; run again to redo it")
+            xm[j:j + len(part[0])] = part[0]
+            j += len(part[0])
+        xm.flush()
+        del xm
         write_embeddings_dir(out, tmp, src.y[kept], src.classes, [src.names[i] for i in kept],
-                             {**meta, 'rows': [r for m in mans for r in m['rows']], 'skipped': [s for m in mans for s in m['skipped']]})
+                             {**meta, 'rows': [r for m in mans for r in m['rows']],
+                              'skipped': [s for m in mans for s in m['skipped']]})
     finally: tmp.unlink(missing_ok=True)
     if not keep_parts: shutil.rmtree(parts)
 
 # %% ../nbs/12_distributed.ipynb #00407836
 def embed_folder(root, # image folder, in any layout `image_folder` reads
-                 out, # embedding folder to write (see `write_embeddings_dir`), shared by all ranks; `out/parts` holds the parts
-                 backbone='efficientnet_lite0', weights='DEFAULT', image_size:int=None, # see `EmbedConfig` (or pass one)
+                 # embedding folder to write (see `write_embeddings_dir`), shared by all ranks; `out/parts` holds the parts
+                 out,
+                 # see `EmbedConfig` (or pass one)
+                 backbone='efficientnet_lite0', weights='DEFAULT', image_size:int=None,
                  classes:list=None, class_names=None, n_per_class:int=None, seed:int=0, # see `image_folder`
                  unlabelled:str='unlabelled', labels=None, # see `image_folder`: unlabelled images get label -1
                  chunk:int=1024, # images per part: a rank's unit of work, and at most what a killed rank loses
-                 keep_parts:bool=True, # keep `out/parts` after the merge, so that a re-run embeds only new or changed files
+                 # keep `out/parts` after the merge, so that a re-run embeds only new or changed files
+                 keep_parts:bool=True,
                  fingerprint:str='stat', errors:str='skip', # as in `embed_source`
                  batch_size:int=64, device=None, # default: the rank's GPU (`cuda:LOCAL_RANK`) if there is one
-                 num_workers:int=None, # DataLoader workers; default under torchrun: none on CPU, the rank's share of the cores on GPU
+                 # DataLoader workers; default under torchrun: none on CPU, the rank's share of the cores on GPU
+                 num_workers:int=None,
                  progress:bool=True): # a progress bar on rank 0
-    "Embed an image folder into an embedding folder; under `torchrun`, each rank embeds its share of the parts and rank 0 merges them in file order."
+    """Embed an image folder into an embedding folder; under `torchrun`, each rank embeds its share of the parts and
+    rank 0 merges them in file order."""
     if int(chunk) < 1: raise ValueError(f"chunk must be at least 1 image, got {chunk}")
-    t0, g = time.perf_counter(), _Group(device)
+    t0, g = time.perf_counter(), RankGroup(device)
     try:
-        cfg = _OneNet(**asdict(backbone if isinstance(backbone, EmbedConfig) else EmbedConfig(backbone, weights, image_size)))
+        base = backbone if isinstance(backbone, EmbedConfig) else EmbedConfig(backbone, weights, image_size)
+        cfg = _OneNet(**asdict(base))
         out = Path(out).expanduser()
         g.run(lambda: check_output_file(out/_EMB_DIR_FILES['manifest'], 'embeddings folder'))
         src = g.bcast(g.run(lambda: image_folder(root, classes, class_names, n_per_class, seed, unlabelled=unlabelled,
                                                  labels=labels)))
         if num_workers is None and g.world > 1:
-            num_workers = 0 if g.device.type == 'cpu' else min(8, max(0, (os.cpu_count() or 1) // int(os.environ.get('LOCAL_WORLD_SIZE', g.world)) - 1))
+            share = (os.cpu_count() or 1) // int(os.environ.get('LOCAL_WORLD_SIZE', g.world))
+            num_workers = 0 if g.device.type == 'cpu' else min(8, max(0, share - 1))
         key = _cache_key(src, cfg, fingerprint)
-        work = lambda: _embed_parts(src, cfg, out/'parts', int(chunk), g, key, progress and g.rank == 0, _donor(out, cfg),
+        work = lambda: _embed_parts(src, cfg, out/'parts', int(chunk), g, key, progress and g.rank == 0,
+                                    _donor(out, cfg),
                                     fingerprint=fingerprint, errors=errors, batch_size=batch_size, device=g.device,
                                     num_workers=num_workers)
         counts = g.gather(g.run(work, everywhere=True))

@@ -10,7 +10,7 @@ __all__ = ['FRACS', 'SCHEMA_VERSION', 'DRAWS', 'RATES', 'PRESETS', 'COLUMNS', 't
            'read_results', 'run_grid']
 
 # %% ../nbs/14_experiments.ipynb #31d72ff1
-import csv, hashlib, json, os, platform, re, time, warnings
+import csv, hashlib, json, os, re, time, warnings
 from contextlib import contextmanager
 from io import StringIO
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -26,13 +26,15 @@ from torch_geometric import device as pyg_device
 from fastcore.basics import patch
 from .methods import METHODS, DEFAULTS, GRIDS, PROTOCOLS, REGISTRY, family, fit_method
 from .selection import STRATEGIES, select_images
+from .cache import _versions
 try: import fcntl
 except ImportError: fcntl = None  # Windows: no `flock`; run one process per results folder there
 
 # %% ../nbs/14_experiments.ipynb #d856ad8a
 FRACS = (0.8, 0.1, 0.1)  # train / validation / test, stratified per seed
 SCHEMA_VERSION = 2  # of the results CSV; part of every run key
-DRAWS = ('stratified', 'random', *(s for s in STRATEGIES if s not in ('random', 'uncertainty')))  # labelled-set draws; see `draw_labels`
+# labelled-set draws; see `draw_labels`
+DRAWS = ('stratified', 'random', *(s for s in STRATEGIES if s not in ('random', 'uncertainty')))
 
 # %% ../nbs/14_experiments.ipynb #5f1f1f68
 def threshold_rules(n_classes:int) -> list:
@@ -41,7 +43,7 @@ def threshold_rules(n_classes:int) -> list:
 
 # %% ../nbs/14_experiments.ipynb #5dd9a12a
 def rule_threshold(rule:str, x, y, metric='cosine') -> float:
-    "The threshold a reference rule gives on embeddings `x` with labels `y` (pass only the nodes whose labels may be read)."
+    "The threshold a reference rule gives on embeddings `x`, labels `y` (pass only nodes whose labels may be read)."
     cm = class_mean_scores(x, y, metric)
     if rule == 'min×0.95': return float(cm[np.unique(y)].min() * 0.95)
     if rule == 'max×1.05': return float(cm[np.unique(y)].max() * 1.05)
@@ -52,7 +54,9 @@ def rule_threshold(rule:str, x, y, metric='cosine') -> float:
 def data_digest(es:EmbeddingSet) -> str:
     "SHA-256 of the embeddings' content: float32 little-endian values and shape, int64 labels, image and class names."
     h = hashlib.sha256(b'gnnic-data-1')
-    x = np.ascontiguousarray(es.x, dtype='<f4'); h.update(np.asarray(x.shape, '<i8').tobytes()); h.update(x.tobytes())
+    x = np.ascontiguousarray(es.x, dtype='<f4')
+    h.update(np.asarray(x.shape, '<i8').tobytes())
+    h.update(x.tobytes())
     h.update(np.ascontiguousarray(es.y, dtype='<i8').tobytes())
     for part in (es.names, es.classes): h.update('\0'.join(part).encode() + b'\1')
     return h.hexdigest()
@@ -72,13 +76,17 @@ class RunSpec:
     tune: bool = False # search `methods.GRIDS[method]`, else the defaults only
     draw: str = 'stratified' # how the labelled nodes are drawn below rate 1.0: one of `DRAWS`
     def __post_init__(self):
-        if self.method not in METHODS: raise ValueError(f"unknown method {self.method!r}; valid methods: {', '.join(METHODS)}")
-        if not 0 < self.rate <= 1: raise ValueError(f"label rate must be a fraction in (0, 1], got {self.rate!r} (e.g. 0.05 for 5%)")
+        if self.method not in METHODS:
+            raise ValueError(f"unknown method {self.method!r}; valid methods: {', '.join(METHODS)}")
+        if not 0 < self.rate <= 1:
+            raise ValueError(f"label rate must be a fraction in (0, 1], got {self.rate!r} (e.g. 0.05 for 5%)")
         p = self.protocol or ('full' if self.rate == 1 else 'budget')
         if p not in PROTOCOLS: raise ValueError(f"unknown protocol {p!r}; valid protocols: {', '.join(PROTOCOLS)}")
         if self.rate == 1: p = 'full'
-        if p == 'full' and self.rate < 1: raise ValueError("protocol 'full' means every training label; below rate 1.0 use 'budget' or 'oracle'")
-        object.__setattr__(self, 'protocol', p); object.__setattr__(self, 'rate', float(self.rate))
+        if p == 'full' and self.rate < 1:
+            raise ValueError("protocol 'full' means every training label; below rate 1.0 use 'budget' or 'oracle'")
+        object.__setattr__(self, 'protocol', p)
+        object.__setattr__(self, 'rate', float(self.rate))
         if self.draw not in DRAWS: raise ValueError(f"unknown draw {self.draw!r}; valid draws: {', '.join(DRAWS)}")
         if self.rate == 1: object.__setattr__(self, 'draw', 'stratified')  # every training label: nothing is drawn
         if family(self.method) != 'non-graph': self._check_graph()
@@ -88,13 +96,19 @@ class RunSpec:
 @patch
 def _check_graph(self:RunSpec):
     "Validate and normalise the graph fields of a graph method's spec."
-    if self.graph not in GRAPH_KINDS: raise ValueError(f"unknown graph kind {self.graph!r}; valid graph kinds: {', '.join(GRAPH_KINDS)}")
+    if self.graph not in GRAPH_KINDS:
+        raise ValueError(f"unknown graph kind {self.graph!r}; valid graph kinds: {', '.join(GRAPH_KINDS)}")
     object.__setattr__(self, 'metric', get_metric(self.metric).name)
-    if self.param is None: raise ValueError(f"graph {self.graph!r} needs a parameter (k, a threshold or a threshold rule)")
+    if self.param is None:
+        raise ValueError(f"graph {self.graph!r} needs a parameter (k, a threshold or a threshold rule)")
     if isinstance(self.param, str):
-        if self.graph not in ('threshold', 'band'): raise ValueError(f"a threshold rule ({self.param!r}) needs a threshold or band graph")
-        if self.threshold_from not in ('train', 'all'): raise ValueError("a threshold rule needs threshold_from='train' (labelled nodes) or 'all'")
-    else: self.__dict__.update(param=(int if self.graph in ('knn', 'mutual_knn') else float)(self.param), threshold_from=None)
+        if self.graph not in ('threshold', 'band'):
+            raise ValueError(f"a threshold rule ({self.param!r}) needs a threshold or band graph")
+        if self.threshold_from not in ('train', 'all'):
+            raise ValueError("a threshold rule needs threshold_from='train' (labelled nodes) or 'all'")
+    else:
+        self.__dict__.update(param=(int if self.graph in ('knn', 'mutual_knn') else float)(self.param),
+                             threshold_from=None)
 
 # %% ../nbs/14_experiments.ipynb #857343b4
 @patch(as_prop=True)
@@ -104,17 +118,20 @@ def grid(self:RunSpec) -> dict: return GRIDS[self.method] if self.tune else {}
 @patch
 def key(self:RunSpec, digest:str) -> str:
     "Identifier of this run on the data with `data_digest` `digest`."
-    hp = {k: v for k, v in DEFAULTS[self.method].items() if k != 'aggr'}  # the aggregation path changes speed, not results
-    spec = {k: v for k, v in asdict(self).items() if not (k == 'draw' and v == 'stratified')}  # keys from before draws existed hold
+    # the aggregation path changes speed, not results
+    hp = {k: v for k, v in DEFAULTS[self.method].items() if k != 'aggr'}
+    # keys from before draws existed hold
+    spec = {k: v for k, v in asdict(self).items() if not (k == 'draw' and v == 'stratified')}
     settings = [SCHEMA_VERSION, digest, spec, self.grid, hp, FRACS]
     return hashlib.sha256(json.dumps(settings, sort_keys=True, default=list).encode()).hexdigest()[:16]
 
 # %% ../nbs/14_experiments.ipynb #4feedb3d
 @patch(as_prop=True)
 def graph_key(self:RunSpec):
-    "What the run's graph depends on (None for non-graph methods): a per-seed graph when its threshold reads training labels."
+    "What the run's graph depends on (None: non-graph); per seed when its threshold reads training labels."
     if family(self.method) == 'non-graph': return None
-    return (self.metric, self.graph, self.param, self.threshold_from, self.seed if self.threshold_from == 'train' else None)
+    return (self.metric, self.graph, self.param, self.threshold_from,
+            self.seed if self.threshold_from == 'train' else None)
 
 # %% ../nbs/14_experiments.ipynb #9fe208f7
 def make_grid(methods=('sage', 'gcn', 'gin', 'mlp'), seeds=range(5), metrics=('cosine',),
@@ -123,21 +140,26 @@ def make_grid(methods=('sage', 'gcn', 'gin', 'mlp'), seeds=range(5), metrics=('c
               tune:bool=False, threshold_from:str=None,
               draws=('stratified',)) -> list: # how the labelled nodes are drawn below rate 1.0 (see `DRAWS`)
     "Every `RunSpec` of a grid."
-    specs = (RunSpec(m, int(seed), rate, protocol, me, kind, p, threshold_from, tune, draw) for seed in seeds for rate in rates
-             for draw in draws for protocol in protocols for m in methods for me in metrics for kind, p in graphs)
-    return list(dict.fromkeys(specs))  # RunSpec folds a non-graph run's graphs, and every protocol at rate 1.0, into one run
+    specs = (RunSpec(m, int(seed), rate, protocol, me, kind, p, threshold_from, tune, draw) for seed in seeds
+             for rate in rates for draw in draws for protocol in protocols for m in methods for me in metrics
+             for kind, p in graphs)
+    # RunSpec folds a non-graph run's graphs, and every protocol at rate 1.0, into one run
+    return list(dict.fromkeys(specs))
 
 # %% ../nbs/14_experiments.ipynb #2eac99d0
 RATES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0)
-_SWEEP = dict(methods=tuple(m for m in METHODS if not m.endswith('_ref') and m != 'sign' and family(m) != 'auto'), metrics=('cosine',), graphs=(('knn', 10),),
-              protocols=('budget', 'oracle'), tune=True)
+_SWEEP = dict(methods=tuple(m for m in METHODS if not m.endswith('_ref') and m != 'sign' and family(m) != 'auto'),
+              metrics=('cosine',), graphs=(('knn', 10),), protocols=('budget', 'oracle'), tune=True)
 PRESETS = {
-    'default': dict(methods=('sage', 'gcn', 'gin', 'mlp', 'logreg', 'knn'), seeds=range(5), metrics=('cosine', 'cityblock'), graphs=(('knn', 10),)),
+    'default': dict(methods=('sage', 'gcn', 'gin', 'mlp', 'logreg', 'knn'), seeds=range(5),
+                    metrics=('cosine', 'cityblock'), graphs=(('knn', 10),)),
     'quick': dict(methods=('sage', 'gcn', 'mlp'), seeds=range(2), metrics=('cosine',), graphs=(('knn', 10),)),
     'sweep_quick': dict(_SWEEP, rates=(0.02, 0.1, 1.0), seeds=range(3)),
     'sweep_full': dict(_SWEEP, rates=RATES, seeds=range(5)),
-    'reference': dict(methods=('sage_ref', 'mlp_ref'), seeds=range(5), metrics=tuple(METRICS), graphs='band', threshold_from='all'),
-    'reference_corrected': dict(methods=('sage_ref', 'mlp_ref'), seeds=range(5), metrics=tuple(METRICS), graphs='threshold', threshold_from='train'),
+    'reference': dict(methods=('sage_ref', 'mlp_ref'), seeds=range(5), metrics=tuple(METRICS), graphs='band',
+                      threshold_from='all'),
+    'reference_corrected': dict(methods=('sage_ref', 'mlp_ref'), seeds=range(5), metrics=tuple(METRICS),
+                                graphs='threshold', threshold_from='train'),
 }
 
 # %% ../nbs/14_experiments.ipynb #6f5a4e42
@@ -167,21 +189,23 @@ def subsample_labels(y, # (N,) labels of all nodes
 def draw_labels(es:EmbeddingSet, train_idx, # the data and its training split, from which the labelled nodes are drawn
                 rate:float, seed:int=0,
                 draw:str='stratified'): # one of `DRAWS`
-    "Sorted labelled training nodes at `rate`: per class, uniformly at random, or chosen by a selection strategy; as many as `stratified`."
+    "Sorted labelled training nodes at `rate`: per class, at random, or by a selection strategy, as many."
     strat = subsample_labels(es.y, train_idx, rate, seed)
     if draw == 'stratified' or rate == 1: return strat
-    if draw == 'random': return np.sort(np.random.default_rng([int(seed), 20241]).choice(np.sort(train_idx), len(strat), replace=False))
+    if draw == 'random':
+        return np.sort(np.random.default_rng([int(seed), 20241]).choice(np.sort(train_idx), len(strat), replace=False))
     if draw not in DRAWS: raise ValueError(f"unknown draw {draw!r}; valid draws: {', '.join(DRAWS)}")
     return np.sort(select_images(es.x, len(strat), draw, pool=train_idx, seed=seed)['index'].to_numpy())
 
 # %% ../nbs/14_experiments.ipynb #8f459f7a
-COLUMNS = ['run_key', 'schema', 'dataset', 'data_digest', 'n_nodes', 'dim', 'n_classes', 'method', 'family', 'protocol', 'rate',
-           'n_labelled', 'seed', 'metric', 'graph', 'param', 'threshold_from', 'threshold', 'tune', 'draw', 'hparams', 'n_configs', 'cv_folds',
-           'val_acc', 'test_acc', 'train_acc', 'best_epoch', 'val_curve', 'test_pred', 'n_edges', 'deg_median', 'isolated',
-           'components', 'homophily', 'graph_seconds', 'seconds', 'cpu_seconds', 'device', 'versions']
+COLUMNS = ['run_key', 'schema', 'dataset', 'data_digest', 'n_nodes', 'dim', 'n_classes', 'method', 'family', 'protocol',
+           'rate', 'n_labelled', 'seed', 'metric', 'graph', 'param', 'threshold_from', 'threshold', 'tune', 'draw',
+           'hparams', 'n_configs', 'cv_folds', 'val_acc', 'test_acc', 'train_acc', 'best_epoch', 'val_curve',
+           'test_pred', 'test_nodes', 'n_edges', 'deg_median', 'isolated', 'components', 'homophily', 'graph_seconds',
+           'seconds', 'cpu_seconds', 'device', 'versions']
 
 # %% ../nbs/14_experiments.ipynb #580d0c11
-_ADDED = {'draw': 'stratified'}  # columns added within schema 2 → the value of the rows written before them
+_ADDED = {'draw': 'stratified', 'test_nodes': None}  # columns added in schema 2 → older rows' value (None: unknown)
 
 # %% ../nbs/14_experiments.ipynb #37150212
 def _check_schema(path, df):
@@ -195,8 +219,10 @@ def _decode(path, data:bytes) -> str:
     "Results CSV bytes as text, without a spreadsheet's byte-order mark; refused, naming the file, unless UTF-8."
     try: return data.decode('utf-8-sig')
     except UnicodeDecodeError as e:
-        raise ValueError(f"{path}: it is not UTF-8 text (byte {e.start} is 0x{data[e.start]:02x}), so gnnic did not write it "
-                         "as it is; the file is left unchanged: move it away, or rerun with --fresh to start over") from None
+        raise ValueError(
+            f"{path}: it is not UTF-8 text (byte {e.start} is 0x{data[e.start]:02x}), so gnnic did not write it "
+            "as it is; the file is left unchanged: move it away, or rerun with --fresh to start over"
+        ) from None
 
 # %% ../nbs/14_experiments.ipynb #4d97237f
 def _fields(line:str) -> list:
@@ -249,7 +275,8 @@ def results_lock(path, # a results CSV; the lock is an `flock` on the file `<pat
     fd, lock = None, f"{path}.lock"
     try: fd = os.open(lock, os.O_RDONLY | (0 if shared else os.O_CREAT), 0o644) if fcntl is not None else None
     except OSError as e:  # for a reader, no lock file: no locking writer has written here
-        if not shared: raise type(e)(f"cannot lock results file {path} (lock file {lock}): {os.strerror(e.errno)}") from None
+        if not shared:
+            raise type(e)(f"cannot lock results file {path} (lock file {lock}): {os.strerror(e.errno)}") from None
     try:
         if fd is not None: fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         yield
@@ -272,37 +299,44 @@ def _keys_on_disk(path) -> set:
 
 # %% ../nbs/14_experiments.ipynb #d27538de
 def _header(path, text:bytes, row:dict=None) -> list:
-    "The columns of results CSV text's header, in its order, once the row fits under it: a missing column may only be of `_ADDED`."
+    "The columns of results CSV text's header, in its order, once `row` fits: only `_ADDED` ones may be missing."
     cols = _columns(path, _decode(path, text.split(b'\n', 1)[0]).rstrip('\r'))
-    lost = [c for c, v in _ADDED.items() if c not in cols and (row or {}).get(c, v) != v]
+    lost = [c for c, v in _ADDED.items() if c not in cols and v is not None and (row or {}).get(c, v) != v]
     if lost: raise ValueError(f"{path}: its header lacks column(s) {', '.join(lost)} that this run needs; write to a new "
                               "output folder, or rerun with --fresh to start this one over")
     return cols
 
 # %% ../nbs/14_experiments.ipynb #9a41c3d7
 def append_row(path, row:dict) -> bool:
-    "Append one run's row to a results CSV in one fsync'ed write, under the writers' lock, unless its run key is there already; whether it wrote."
+    "Append a run's row to a results CSV (one fsync'ed write, writers' lock) unless its key is there; whether it wrote."
     path = Path(path)
     if 'run_key' not in row:
-        raise ValueError(f"a row for {path} has no run_key, which identifies its run; it has {', '.join(map(str, row)) or 'no column'}")
+        raise ValueError(
+            f"a row for {path} has no run_key, which identifies its run; it has {', '.join(map(str, row)) or 'no column'}"
+        )
     with results_lock(path):
         text = path.read_bytes() if path.exists() else b''
-        if text and not text.endswith(b'\n'): text = text[:text.rfind(b'\n') + 1]; path.write_bytes(text)  # a partial line from a crash
+        if text and not text.endswith(b'\n'):
+            text = text[:text.rfind(b'\n') + 1]
+            path.write_bytes(text)  # a partial line from a crash
         cols = _header(path, text, row) if text else COLUMNS
         if str(row['run_key']) in _keys(text, path): return False  # written meanwhile by another process
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-        try: os.write(fd, pd.DataFrame([row], columns=cols).to_csv(index=False, header=not text).encode()); os.fsync(fd)
+        try:
+            os.write(fd, pd.DataFrame([row], columns=cols).to_csv(index=False, header=not text).encode())
+            os.fsync(fd)
         finally: os.close(fd)
     return True
 
 # %% ../nbs/14_experiments.ipynb #421291d4
 def _clean_text(text:str, path='results file'):
-    "(text, notes): results CSV text without a partial last line, blank lines, repeated header lines and repeated run keys."
+    "(text, notes): results CSV text without partial last line, blank lines, repeated header lines or run keys."
     lines, notes = [l[:-1] if l.endswith('\r') else l for l in text.split('\n')], []
     rows = lambda r: ', '.join(map(str, r[:10])) + (f", … ({len(r)} in all)" if len(r) > 10 else '')
     if lines[-1]: notes.append(f"dropping an incomplete last line (row {len(lines)}: a run interrupted while writing)")
     if len(lines) < 2: return '', notes
-    cols = _columns(path, lines[0]); i = cols.index('run_key')
+    cols = _columns(path, lines[0])
+    i = cols.index('run_key')
     keep, heads, blank, dups, bad, seen = lines[:1], [], [], [], [], set()
     for n, l in enumerate(lines[1:-1], 2):
         f = [] if l == lines[0] or not l.strip() else _fields(l)
@@ -311,7 +345,9 @@ def _clean_text(text:str, path='results file'):
         elif not f: blank.append(n)
         elif why: bad.append(f"row {n}: {why}")
         elif f[i] in seen: dups.append(n)
-        else: seen.add(f[i]); keep.append(l)
+        else:
+            seen.add(f[i])
+            keep.append(l)
     if bad: raise ValueError(f"{path}: {len(bad)} line(s) are not results rows (the header is row 1): {'; '.join(bad[:5])}"
                              f"{'; …' if len(bad) > 5 else ''}; the file is left unchanged: delete or fix those lines, "
                              "move the file away, or rerun with --fresh to start over")
@@ -344,54 +380,67 @@ def _spec_graph(es, spec, lab):
     th = rule_threshold(spec.param, es.x[idx], es.y[idx], spec.metric) if isinstance(spec.param, str) else None
     t0 = time.perf_counter()
     g = build_graph(es.x, spec.metric, spec.graph, spec.param if th is None else th)
-    g.stats = {**graph_stats(g, es.y), 'seconds': time.perf_counter() - t0}  # homophily: a diagnostic, never used to fit
+    # homophily: a diagnostic, never used to fit
+    g.stats = {**graph_stats(g, es.y), 'seconds': time.perf_counter() - t0}
     g.y = torch.as_tensor(es.y)
     return g, th
 
 # %% ../nbs/14_experiments.ipynb #6e78d59c
-def _versions():
-    import torch_geometric, sklearn
-    return f"torch={torch.__version__};pyg={torch_geometric.__version__};numpy={np.__version__};sklearn={sklearn.__version__};python={platform.python_version()}"
+_VERSIONS = ';'.join(f"{k}={v}" for k, v in
+                     _versions(('torch', 'torch_geometric', 'numpy', 'sklearn', 'python')).items())
 
 # %% ../nbs/14_experiments.ipynb #015a0f50
 def _row(es, spec, r, lab, g, th, test) -> dict:
-    "The results columns of run `spec` on `es` with fit `r`, labelled nodes `lab`, graph `g` and threshold `th`, but key, timing and versions."
+    "Results of run `spec` on `es`: fit `r`, labelled nodes `lab`, graph `g`, threshold `th`, test nodes `test`."
     st = g.stats if g is not None else {}
-    return dict(**asdict(spec), schema=SCHEMA_VERSION, dataset=es.source, n_nodes=len(es), dim=es.d, n_classes=es.n_classes,
-                family=family(spec.method), n_labelled=len(lab), threshold=th, n_configs=max(len(r.scores), 1), cv_folds=r.cv_folds,
-                hparams=json.dumps(r.hparams, default=list, sort_keys=True), val_acc=r.val_acc, test_acc=r.test_acc,
-                train_acc=r.train_acc, best_epoch=r.best_epoch, val_curve=json.dumps([round(v, 5) for v in r.curve]),
-                test_pred=json.dumps(r.predict(test).tolist()), graph_seconds=st.get('seconds'),
+    return dict(**asdict(spec), schema=SCHEMA_VERSION, dataset=es.source, n_nodes=len(es), dim=es.d,
+                n_classes=es.n_classes, family=family(spec.method), n_labelled=len(lab), threshold=th,
+                n_configs=max(len(r.scores), 1), cv_folds=r.cv_folds, val_acc=r.val_acc, test_acc=r.test_acc,
+                hparams=json.dumps(r.hparams, default=list, sort_keys=True), train_acc=r.train_acc,
+                best_epoch=r.best_epoch, val_curve=json.dumps([round(v, 5) for v in r.curve]),
+                test_pred=json.dumps(r.predict(test).tolist()), test_nodes=json.dumps(np.asarray(test).tolist()),
+                graph_seconds=st.get('seconds'),
                 **{c: st.get(c) for c in ('n_edges', 'deg_median', 'isolated', 'components', 'homophily')})
 
 # %% ../nbs/14_experiments.ipynb #033d07f7
 def _run_unit(unit):
-    "All runs of one unit (one rate; one seed, or every seed of a seed-independent band/threshold graph); returns their finished rows, or none if another process wrote them all meanwhile (also the worker processes' entry point)."
-    if unit['csv'] and set(unit['keys']) <= _keys_on_disk(unit['csv']): return []  # all written meanwhile by another process
+    "Rows of a unit's runs (none if another process wrote them all meanwhile); the worker processes' entry point."
+    if unit['csv'] and set(unit['keys']) <= _keys_on_disk(unit['csv']):
+        return []  # all written meanwhile by another process
     es, device, rows, labs, graphs, memo = unit['es'], unit['device'], [], {}, {}, {}
     for spec, key in zip([RunSpec(**d) for d in unit['specs']], unit['keys']):
         t0, c0 = time.perf_counter(), time.process_time()
         if (spec.seed, spec.rate, spec.draw) not in labs:
             split = split_indices(es.y, FRACS, seed=spec.seed, classes=es.classes, where=es.source)
-            labs[spec.seed, spec.rate, spec.draw] = split, draw_labels(es, split['train'], spec.rate, spec.seed, spec.draw)
+            labs[spec.seed, spec.rate, spec.draw] = (split,
+                                                     draw_labels(es, split['train'], spec.rate, spec.seed, spec.draw))
         split, lab = labs[spec.seed, spec.rate, spec.draw]
-        if spec.graph_key is not None and spec.graph_key not in graphs: graphs[spec.graph_key] = _spec_graph(es, spec, lab)
+        if spec.graph_key is not None and spec.graph_key not in graphs:
+            graphs[spec.graph_key] = _spec_graph(es, spec, lab)
         g, th = graphs[spec.graph_key] if spec.graph_key is not None else (None, None)
-        r = fit_method(spec.method, g if g is not None else es, split, lab, spec.seed, spec.protocol, spec.grid, device, es.n_classes, memo)
+        r = fit_method(spec.method, g if g is not None else es, split, lab, spec.seed, spec.protocol, spec.grid, device,
+                       es.n_classes, memo)
         rows.append(dict(_row(es, spec, r, lab, g, th, split['test']), run_key=key, seconds=time.perf_counter() - t0,
-                         cpu_seconds=time.process_time() - c0, device=str(device), versions=_versions(), data_digest=unit['digest']))
+                         cpu_seconds=time.process_time() - c0, device=str(device), versions=_VERSIONS,
+                         data_digest=unit['digest']))
     return rows
 
 # %% ../nbs/14_experiments.ipynb #3e73e30a
 def _units(es, todo, device, csv, digest) -> list:
-    "Group the runs to do by (seed, rate, graph), every seed in one unit for a band or threshold graph that no seed changes; non-graph runs join their seed and rate's first graph unit (C&S then reuses the MLP fits)."
+    "Units of the runs to do by (seed, rate, graph); a seed-free graph's share one; non-graph runs join a graph's."
     groups, first = {}, {}
     for s in sorted(todo, key=lambda s: (s.graph_key is None, str(s.graph_key))):
-        shared = s.graph in ('band', 'threshold') and s.graph_key[-1] is None  # dense graphs no seed changes: built once for all
-        g = (None if shared else s.seed, s.rate, str(s.graph_key)) if s.graph_key is not None else first.get((s.seed, s.rate), (s.seed, s.rate, 'none'))
-        first.setdefault((s.seed, s.rate), g); groups.setdefault(g, []).append(s)
-    return [dict(es=es, specs=[asdict(s) for s in v], keys=[s.key(digest) for s in v], device=device, csv=csv and str(csv),
-                 digest=digest) for v in groups.values()]
+        # dense graphs no seed changes: built once for all
+        shared = (s.graph in ('band', 'threshold') and s.graph_key[-1] is None)
+        g = (
+            (None if shared else s.seed, s.rate, str(s.graph_key))
+            if s.graph_key is not None
+            else first.get((s.seed, s.rate), (s.seed, s.rate, 'none'))
+        )
+        first.setdefault((s.seed, s.rate), g)
+        groups.setdefault(g, []).append(s)
+    return [dict(es=es, specs=[asdict(s) for s in v], keys=[s.key(digest) for s in v], device=device,
+                 csv=csv and str(csv), digest=digest) for v in groups.values()]
 
 # %% ../nbs/14_experiments.ipynb #b97094b0
 def _execute(units, workers, write):
@@ -399,8 +448,10 @@ def _execute(units, workers, write):
     if workers <= 1 or len(units) <= 1:
         for u in units: write(u, _run_unit(u))
         return
-    from gnn_image_classification.experiments import _run_unit as work  # importable by name, also when called from a notebook
-    with ProcessPoolExecutor(workers, mp_context=get_context('spawn'), initializer=torch.set_num_threads, initargs=(1,)) as ex:
+    # importable by name, also when called from a notebook
+    from gnn_image_classification.experiments import (_run_unit as work)
+    with ProcessPoolExecutor(workers, mp_context=get_context('spawn'), initializer=torch.set_num_threads,
+                             initargs=(1,)) as ex:
         futs = {ex.submit(work, u): u for u in units}
         for f in as_completed(futs): write(futs[f], f.result())
 
@@ -410,19 +461,24 @@ def run_grid(es:EmbeddingSet, specs:list, # the runs, e.g. from `make_grid` or `
              fresh:bool=False, # start over instead of resuming from `out_csv`
              workers:int=1, # processes running units at once, one torch thread each
              progress:bool=True, device=None) -> pd.DataFrame:
-    "Run every spec not already in `out_csv`, appending one row per run; return the rows of `specs`, for this data only (`.attrs['by_others']`: how many another process wrote meanwhile)."
-    split_indices(es.y, FRACS, seed=0, classes=es.classes, where=es.source)  # data too small to split: say so before any work
-    out_csv = Path(out_csv); out_csv.parent.mkdir(parents=True, exist_ok=True)
+    "Run each spec not in `out_csv`, appending its row; the rows of `specs` on this data (`.attrs['by_others']`)."
+    # data too small to split: say so before any work
+    split_indices(es.y, FRACS, seed=0, classes=es.classes, where=es.source)
+    out_csv = Path(out_csv)
+    out_csv.parent.mkdir(parents=True, exist_ok=True)
     if fresh:
         with results_lock(out_csv): out_csv.unlink(missing_ok=True)
-    digest = data_digest(es); keys = {s: s.key(digest) for s in dict.fromkeys(specs)}
+    digest = data_digest(es)
+    keys = {s: s.key(digest) for s in dict.fromkeys(specs)}
     done = set(read_results(out_csv, repair=True)['run_key'])
     todo = [s for s in keys if keys[s] not in done]
     bar, mine = tqdm(total=len(todo), desc='runs', disable=not progress or not todo), []
     def write(unit, rows):
-        mine.extend(r['run_key'] for r in rows if append_row(out_csv, r)); bar.update(len(unit['keys']))
+        mine.extend(r['run_key'] for r in rows if append_row(out_csv, r))
+        bar.update(len(unit['keys']))
     try: _execute(_units(es, todo, str(pyg_device(device or 'auto')), out_csv, digest), workers, write)
     finally: bar.close()
-    res = read_results(out_csv); res = res[res.run_key.isin(set(keys.values()))].reset_index(drop=True)
+    res = read_results(out_csv)
+    res = res[res.run_key.isin(set(keys.values()))].reset_index(drop=True)
     res.attrs['by_others'] = len(todo) - len(mine)
     return res

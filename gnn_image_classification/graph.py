@@ -12,44 +12,45 @@ from torch_geometric.data import Data
 from torch_geometric.utils import to_undirected, coalesce, degree, add_self_loops
 from .metrics import get_metric, as_tensor, Metric
 from .knn import _check_k, iter_score_blocks, knn_search, approx_knn, sample_recall
+from .propagation import csr_to_edge_index
 
 # %% auto #0
 __all__ = ['GRAPH_KINDS', 'knn_graph', 'threshold_graph', 'band_graph', 'knn_csr', 'save_graph', 'load_graph',
-           'class_mean_scores', 'reference_thresholds', 'build_graph', 'iter_score_blocks', 'knn_search', 'approx_knn',
-           'knn_recall', 'exact_rows', 'sample_recall', 'knn_shard', 'knn_merge', 'knn_sharded', 'graph_stats',
-           'warn_uninformative']
+           'class_mean_scores', 'reference_thresholds', 'build_graph', 'graph_stats', 'warn_uninformative']
 
 # %% ../nbs/04_graph.ipynb #b992e1a5
-from .knn import knn_recall, exact_rows, knn_shard, knn_merge, knn_sharded
-from .knn import block_rows, topk_rows  # internal; kept importable from here (predict, bench/graph_build.py)
 from .diagnostics import graph_stats, warn_uninformative
-_all_ = ['iter_score_blocks', 'knn_search', 'approx_knn', 'knn_recall', 'exact_rows', 'sample_recall', 'knn_shard', 'knn_merge',
-         'knn_sharded', 'graph_stats', 'warn_uninformative']
+_all_ = ['graph_stats', 'warn_uninformative']
 
 # %% ../nbs/04_graph.ipynb #bb1da2f4
-def _edge_weights(m:Metric, s, weight, gamma:float=3., sigma:float=None, loops=None):
+def edge_weights(m:Metric, s, weight, gamma:float=3., sigma:float=None, loops=None):
     "Edge weights from edge scores `s`, and the parameters used; `loops` marks self-loops (left out of the σ median)."
     if weight is None: return torch.ones_like(s), {}
     if weight == 'score' or (weight == 'auto' and m.higher_is_closer): return s, {}
     if weight in ('auto', 'gaussian'):
-        if m.higher_is_closer: raise ValueError(f"a Gaussian kernel needs a distance metric, not {m.name!r}; use weight='score' or 'cos_pow' for similarities")
+        if m.higher_is_closer:
+            raise ValueError(f"a Gaussian kernel needs a distance metric, not {m.name!r}; use weight='score' or "
+                             "'cos_pow' for similarities")
         if sigma is None:
             e = s if loops is None else s[~loops]
             sigma = float(e.median().clamp_min(1e-12)) if len(e) else 1.
         return torch.exp(-s.square() / (2 * sigma ** 2)), dict(sigma=float(sigma))
     if weight == 'cos_pow':
-        if m.name != 'cosine': raise ValueError(f"weight='cos_pow' needs the cosine metric, not {m.name!r}; use 'gaussian' for distances")
+        if m.name != 'cosine':
+            raise ValueError(f"weight='cos_pow' needs the cosine metric, not {m.name!r}; use 'gaussian' for distances")
         return s.clamp_min(0) ** gamma, dict(gamma=float(gamma))
     raise ValueError(f"unknown weight {weight!r}; valid: 'auto', 'score', 'gaussian', 'cos_pow', None")
 
 # %% ../nbs/04_graph.ipynb #35dc5989
 def _finish(x, rows, cols, scores, m, weight, symmetric, loop, n, info, gamma=3., sigma=None):
-    "The graph of candidate edges node `rows` ← neighbour `cols`: undirected if `symmetric` (a pair keeps its closer score), self-loops if `loop`, weighted."
+    """The graph of candidate edges node `rows` ← neighbour `cols`: undirected if `symmetric` (a pair keeps its closer
+    score), self-loops if `loop`, weighted."""
     ei = torch.stack([cols, rows])  # message flows from neighbour (col) to node (row)
     if symmetric: ei, scores = to_undirected(ei, scores, num_nodes=n, reduce='max' if m.higher_is_closer else 'min')
     else: ei, scores = coalesce(ei, scores, num_nodes=n)
-    if loop: ei, scores = coalesce(*add_self_loops(ei, scores, fill_value=m.best(), num_nodes=n), num_nodes=n)  # no builder makes i–i edges
-    w, wp = _edge_weights(m, scores, weight, gamma, sigma, loops=ei[0] == ei[1])
+    # no builder makes i–i edges
+    if loop: ei, scores = coalesce(*add_self_loops(ei, scores, fill_value=m.best(), num_nodes=n), num_nodes=n)
+    w, wp = edge_weights(m, scores, weight, gamma, sigma, loops=ei[0] == ei[1])
     return Data(x=as_tensor(x).cpu(), edge_index=ei, edge_weight=w.float(), edge_score=scores.float(), num_nodes=n,
                 graph=dict(metric=m.name, **info, weight=weight, **wp))
 
@@ -69,19 +70,25 @@ def knn_graph(x, # (N, d) embeddings
               recall_rows:int=1000, # backend='faiss': rows whose exact neighbours measure its recall (0: none)
               **approx): # backend='faiss': `approx_knn`'s options, e.g. index='ivf', nlist=, nprobe=, train_size=
     "k-nearest-neighbour graph under `metric`, built blockwise; ties go to the lower node index."
-    if args: raise TypeError(f"knn_graph takes only `x` by position ({len(args) + 1} positional arguments given); name the others, e.g. knn_graph(x, metric='cosine', k=10)")
-    if 'self_loops' in approx: raise TypeError("knn_graph's `self_loops` is now `loop`, PyG's name: knn_graph(x, k=10, loop=True)")
-    m = get_metric(metric); n = len(x); _check_k(k, n)
+    if args:
+        raise TypeError(f"knn_graph takes only `x` by position ({len(args) + 1} positional arguments given); name the "
+                        "others, e.g. knn_graph(x, metric='cosine', k=10)")
+    if 'self_loops' in approx:
+        raise TypeError("knn_graph's `self_loops` is now `loop`, PyG's name: knn_graph(x, k=10, loop=True)")
+    m, n = get_metric(metric), len(x)
+    _check_k(k, n)
     if backend not in ('exact', 'faiss'): raise ValueError(f"unknown backend {backend!r}; valid: exact, faiss")
     if approx and backend != 'faiss': raise TypeError(f"{', '.join(approx)}: options of backend='faiss' only")
     info = dict(kind='mutual_knn' if mutual else 'knn', k=int(k), backend=backend)
     if backend == 'exact': nb, sc = knn_search(x, m, k, block_size, device)
     else:
-        nb, sc, p = approx_knn(x, m, k, **approx); info.update(p)
+        nb, sc, p = approx_knn(x, m, k, **approx)
+        info.update(p)
         if recall_rows: info.update(sample_recall(x, nb, m, recall_rows))
     rows, cols, scores = torch.arange(n).repeat_interleave(k), nb.flatten(), sc.flatten()
     if mutual:  # the edges whose reverse is an edge too
-        keep = torch.isin(rows * n + cols, cols * n + rows); rows, cols, scores = rows[keep], cols[keep], scores[keep]
+        keep = torch.isin(rows * n + cols, cols * n + rows)
+        rows, cols, scores = rows[keep], cols[keep], scores[keep]
     return _finish(x, rows, cols, scores, m, weight, symmetric or mutual, loop, n, info, gamma, sigma)
 
 # %% ../nbs/04_graph.ipynb #9ec8e9da
@@ -90,13 +97,19 @@ def _mask_graph(x, m:Metric, keep, what:str, info:dict, loop, weight, block_size
     rows, cols, scores = [], [], []
     for s, S in iter_score_blocks(x, m, block_size, device):
         mask = keep(S)
-        r = torch.arange(len(S), device=S.device); mask[r, r + s] = False
+        r = torch.arange(len(S), device=S.device)
+        mask[r, r + s] = False
         i, j = mask.nonzero(as_tuple=True)
-        rows.append((i + s).cpu()); cols.append(j.cpu()); scores.append(S[i, j].cpu())
-    g = _finish(x, torch.cat(rows), torch.cat(cols), torch.cat(scores), m, weight, True, loop, len(x), info, gamma, sigma)
+        rows.append((i + s).cpu())
+        cols.append(j.cpu())
+        scores.append(S[i, j].cpu())
+    g = _finish(x, torch.cat(rows), torch.cat(cols), torch.cat(scores), m, weight, True, loop, len(x), info, gamma,
+                sigma)
     n, e = g.num_nodes, g.edge_index.shape[1]
     iso = n - int((degree(g.edge_index[1], n) > 0).sum()) if e else n
-    if e == 0: warnings.warn(f"{what} produced no edges among {n} nodes; a GNN on it is an MLP. Loosen the threshold or use a kNN graph.")
+    if e == 0:
+        warnings.warn(f"{what} produced no edges among {n} nodes; a GNN on it is an MLP. Loosen the threshold or use "
+                      "a kNN graph.")
     elif iso > n / 2: warnings.warn(f"{what} leaves {iso} of {n} nodes ({iso/n:.0%}) isolated; consider a kNN graph.")
     return g
 
@@ -109,7 +122,8 @@ def threshold_graph(x, # (N, d) embeddings
     "ε-graph: join every pair closer than `threshold` under `metric`."
     m = get_metric(metric)
     return _mask_graph(x, m, lambda S: m.closer(S, threshold), f"threshold {threshold} under {m.name}",
-                       dict(kind='threshold', threshold=float(threshold)), loop, weight, block_size, device, gamma, sigma)
+                       dict(kind='threshold', threshold=float(threshold)), loop, weight, block_size, device, gamma,
+                       sigma)
 
 # %% ../nbs/04_graph.ipynb #1124ee94
 def band_graph(x, metric='cosine', lower:float=-math.inf, upper:float=math.inf, # join pairs with lower < score < upper
@@ -124,33 +138,49 @@ def knn_csr(nb, # (N, k) neighbour indices of every node
             scores, # (N, k) their scores under `metric`
             metric='cosine', mutual:bool=False, symmetric:bool=True, # as in `knn_graph`
             weight='auto', gamma:float=3., sigma:float=None): # edge weights, as in `knn_graph`
-    "kNN graph as a scipy CSR matrix of edge weights (row: node, column: neighbour), its scores in the same order and the weight parameters; no Python loops."
-    m = get_metric(metric); nb, s = np.asarray(nb), np.asarray(scores, np.float32).ravel(); n, k = nb.shape
+    """kNN graph as a scipy CSR matrix of edge weights (row: node, column: neighbour), its scores in the same order and
+    the weight parameters; no Python loops."""
+    m = get_metric(metric)
+    nb, s = np.asarray(nb), np.asarray(scores, np.float32).ravel()
+    n, k = nb.shape
     it = np.int32 if n * k < 2**31 else np.int64
     o = np.argsort(s if m.higher_is_closer else -s, kind='stable')  # a pair's two directions are merged by rank:
-    rank = np.empty(n * k, it); rank[o] = np.arange(1, n * k + 1, dtype=it)  # positive (never an implicit zero), higher = closer
+    rank = np.empty(n * k, it)
+    rank[o] = np.arange(1, n * k + 1, dtype=it)  # positive (never an implicit zero), higher = closer
     A = sp.csr_matrix((rank, nb.ravel().astype(it), np.arange(0, n * k + 1, k, dtype=it)), shape=(n, n))
     if symmetric or mutual:
-        T = A.T.tocsr(); B = A.maximum(T)  # the union of both directions, keeping the closer score (as `to_undirected`)
+        T = A.T.tocsr()
+        B = A.maximum(T)  # the union of both directions, keeping the closer score (as `to_undirected`)
         if mutual: B = B.multiply(A.minimum(T) > 0).tocsr()
         A = B
-    A.sort_indices(); sc = s[o[A.data - 1]]
-    w, wp = _edge_weights(m, torch.from_numpy(sc), weight, gamma, sigma)
+    A.sort_indices()
+    sc = s[o[A.data - 1]]
+    w, wp = edge_weights(m, torch.from_numpy(sc), weight, gamma, sigma)
     return sp.csr_matrix((w.numpy().astype(np.float32), A.indices, A.indptr), shape=(n, n)), sc, wp
 
 # %% ../nbs/04_graph.ipynb #657ddf24
 def _write_dir(path, arrays:dict, manifest:dict, name:str):
-    "Write `arrays` as .npy files and `manifest` as `name` into a new directory, then swap it in for `path`: nothing half-written."
-    path = os.path.abspath(path); tmp = f"{path}.tmp-{os.getpid()}"; shutil.rmtree(tmp, ignore_errors=True); os.makedirs(tmp)
+    """Write `arrays` as .npy files and `manifest` as `name` into a new directory, then swap it in for `path`: nothing
+    half-written."""
+    path = os.path.abspath(path)
+    tmp = f"{path}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
     try:
         manifest = dict(manifest, files={})
-        for f, a in arrays.items(): np.save(os.path.join(tmp, f + '.npy'), a); manifest['files'][f] = [str(a.dtype), list(a.shape)]
+        for f, a in arrays.items():
+            np.save(os.path.join(tmp, f + '.npy'), a)
+            manifest['files'][f] = [str(a.dtype), list(a.shape)]
         with open(os.path.join(tmp, name), 'w') as fh:
-            json.dump(manifest, fh, indent=1, default=lambda o: o.item() if hasattr(o, 'item') else str(o))  # numpy scalars as numbers
+            # numpy scalars as numbers
+            json.dump(manifest, fh, indent=1, default=lambda o: o.item() if hasattr(o, 'item') else str(o))
         old = f"{path}.old-{os.getpid()}"
         if os.path.exists(path): os.rename(path, old)
-        os.rename(tmp, path); shutil.rmtree(old, ignore_errors=True)
-    except BaseException: shutil.rmtree(tmp, ignore_errors=True); raise
+        os.rename(tmp, path)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     return path
 
 # %% ../nbs/04_graph.ipynb #b26fcab0
@@ -158,46 +188,65 @@ def save_graph(g, # a graph `Data` (from `knn_graph` and friends), or a scipy sp
                path, # directory to write (replaced whole if it exists)
                score=None, # with a sparse matrix: the edge scores, in its CSR order
                meta:dict=None): # with a sparse matrix: what to record (metric, k, backend, recall, ...)
-    "Write a graph as CSR arrays (`indptr`, `indices`, `weight`, `score` .npy files) and a `graph.json` manifest, atomically."
+    """Write a graph as CSR arrays (`indptr`, `indices`, `weight`, `score` .npy files) and a `graph.json` manifest,
+    atomically."""
     if isinstance(g, Data):
-        n = g.num_nodes; ei = g.edge_index.numpy(); r, c = ei[1], ei[0]; o = np.lexsort((c, r))
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(r, minlength=n))]); indices, w = c[o], g.edge_weight.numpy()[o]
-        sc = g.edge_score.numpy()[o] if getattr(g, 'edge_score', None) is not None else None; meta = dict(getattr(g, 'graph', {}), **(meta or {}))
-    else: A = g.tocsr(); n = A.shape[0]; indptr, indices, w, sc, meta = A.indptr, A.indices, A.data, score, dict(meta or {})
+        n = g.num_nodes
+        ei = g.edge_index.numpy()
+        r, c = ei[1], ei[0]
+        o = np.lexsort((c, r))
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(r, minlength=n))])
+        indices, w = c[o], g.edge_weight.numpy()[o]
+        sc = g.edge_score.numpy()[o] if getattr(g, 'edge_score', None) is not None else None
+        meta = dict(getattr(g, 'graph', {}), **(meta or {}))
+    else:
+        A = g.tocsr()
+        n = A.shape[0]
+        indptr, indices, w, sc, meta = A.indptr, A.indices, A.data, score, dict(meta or {})
     it = np.int32 if len(indices) < 2**31 and n < 2**31 else np.int64  # scipy needs indptr and indices of one type
     arrays = dict(indptr=np.asarray(indptr, it), indices=np.asarray(indices, it), weight=np.asarray(w, np.float32))
     if sc is not None: arrays['score'] = np.asarray(sc, np.float32)
-    return _write_dir(path, arrays, dict(format='gnnic-graph', version=1, n_nodes=int(n), n_entries=int(len(indices)), **meta), 'graph.json')
+    return _write_dir(path, arrays,
+                      dict(format='gnnic-graph', version=1, n_nodes=int(n), n_entries=int(len(indices)),
+                           **meta), 'graph.json')
 
 # %% ../nbs/04_graph.ipynb #feb0a2e3
 def load_graph(path, # a directory written by `save_graph`
                mmap:bool=True, # memory-map the arrays instead of reading them
-               as_data:bool=False): # a PyG `Data` (edge_index, edge_weight, edge_score) instead of (CSR matrix, manifest)
+               # a PyG `Data` (edge_index, edge_weight, edge_score) instead of (CSR matrix, manifest)
+               as_data:bool=False):
     "Read a graph saved by `save_graph`: a scipy CSR matrix of edge weights and the manifest (or a `Data`)."
     mf = os.path.join(path, 'graph.json')
-    if not os.path.exists(mf): raise FileNotFoundError(f"{mf} not found: {path} is not a graph written by save_graph (or it was not finished)")
+    if not os.path.exists(mf):
+        raise FileNotFoundError(f"{mf} not found: {path} is not a graph written by save_graph (or it was not finished)")
     with open(mf) as fh: man = json.load(fh)
     a = {}
     for f, (dt, shape) in man['files'].items():
         fn = os.path.join(path, f + '.npy')
         try: a[f] = np.load(fn, mmap_mode='r' if mmap else None)
         except (OSError, ValueError) as e: raise ValueError(f"{fn}: cannot be read as .npy ({e})") from None
-        if str(a[f].dtype) != dt or list(a[f].shape) != shape: raise ValueError(f"{fn}: expected {dt} of shape {tuple(shape)} (from graph.json), found {a[f].dtype} of shape {a[f].shape}")
+        if str(a[f].dtype) != dt or list(a[f].shape) != shape:
+            raise ValueError(f"{fn}: expected {dt} of shape {tuple(shape)} (from graph.json), found {a[f].dtype} of "
+                             f"shape {a[f].shape}")
     n = man['n_nodes']
-    if len(a['indptr']) != n + 1 or int(a['indptr'][-1]) != len(a['indices']): raise ValueError(f"{path}: indptr does not match {n} nodes and {len(a['indices'])} entries")
+    if len(a['indptr']) != n + 1 or int(a['indptr'][-1]) != len(a['indices']):
+        raise ValueError(f"{path}: indptr does not match {n} nodes and {len(a['indices'])} entries")
     A = sp.csr_matrix((a['weight'], a['indices'], a['indptr']), shape=(n, n))
     if not as_data: return A, man
-    r = torch.from_numpy(np.repeat(np.arange(n), np.diff(a['indptr']))); c = torch.from_numpy(np.asarray(a['indices'], np.int64))
-    d = Data(edge_index=torch.stack([c, r]), edge_weight=torch.from_numpy(np.array(a['weight'])), num_nodes=n)
+    ei, w = csr_to_edge_index(a['indptr'], a['indices'], np.array(a['weight']))
+    d = Data(edge_index=ei, edge_weight=w, num_nodes=n)
     if 'score' in a: d.edge_score = torch.from_numpy(np.array(a['score']))
-    d.graph = {k: v for k, v in man.items() if k not in ('format', 'version', 'files', 'n_nodes', 'n_entries')}; return d
+    d.graph = {k: v for k, v in man.items() if k not in ('format', 'version', 'files', 'n_nodes', 'n_entries')}
+    return d
 
 # %% ../nbs/04_graph.ipynb #0abe84f4
 def class_mean_scores(x, y, metric='cosine', block_size:int=None):
     "Mean `metric` score between distinct images of the same class, per class (array of length n_classes)."
-    y = np.asarray(y); out = np.zeros(int(y.max()) + 1)
+    y = np.asarray(y)
+    out = np.zeros(int(y.max()) + 1)
     for c in np.unique(y):
-        xc = np.asarray(x)[y == c]; n = len(xc)
+        xc = np.asarray(x)[y == c]
+        n = len(xc)
         if n < 2: raise ValueError(f"class {c} has {n} image; a within-class mean score needs at least 2")
         tot = sum(float(S.sum()) for _, S in iter_score_blocks(xc, metric, block_size))
         diag = n * get_metric(metric).best()
@@ -219,10 +268,12 @@ def build_graph(x, # (N, d) embeddings (or anything with such an `x`, e.g. an `E
                 device=None):
     "The PyG graph of `x` for one rule (metric, kind, numeric parameter)."
     x = getattr(x, 'x', x)
-    warn_uninformative(x, metric)  # all-identical or 1-d cosine embeddings: said once, before the sparse-graph warnings are silenced
+    # all-identical or 1-d cosine embeddings: said once, before the sparse-graph warnings are silenced
+    warn_uninformative(x, metric)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        if kind in ('knn', 'mutual_knn'): return knn_graph(x, metric=metric, k=int(param), mutual=kind == 'mutual_knn', device=device)
+        if kind in ('knn', 'mutual_knn'):
+            return knn_graph(x, metric=metric, k=int(param), mutual=kind == 'mutual_knn', device=device)
         if kind == 'threshold': return threshold_graph(x, metric, float(param), device=device)
         if kind == 'band': return band_graph(x, metric, lower=float(param), device=device)
     raise ValueError(f"unknown graph kind {kind!r}; valid graph kinds: {', '.join(GRAPH_KINDS)}")

@@ -36,14 +36,19 @@ def _pool():
 
 # %% ../nbs/02_knn.ipynb #62f0b22f
 def _lp_eager(a, b, p, out, mb:int=16, elems:int=2**19):
-    "L1 (`p=1`) or L∞ distances between rows of `a` (r, d) and of `b` (w, d) into `out` (r, w): torch ops on tiles of `mb` rows × `elems` elements, no compiling."
-    (r, d), w = a.shape, b.shape[0]; nb = max(16, elems // (mb * d)); buf = torch.empty(mb * nb * d, device=a.device)
+    """L1 (`p=1`) or L∞ distances between rows of `a` (r, d) and of `b` (w, d) into `out` (r, w): torch ops on tiles of
+    `mb` rows × `elems` elements, no compiling."""
+    (r, d), w = a.shape, b.shape[0]
+    nb = max(16, elems // (mb * d))
+    buf = torch.empty(mb * nb * d, device=a.device)
     A3, B3, red = a[:, None, :], b[None], torch.sum if p == 1 else torch.amax
     for i in range(0, r, mb):
         A, ra = A3[i:i + mb], min(mb, r - i)
         for j in range(0, w, nb):
             T = buf[:ra * min(nb, w - j) * d].view(ra, -1, d)
-            torch.sub(A, B3[:, j:j + nb], out=T); T.abs_(); red(T, 2, out=out[i:i + mb, j:j + nb])
+            torch.sub(A, B3[:, j:j + nb], out=T)
+            T.abs_()
+            red(T, 2, out=out[i:i + mb, j:j + nb])
 
 # %% ../nbs/02_knn.ipynb #04baefee
 DISTANCE_KERNEL = os.environ.get('GNNIC_LP_KERNEL', 'auto')  # 'auto' (the C kernel where it builds), 'c' or 'torch'
@@ -80,60 +85,86 @@ void lpinf(const float *a, i64 lda, const float *bt, i64 ldb, float *out, i64 ld
 
 # %% ../nbs/02_knn.ipynb #5247a4bd
 def _build_lp():
-    "Load the C kernel from the kernel folder, compiling it there first if needed; None without AVX2, and with a warning if building fails."
-    if torch.backends.cpu.get_cpu_capability() not in ('AVX2', 'AVX512'): return None  # written for 8-float vectors
+    """Load the C kernel from the kernel folder, compiling it there first if needed; None without AVX2, and with a
+    warning if building fails."""
+    cap = torch.backends.cpu.get_cpu_capability()
+    if cap not in ('AVX2', 'AVX512'):  # written for 8-float vectors; `_lp_lib` calls this once per process
+        warnings.warn(f"this CPU has no AVX2 (torch reports {cap}): L1/L∞ distances use the slower torch kernel; "
+                      "run on a CPU with AVX2 for the C kernel (GNNIC_LP_KERNEL=torch chooses the torch kernel "
+                      "without this)")
+        return None
     cc, flags = os.environ.get('CC') or 'cc', ('-O2', '-mavx2', '-shared', '-fPIC')
     key = hashlib.sha256('\0'.join([_LP_C, cc, *flags]).encode()).hexdigest()[:16]
-    path = Path(os.environ.get('GNNIC_KERNEL_DIR') or xdg_cache_home()/'gnn_image_classification'/'kernels')/f"lp_{key}.so"
+    kdir = os.environ.get('GNNIC_KERNEL_DIR') or xdg_cache_home()/'gnn_image_classification'/'kernels'
+    path = Path(kdir)/f"lp_{key}.so"
     try:
         if not path.exists():
             path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=path.parent) as tmp:
                 (Path(tmp)/'lp.c').write_text(_LP_C)
-                r = subprocess.run([cc, *flags, 'lp.c', '-o', 'lp.so'], cwd=tmp, capture_output=True, text=True, timeout=300)
+                r = subprocess.run([cc, *flags, 'lp.c', '-o', 'lp.so'], cwd=tmp, capture_output=True, text=True,
+                                   timeout=300)
                 if r.returncode: raise RuntimeError(r.stderr.strip()[-300:])
                 os.replace(Path(tmp)/'lp.so', path)  # atomic: another process sees the whole library or none
         lib = ctypes.CDLL(str(path))
-        for f in (lib.lp1, lib.lpinf): f.argtypes, f.restype = [ctypes.c_void_p, ctypes.c_int64] * 3 + [ctypes.c_int64] * 3, None
+        for f in (lib.lp1, lib.lpinf):
+            f.argtypes, f.restype = [ctypes.c_void_p, ctypes.c_int64] * 3 + [ctypes.c_int64] * 3, None
         return lib
     except Exception as e:
-        warnings.warn(f"building the C L1/L∞ kernel with {cc!r} failed ({type(e).__name__}: {str(e)[:300]}); using the slower torch kernel")
+        warnings.warn(f"building the C L1/L∞ kernel with {cc!r} failed ({type(e).__name__}: {str(e)[:300]}); using "
+                      "the slower torch kernel")
         return None
 
 # %% ../nbs/02_knn.ipynb #376d6c8a
 _LIB, _LIB_LOCK = {}, threading.Lock()
 def _lp_lib():
-    "The C L1/L∞ kernel `DISTANCE_KERNEL` asks for (built once per machine, loaded once per process), or None for the torch kernels."
-    if DISTANCE_KERNEL not in ('auto', 'c', 'torch'): raise ValueError(f"unknown DISTANCE_KERNEL {DISTANCE_KERNEL!r}; valid: 'auto', 'c', 'torch'")
-    if DISTANCE_KERNEL == 'torch': return None
+    """The C L1/L∞ kernel `DISTANCE_KERNEL` asks for (built once per machine, loaded once per process), or None for the
+    torch kernels."""
+    if DISTANCE_KERNEL not in ('auto', 'c', 'torch'):
+        raise ValueError(f"unknown DISTANCE_KERNEL {DISTANCE_KERNEL!r}; valid: 'auto', 'c', 'torch'")
+    if DISTANCE_KERNEL == 'torch': return None  # asked for: no warning
     with _LIB_LOCK:
         if 'lib' not in _LIB: _LIB['lib'] = _build_lp()
-    if _LIB['lib'] is None and DISTANCE_KERNEL == 'c': raise RuntimeError("DISTANCE_KERNEL='c' but the C L1/L∞ kernel is not available here (no AVX2, or building it failed)")
+    if _LIB['lib'] is None and DISTANCE_KERNEL == 'c':
+        raise RuntimeError("DISTANCE_KERNEL='c' but the C L1/L∞ kernel is not available here (no AVX2, or building it "
+                           "failed)")
     return _LIB['lib']
 
 # %% ../nbs/02_knn.ipynb #254398ee
 def _lp_c(lib, p, a, bT, out):
-    "C kernel: L1 (`p=1`) or L∞ distances between the rows of `a` (r, d) and the columns of `bT` (d, w) into `out` (r, w), rows contiguous."
-    (r, d), w = a.shape, bT.shape[1]; w0, f = w - w % 8, lib.lp1 if p == 1 else lib.lpinf
-    if out.shape != (r, w) or a.stride(1) != 1 or bT.stride(1) != 1 or out.stride(1) != 1: raise ValueError("_lp_c needs out (r, w) and rows with unit stride")
+    """C kernel: L1 (`p=1`) or L∞ distances between the rows of `a` (r, d) and the columns of `bT` (d, w) into `out` (r,
+    w), rows contiguous."""
+    (r, d), w = a.shape, bT.shape[1]
+    w0, f = w - w % 8, lib.lp1 if p == 1 else lib.lpinf
+    if out.shape != (r, w) or a.stride(1) != 1 or bT.stride(1) != 1 or out.stride(1) != 1:
+        raise ValueError("_lp_c needs out (r, w) and rows with unit stride")
     if w0: f(a.data_ptr(), a.stride(0), bT.data_ptr(), bT.stride(0), out.data_ptr(), out.stride(0), r, w0, d)
-    if w > w0:  # the last w % 8 columns: the kernel reads 8 (bT must have spare columns) and writes 8, into a scratch block
-        assert bT.storage_offset() + (d - 1) * bT.stride(0) + w0 + 8 <= bT.untyped_storage().nbytes() // 4, "bT needs 8 spare columns"
-        o = torch.empty(r, 8); f(a.data_ptr(), a.stride(0), bT.data_ptr() + 4 * w0, bT.stride(0), o.data_ptr(), 8, r, 8, d); out[:, w0:] = o[:, :w - w0]
+    # the last w % 8 columns: the kernel reads 8 (bT must have spare columns) and writes 8, into a scratch block
+    if w > w0:
+        end = bT.storage_offset() + (d - 1) * bT.stride(0) + w0 + 8
+        assert end <= bT.untyped_storage().nbytes() // 4, "bT needs 8 spare columns"
+        o = torch.empty(r, 8)
+        f(a.data_ptr(), a.stride(0), bT.data_ptr() + 4 * w0, bT.stride(0), o.data_ptr(), 8, r, 8, d)
+        out[:, w0:] = o[:, :w - w0]
 
 # %% ../nbs/02_knn.ipynb #22bde385
 def _check_x(x, device=None):
     "`x` as a float32 tensor on `device`, refused unless a non-empty (N, d) matrix of finite numbers."
     x = as_tensor(x, device)
-    if x.ndim != 2 or len(x) == 0: raise ValueError(f"embeddings must be a non-empty (N, d) matrix, got shape {tuple(x.shape)}")
-    if x.numel() and not torch.isfinite(torch.stack(torch.aminmax(x))).all():  # one pass; NaN propagates through min/max
-        r = int((~torch.isfinite(x)).any(1).nonzero()[0]); raise ValueError(f"embeddings row {r} contains NaN or inf")
+    if x.ndim != 2 or len(x) == 0:
+        raise ValueError(f"embeddings must be a non-empty (N, d) matrix, got shape {tuple(x.shape)}")
+    # one pass; NaN propagates through min/max
+    if x.numel() and not torch.isfinite(torch.stack(torch.aminmax(x))).all():
+        r = int((~torch.isfinite(x)).any(1).nonzero()[0])
+        raise ValueError(f"embeddings row {r} contains NaN or inf")
     return x
 
 # %% ../nbs/02_knn.ipynb #22de8b82
 def _rows(x, idx, unit:bool=False):
-    "Rows `idx` (a slice or indices) of `x` (array, memory map or tensor) as a float32 tensor, checked finite; unit length with `unit`."
-    b = x[idx].detach().cpu().float() if torch.is_tensor(x) else torch.from_numpy(np.array(x[idx], dtype=np.float32))  # a copy: never a view of a memory map
+    """Rows `idx` (a slice or indices) of `x` (array, memory map or tensor) as a float32 tensor, checked finite; unit
+    length with `unit`."""
+    # a copy: never a view of a memory map
+    b = x[idx].detach().cpu().float() if torch.is_tensor(x) else torch.from_numpy(np.array(x[idx], dtype=np.float32))
     where = lambda r: np.arange(len(x))[idx][r].tolist()  # the rows' numbers in `x`, for the errors
     bad = (~torch.isfinite(b).all(1)).nonzero().flatten()
     if len(bad): raise ValueError(f"embeddings row {where(int(bad[0]))} contains NaN or inf")
@@ -150,14 +181,19 @@ class _Scorer:
         self.kind = m.name if m.name in _SYMMETRIC else 'generic'
         if self.kind in ('cosine', 'chord'): self.xn = _unit_rows(x)  # refuses zero rows, naming them
         if self.kind == 'euclidean': self.sq = (x * x).sum(1)
-        self.lp = self.kind in ('cityblock', 'maxnorm') and x.device.type == 'cpu'  # our L1/L∞ kernels (torch.cdist on GPU)
+        # our L1/L∞ kernels (torch.cdist on GPU)
+        self.lp = self.kind in ('cityblock', 'maxnorm') and x.device.type == 'cpu'
         self.p, self.lib = 1 if self.kind == 'cityblock' else math.inf, _lp_lib() if self.lp else None
-        if self.lib is not None: self.x = x.contiguous(); self.xT = torch.zeros(x.shape[1], self.n + 8); self.xT[:, :self.n] = x.T  # 8 spare columns
+        if self.lib is not None:
+            self.x = x.contiguous()
+            self.xT = torch.zeros(x.shape[1], self.n + 8)
+            self.xT[:, :self.n] = x.T  # 8 spare columns
 
 # %% ../nbs/02_knn.ipynb #4bedb827
 @patch
 def _lp(self:_Scorer, s, e, out, w:int=1024):
-    "L1/L∞ distances of rows `s:e` to all rows, into `out` (e-s, N); threaded, `w` columns at a time (all N columns of xᵀ would not stay in cache)."
+    """L1/L∞ distances of rows `s:e` to all rows, into `out` (e-s, N); threaded, `w` columns at a time (all N columns of
+    xᵀ would not stay in cache)."""
     if self.lib is None: return _lp_eager(self.x[s:e], self.x, self.p, out)
     step = -(-(e - s) // torch.get_num_threads())
     def run(i):
@@ -171,7 +207,10 @@ def scores(self:_Scorer, s, e):
     "The metric's own (e-s, N) score block."
     if self.kind == 'cosine': return self.xn[s:e] @ self.xn.T
     if self.kind == 'chord': return (2 - 2 * (self.xn[s:e] @ self.xn.T)).clamp_min(0).sqrt()
-    if self.lp: out = torch.empty(e - s, self.n); self._lp(s, e, out); return out
+    if self.lp:
+        out = torch.empty(e - s, self.n)
+        self._lp(s, e, out)
+        return out
     return self.m(self.x[s:e], self.x)
 
 # %% ../nbs/02_knn.ipynb #af466139
@@ -180,18 +219,27 @@ def keys(self:_Scorer, s, e, out):
     "Write kNN keys (higher is closer, monotone in the score) of rows `s:e` into `out` (e-s, N)."
     if self.kind in ('cosine', 'chord'): torch.mm(self.xn[s:e], self.xn.T, out=out)
     elif self.kind == 'euclidean': torch.addmm(-self.sq, self.x[s:e], self.x.T, alpha=2, out=out)  # ‖a‖² − ‖a − b‖²
-    elif self.lp: self._lp(s, e, out); out.neg_()
-    else: S = self.m(self.x[s:e], self.x); out.copy_(S if self.m.higher_is_closer else -S)
+    elif self.lp:
+        self._lp(s, e, out)
+        out.neg_()
+    else:
+        S = self.m(self.x[s:e], self.x)
+        out.copy_(S if self.m.higher_is_closer else -S)
 
 # %% ../nbs/02_knn.ipynb #db4f5fee
 def _key_scores(x, m:Metric, kv, nb, pair:bool=False, block:int=65536): # `pair`: euclidean keys are the pair schedule's −‖a − b‖²
-    "The metric's scores of each row's neighbours `nb` (N, k), whose kNN keys are `kv`; `x` is a tensor or a memory map."
+    """The metric's scores of each row's neighbours `nb` (N, k), whose kNN keys are `kv`; `x` is a tensor or a memory
+    map."""
     if m.name not in ('chord', 'euclidean'): return kv if m.higher_is_closer else -kv
     out, unit = torch.empty_like(kv), m.name == 'chord'
     for s in range(0, len(kv), block):
-        e = min(s + block, len(kv)); A = _rows(x, slice(s, e), unit); k2 = kv[s:e]
+        e = min(s + block, len(kv))
+        A = _rows(x, slice(s, e), unit)
+        k2 = kv[s:e]
         if unit: ref, d2 = 2., (2. - 2 * k2).clamp_min(0)  # 2 − 2 cos
-        else: ref = (A * A).sum(1)[:, None]; d2 = (ref - (k2 + ref if pair else k2)).clamp_min(0)  # the row key is ‖a‖² − ‖a − b‖²
+        else:
+            ref = (A * A).sum(1)[:, None]
+            d2 = (ref - (k2 + ref if pair else k2)).clamp_min(0)  # the row key is ‖a‖² − ‖a − b‖²
         i, j = (d2 < 1e-2 * ref).nonzero(as_tuple=True)  # ‖a − b‖² from the key cancels badly for near-duplicates
         if len(i): d2[i, j] = (A[i] - _rows(x, nb[s:e][i, j].numpy(), unit)).square().sum(1)
         out[s:e] = d2.sqrt()
@@ -200,7 +248,8 @@ def _key_scores(x, m:Metric, kv, nb, pair:bool=False, block:int=65536): # `pair`
 # %% ../nbs/02_knn.ipynb #4d6c8caa
 def iter_score_blocks(x, metric='cosine', block_size:int=None, device=None):
     "Yield `(start, scores)` with `scores` the (b, N) block of `metric` between rows `start:start+b` and all rows."
-    m = get_metric(metric); x = _check_x(x, device); sc = _Scorer(x, m)
+    m, x = get_metric(metric), _check_x(x, device)
+    sc = _Scorer(x, m)
     bs = block_size or block_rows(len(x))
     with torch.no_grad():
         for s in range(0, len(x), bs): yield s, sc.scores(s, min(s + bs, len(x)))
@@ -225,7 +274,8 @@ def topk_rows(K, # (b, n) keys, higher is better; pad columns must be -inf
     C = K.shape[1] // chunk
     if C < k + 2:  # too few chunks for the first pass to prune anything
         w, idx = K.topk(k + 1, dim=1)
-        ok = w[:, k - 1] > w[:, k]; idx = idx[:, :k]
+        ok = w[:, k - 1] > w[:, k]
+        idx = idx[:, :k]
     else:
         tv, tc = K.view(b, C, chunk).amax(2).topk(k + 1, dim=1)
         cand = (tc[:, :k, None] * chunk + torch.arange(chunk, device=K.device)).view(b, k * chunk)
@@ -234,7 +284,8 @@ def topk_rows(K, # (b, n) keys, higher is better; pad columns must be -inf
         idx = cand.gather(1, wi[:, :k])
     bad = (~ok).nonzero().flatten()
     for s in range(0, len(bad), 64):  # exact pass, a few rows at a time to bound memory
-        r = bad[s:s + 64]; idx[r] = _topk_exact(K[r], k)
+        r = bad[s:s + 64]
+        idx[r] = _topk_exact(K[r], k)
     return idx
 
 # %% ../nbs/02_knn.ipynb #4b2aa545
@@ -246,16 +297,25 @@ def block_pairs(n_blocks:int, # number of row blocks
 
 # %% ../nbs/02_knn.ipynb #797b9820
 def _merge_rows(V, I, r, v, c):
-    "Merge candidates (row `r`, nondecreasing; key `v`; column `c`) into the running top-k `V`, `I` in place: key descending, then column ascending."
+    """Merge candidates (row `r`, nondecreasing; key `v`; column `c`) into the running top-k `V`, `I` in place: key
+    descending, then column ascending."""
     k = V.shape[1]
-    rows, pos, cnt = torch.unique_consecutive(r, return_inverse=True, return_counts=True); m = len(rows)
+    rows, pos, cnt = torch.unique_consecutive(r, return_inverse=True, return_counts=True)
+    m = len(rows)
     at = torch.arange(len(r), device=V.device) - (cnt.cumsum(0) - cnt)[pos]  # place within its row
     L = int(cnt.max())
-    Pv = torch.full((m, k + L), -math.inf, device=V.device); Pc = torch.full((m, k + L), 2**62, dtype=torch.long, device=V.device)
-    Pv[:, :k] = V[rows]; Pc[:, :k] = I[rows]; Pv[pos, k + at] = v; Pc[pos, k + at] = c
-    Pc, o = Pc.sort(1); Pv = Pv.gather(1, o)  # column ascending, then a stable sort by key descending
-    Pv, o = Pv.sort(dim=1, descending=True, stable=True); Pc = Pc.gather(1, o)
-    V[rows] = Pv[:, :k]; I[rows] = Pc[:, :k]
+    Pv = torch.full((m, k + L), -math.inf, device=V.device)
+    Pc = torch.full((m, k + L), 2**62, dtype=torch.long, device=V.device)
+    Pv[:, :k] = V[rows]
+    Pc[:, :k] = I[rows]
+    Pv[pos, k + at] = v
+    Pc[pos, k + at] = c
+    Pc, o = Pc.sort(1)
+    Pv = Pv.gather(1, o)  # column ascending, then a stable sort by key descending
+    Pv, o = Pv.sort(dim=1, descending=True, stable=True)
+    Pc = Pc.gather(1, o)
+    V[rows] = Pv[:, :k]
+    I[rows] = Pc[:, :k]
 
 # %% ../nbs/02_knn.ipynb #a7e0c4b2
 def merge_topk(v1, i1, # (R, k) keys (higher is better) and column indices of one partial result
@@ -263,7 +323,8 @@ def merge_topk(v1, i1, # (R, k) keys (higher is better) and column indices of on
     "The k best of two partial top-k results of the same rows, best first; ties go to the lower column index."
     V, I = v1.clone(), i1.clone()
     r = torch.arange(len(v2), device=v2.device).repeat_interleave(v2.shape[1])
-    _merge_rows(V, I, r, v2.flatten(), i2.flatten()); return V, I
+    _merge_rows(V, I, r, v2.flatten(), i2.flatten())
+    return V, I
 
 # %% ../nbs/02_knn.ipynb #bb09ac5a
 _PCHUNK = 32  # columns per chunk of the block pass
@@ -273,24 +334,34 @@ class _TopK:
     "Running top-k keys and columns of every row, fed blocks of keys; each row block's merges hold its lock."
     def __init__(self, n, k, bs, device):
         self.k, self.bs = k, bs
-        self.V = torch.full((n, k), -math.inf, device=device); self.I = torch.full((n, k), n, dtype=torch.long, device=device)
+        self.V = torch.full((n, k), -math.inf, device=device)
+        self.I = torch.full((n, k), n, dtype=torch.long, device=device)
         self.locks = [threading.Lock() for _ in range(-(-n // bs))]
 
 # %% ../nbs/02_knn.ipynb #1aabcbf7
 @patch
 def feed(self:_TopK, S, r0:int, c0:int, nr:int, t:bool=False):
-    "Offer the keys of the first `nr` rows of `S` (of its columns if `t`) to rows `r0:r0+nr`, as columns from `c0`; `S` is padded to whole chunks with -inf."
+    """Offer the keys of the first `nr` rows of `S` (of its columns if `t`) to rows `r0:r0+nr`, as columns from `c0`;
+    `S` is padded to whole chunks with -inf."""
     k, V, I = self.k, self.V[r0:r0 + nr], self.I[r0:r0 + nr]
-    if t: Z = S.view(-1, _PCHUNK, S.shape[1]); cm = Z.amax(1)[:, :nr].T  # chunks of rows of S, per column
-    else: Z = S[:nr].view(nr, -1, _PCHUNK); cm = Z.amax(2)
+    if t:
+        Z = S.view(-1, _PCHUNK, S.shape[1])
+        cm = Z.amax(1)[:, :nr].T  # chunks of rows of S, per column
+    else:
+        Z = S[:nr].view(nr, -1, _PCHUNK)
+        cm = Z.amax(2)
     thr = V[:, k - 1].clamp_min(torch.finfo(torch.float32).min)  # -inf (padding, the node itself) never enters
     early = bool((cm >= thr[:, None]).sum() > 2 * nr)
     if early and cm.shape[1] <= k:  # few chunks: the block's own top-k of each row, as candidates
-        K = S.T[:nr].contiguous() if t else S[:nr]; kk = min(k, K.shape[1]); c = topk_rows(K, kk)
+        K = S.T[:nr].contiguous() if t else S[:nr]
+        kk = min(k, K.shape[1])
+        c = topk_rows(K, kk)
         r, v, c = torch.arange(nr, device=S.device).repeat_interleave(kk), K.gather(1, c).flatten(), c.flatten()
     else:
-        if early: thr = torch.maximum(thr, cm.topk(k, 1, sorted=False).values.amin(1))  # this block's k best chunks each hold an entry ≥ their k-th maximum
-        rc = (cm >= thr[:, None]).nonzero(); v = Z[rc[:, 1], :, rc[:, 0]] if t else Z[rc[:, 0], rc[:, 1]]  # (chunks, _PCHUNK) candidates
+        # this block's k best chunks each hold an entry ≥ their k-th maximum
+        if early: thr = torch.maximum(thr, cm.topk(k, 1, sorted=False).values.amin(1))
+        rc = (cm >= thr[:, None]).nonzero()
+        v = Z[rc[:, 1], :, rc[:, 0]] if t else Z[rc[:, 0], rc[:, 1]]  # (chunks, _PCHUNK) candidates
         r, c = rc[:, :1].expand_as(v), rc[:, 1:] * _PCHUNK + torch.arange(_PCHUNK, device=S.device)
     ok = v >= thr[r]
     if ok.any():
@@ -298,27 +369,42 @@ def feed(self:_TopK, S, r0:int, c0:int, nr:int, t:bool=False):
 
 # %% ../nbs/02_knn.ipynb #41ef1dee
 def _pair_keys(sc:_Scorer, i0, i1, j0, j1, out):
-    "kNN keys (higher is closer) between rows `i0:i1` and `j0:j1` into `out` (contiguous); the same block serves both sides."
+    """kNN keys (higher is closer) between rows `i0:i1` and `j0:j1` into `out` (contiguous); the same block serves both
+    sides."""
     if sc.kind in ('cosine', 'chord', 'euclidean'):
         X = sc.x if sc.kind == 'euclidean' else sc.xn
-        if X.device.type == 'cpu': np.matmul(X[i0:i1].numpy(), X[j0:j1].numpy().T, out=out.numpy())  # OpenBLAS: the fastest fp32 GEMM here
+        # OpenBLAS: the fastest fp32 GEMM here
+        if X.device.type == 'cpu': np.matmul(X[i0:i1].numpy(), X[j0:j1].numpy().T, out=out.numpy())
         else: torch.mm(X[i0:i1], X[j0:j1].T, out=out)
         if sc.kind == 'euclidean': out.mul_(2).sub_(sc.sq[i0:i1, None]).sub_(sc.sq[None, j0:j1])  # −‖a − b‖², symmetric
-    elif not sc.lp: S = sc.m(sc.x[i0:i1], sc.x[j0:j1]); out.copy_(S if sc.m.higher_is_closer else -S)  # L1/L∞ on a GPU: torch.cdist
-    elif sc.lib is None: _lp_eager(sc.x[i0:i1], sc.x[j0:j1], sc.p, out); out.neg_()
-    else: _lp_c(sc.lib, sc.p, sc.x[i0:i1], sc.xT[:, j0:j1], out); out.neg_()
+    elif not sc.lp:
+        S = sc.m(sc.x[i0:i1], sc.x[j0:j1])
+        out.copy_(S if sc.m.higher_is_closer else -S)  # L1/L∞ on a GPU: torch.cdist
+    elif sc.lib is None:
+        _lp_eager(sc.x[i0:i1], sc.x[j0:j1], sc.p, out)
+        out.neg_()
+    else:
+        _lp_c(sc.lib, sc.p, sc.x[i0:i1], sc.xT[:, j0:j1], out)
+        out.neg_()
 
 # %% ../nbs/02_knn.ipynb #94e5580f
 def _walk_pairs(n:int, k:int, bs:int, pairs, workers:int, keys, dev='cpu'): # `keys(i0, i1, j0, j1, out)` writes a key block
-    "Running top-k (keys (N, k), columns (N, k)) of every row over the block `pairs` of the upper-triangular schedule, in a thread pool."
-    top, mode = _TopK(n, k, bs, dev), torch.is_inference_mode_enabled()  # thread-local: workers run in the caller's mode (predict's)
+    """Running top-k (keys (N, k), columns (N, k)) of every row over the block `pairs` of the upper-triangular schedule,
+    in a thread pool."""
+    # thread-local: workers run in the caller's mode (predict's)
+    top, mode = _TopK(n, k, bs, dev), torch.is_inference_mode_enabled()
     def work(ij):
-        i0, j0 = ij[0] * bs, ij[1] * bs; bi, bj = min(bs, n - i0), min(bs, n - j0)
+        i0, j0 = ij[0] * bs, ij[1] * bs
+        bi, bj = min(bs, n - i0), min(bs, n - j0)
         S = torch.empty(-(-bi // _PCHUNK) * _PCHUNK, -(-bj // _PCHUNK) * _PCHUNK, device=dev)
         T = S if S.shape == (bi, bj) else torch.empty(bi, bj, device=dev)
         keys(i0, i0 + bi, j0, j0 + bj, T)
-        if T is not S: S.fill_(-math.inf); S[:bi, :bj] = T
-        if i0 == j0: r = torch.arange(bi, device=dev); S[r, r] = -math.inf  # never your own neighbour
+        if T is not S:
+            S.fill_(-math.inf)
+            S[:bi, :bj] = T
+        if i0 == j0:
+            r = torch.arange(bi, device=dev)
+            S[r, r] = -math.inf  # never your own neighbour
         top.feed(S, i0, j0, bi)
         if i0 != j0: top.feed(S, j0, i0, bj, t=True)
     def run(ij):
@@ -328,7 +414,8 @@ def _walk_pairs(n:int, k:int, bs:int, pairs, workers:int, keys, dev='cpu'): # `k
 
 # %% ../nbs/02_knn.ipynb #8a64dfb6
 def _check_k(k, n):
-    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k <= 0: raise ValueError(f"k must be a positive integer, got {k!r}")
+    if not isinstance(k, (int, np.integer)) or isinstance(k, bool) or k <= 0:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
     if k >= n: raise ValueError(f"k={k} needs at least k+1={k+1} nodes, but there are only {n}; use k ≤ {n-1}")
 
 # %% ../nbs/02_knn.ipynb #426b6d3f
@@ -336,29 +423,40 @@ _blas = functools.cache(ThreadpoolController)  # scanning the loaded libraries c
 @contextmanager
 def _one_thread_each(workers:int):
     "With several workers, run torch and numpy's BLAS single-threaded inside (one thread per worker)."
-    if workers == 1: yield; return
-    t = torch.get_num_threads(); torch.set_num_threads(1)
+    if workers == 1:
+        yield
+        return
+    t = torch.get_num_threads()
+    torch.set_num_threads(1)
     try:
         with _blas().limit(limits=1, user_api='blas'): yield
     finally: torch.set_num_threads(t)
 
 # %% ../nbs/02_knn.ipynb #f8790d13
 def _pair_block(n:int, lp:bool):
-    "Default block edge of the pair schedule: at least 4 blocks (10 pairs for the workers), of 256 to 2,048 rows (L1/L∞: up to 1,024)."
+    """Default block edge of the pair schedule: at least 4 blocks (10 pairs for the workers), of 256 to 2,048 rows
+    (L1/L∞: up to 1,024)."""
     return min(1024 if lp else 2048, max(256, -(-n // 4 // _PCHUNK) * _PCHUNK))
 
 # %% ../nbs/02_knn.ipynb #acd75f60
 def _knn_rows(sc:_Scorer, k:int, bs:int):
     "Each block of `bs` rows against all rows: (N, k) columns and keys."
-    n, dev = sc.n, sc.x.device; idx, val = [], []
-    buf = torch.empty((bs, -(-n // _CHUNK) * _CHUNK), device=dev); buf[:, n:] = -math.inf  # pad columns stay -inf
+    n, dev = sc.n, sc.x.device
+    idx, val = [], []
+    buf = torch.empty((bs, -(-n // _CHUNK) * _CHUNK), device=dev)
+    buf[:, n:] = -math.inf  # pad columns stay -inf
     for s in range(0, n, bs):
-        e = min(s + bs, n); K = buf[:e - s]
+        e = min(s + bs, n)
+        K = buf[:e - s]
         sc.keys(s, e, K[:, :n])
-        r = torch.arange(e - s, device=dev); K[r, r + s] = -math.inf  # never your own neighbour
-        nb = topk_rows(K, k); idx.append(nb); val.append(K.gather(1, nb))
+        r = torch.arange(e - s, device=dev)
+        K[r, r + s] = -math.inf  # never your own neighbour
+        nb = topk_rows(K, k)
+        idx.append(nb)
+        val.append(K.gather(1, nb))
     kv, nb = torch.cat(val), torch.cat(idx)
-    nb, o = nb.sort(1); kv, o2 = kv.gather(1, o).sort(dim=1, descending=True, stable=True)  # nearest first, ties by index
+    nb, o = nb.sort(1)
+    kv, o2 = kv.gather(1, o).sort(dim=1, descending=True, stable=True)  # nearest first, ties by index
     return kv, nb.gather(1, o2)
 
 # %% ../nbs/02_knn.ipynb #d91a5736
@@ -367,18 +465,27 @@ def knn_search(x, # (N, d) embeddings
                k:int=10, # neighbours per node
                block_size:int=None, # rows per block (default: `_pair_block` for 'pairs', else from a 256 MiB budget)
                device=None,
-               schedule:str='auto'): # 'pairs' (each pair of blocks once; the default for built-in metrics on the CPU) or 'rows'
-    "Exact k nearest other nodes of every node: (N, k) indices and (N, k) scores, nearest first; ties go to the lower node index."
-    m = get_metric(metric); x = _check_x(x, device); n = len(x); _check_k(k, n)
-    if schedule not in ('auto', 'pairs', 'rows'): raise ValueError(f"unknown schedule {schedule!r}; valid: auto, pairs, rows")
-    if schedule == 'pairs' and m.name not in _SYMMETRIC: raise ValueError(f"schedule='pairs' needs a symmetric built-in metric ({', '.join(_SYMMETRIC)}), not {m.name!r}")
+               # 'pairs' (each pair of blocks once; the default for built-in metrics on the CPU) or 'rows'
+               schedule:str='auto'):
+    """Exact k nearest other nodes of every node: (N, k) indices and (N, k) scores, nearest first; ties go to the lower
+    node index."""
+    m, x = get_metric(metric), _check_x(x, device)
+    n = len(x)
+    _check_k(k, n)
+    if schedule not in ('auto', 'pairs', 'rows'):
+        raise ValueError(f"unknown schedule {schedule!r}; valid: auto, pairs, rows")
+    if schedule == 'pairs' and m.name not in _SYMMETRIC:
+        raise ValueError(f"schedule='pairs' needs a symmetric built-in metric ({', '.join(_SYMMETRIC)}), not "
+                         f"{m.name!r}")
     pairs = schedule == 'pairs' or (schedule == 'auto' and m.name in _SYMMETRIC and x.device.type == 'cpu')
     with torch.no_grad():
         if pairs:
-            bs = min(n, block_size or _pair_block(n, m.name in ('cityblock', 'maxnorm'))); nbk = -(-n // bs)
+            bs = min(n, block_size or _pair_block(n, m.name in ('cityblock', 'maxnorm')))
+            nbk = -(-n // bs)
             nt = min(torch.get_num_threads(), nbk * (nbk + 1) // 2)
             with _one_thread_each(nt):  # `nt` workers keep every core busy
-                sc = _Scorer(x, m); kv, nb = _walk_pairs(n, k, bs, block_pairs(nbk), nt, functools.partial(_pair_keys, sc), x.device)
+                sc = _Scorer(x, m)
+                kv, nb = _walk_pairs(n, k, bs, block_pairs(nbk), nt, functools.partial(_pair_keys, sc), x.device)
         else: kv, nb = _knn_rows(_Scorer(x, m), k, min(n, block_size or block_rows(n, copies=2)))
         return nb.cpu(), _key_scores(x, m, kv.cpu(), nb.cpu(), pair=pairs)
 
@@ -386,30 +493,44 @@ def knn_search(x, # (N, d) embeddings
 def _faiss_metric(m:Metric):
     "The faiss module and FAISS's metric for `m`; errors that say how to install FAISS, or which metrics it has."
     try: import faiss
-    except ImportError: raise ImportError("backend='faiss' needs faiss-cpu; install it with: pip install 'gnn_image_classification[approx]'") from None
+    except ImportError:
+        raise ImportError("backend='faiss' needs faiss-cpu; install it with: pip install "
+                          "'gnn_image_classification[approx]'") from None
     fm = dict(cosine=faiss.METRIC_INNER_PRODUCT, chord=faiss.METRIC_INNER_PRODUCT, euclidean=faiss.METRIC_L2,
               cityblock=faiss.METRIC_L1, maxnorm=faiss.METRIC_Linf)
-    if m.name not in fm: raise ValueError(f"backend='faiss' supports metrics {', '.join(fm)}, not {m.name!r}; use backend='exact'")
+    if m.name not in fm:
+        raise ValueError(f"backend='faiss' supports metrics {', '.join(fm)}, not {m.name!r}; use backend='exact'")
     return faiss, fm[m.name]
 
 # %% ../nbs/02_knn.ipynb #59e7eb0c
 def _ivf_grouped(quantizer, get, n, d, k1, nprobe, l2:bool, chunk:int):
-    "IVF search of every row among all rows, list by list: the candidates FAISS's IVF scans (each row's `nprobe` nearest lists), scored as matrix products; (D, I) as FAISS gives them."
+    """IVF search of every row among all rows, list by list: the candidates FAISS's IVF scans (each row's `nprobe`
+    nearest lists), scored as matrix products; (D, I) as FAISS gives them."""
     X, P = torch.empty(n, d), np.empty((n, nprobe), np.int64)
-    for s in range(0, n, chunk): b = get(s); X[s:s + chunk] = torch.from_numpy(b); P[s:s + chunk] = quantizer.search(b, nprobe)[1]
-    nl, sq = quantizer.ntotal, (X * X).sum(1) if l2 else None; it = torch.int32 if n < 2**31 else torch.long
-    mem = np.argsort(P[:, 0], kind='stable'); ms = np.searchsorted(P[mem, 0], np.arange(nl + 1))  # each row is filed under its nearest list
-    pr = np.argsort(P.ravel(), kind='stable'); ps = np.searchsorted(P.ravel()[pr], np.arange(nl + 1))  # (row, slot) pairs that probe each list
+    for s in range(0, n, chunk):
+        b = get(s)
+        X[s:s + chunk] = torch.from_numpy(b)
+        P[s:s + chunk] = quantizer.search(b, nprobe)[1]
+    nl, sq = quantizer.ntotal, (X * X).sum(1) if l2 else None
+    it = torch.int32 if n < 2**31 else torch.long
+    mem = np.argsort(P[:, 0], kind='stable')
+    ms = np.searchsorted(P[mem, 0], np.arange(nl + 1))  # each row is filed under its nearest list
+    pr = np.argsort(P.ravel(), kind='stable')
+    ps = np.searchsorted(P.ravel()[pr], np.arange(nl + 1))  # (row, slot) pairs that probe each list
     BV, BI = torch.full((n, nprobe, k1), -math.inf), torch.full((n, nprobe, k1), -1, dtype=it)
     for l in range(nl):
         m, e = torch.from_numpy(mem[ms[l]:ms[l + 1]]), torch.from_numpy(pr[ps[l]:ps[l + 1]])
         if not len(m) or not len(e): continue
-        q, slot = e // nprobe, e % nprobe; S = X[q] @ X[m].T
+        q, slot = e // nprobe, e % nprobe
+        S = X[q] @ X[m].T
         if l2: S.mul_(2).sub_(sq[m])  # 2 a·b − ‖b‖²: ranks as −‖a − b‖²
-        v, j = S.topk(min(k1, len(m)), 1); BV[q, slot, :v.shape[1]] = v; BI[q, slot, :v.shape[1]] = m[j].to(it)
+        v, j = S.topk(min(k1, len(m)), 1)
+        BV[q, slot, :v.shape[1]] = v
+        BI[q, slot, :v.shape[1]] = m[j].to(it)
     D, I = np.empty((n, k1), np.float32), np.empty((n, k1), np.int64)
     for s in range(0, n, chunk):
-        v, j = BV[s:s + chunk].flatten(1).topk(k1, 1); D[s:s + chunk], I[s:s + chunk] = v, BI[s:s + chunk].flatten(1).gather(1, j)
+        v, j = BV[s:s + chunk].flatten(1).topk(k1, 1)
+        D[s:s + chunk], I[s:s + chunk] = v, BI[s:s + chunk].flatten(1).gather(1, j)
         if l2: D[s:s + chunk] = (sq[s:s + chunk, None] - v).clamp_min(0)  # FAISS reports squared L2
     return D, I
 
@@ -417,36 +538,55 @@ def _ivf_grouped(quantizer, get, n, d, k1, nprobe, l2:bool, chunk:int):
 def _faiss_index(faiss, fm, x, unit, n, d, k, index, nlist, nprobe, train_size, niter, M, ef_search, seed):
     "A trained, empty FAISS index for `x` and the parameters it uses."
     if index == 'hnsw':
-        ix = faiss.IndexHNSWFlat(d, M, fm); ix.hnsw.efConstruction = max(40, 2 * M); ix.hnsw.efSearch = max(ef_search or 64, 2 * (k + 1))
-        return ix, dict(index='hnsw', M=int(M), ef_construction=int(ix.hnsw.efConstruction), ef_search=int(ix.hnsw.efSearch))
+        ix = faiss.IndexHNSWFlat(d, M, fm)
+        ix.hnsw.efConstruction = max(40, 2 * M)
+        ix.hnsw.efSearch = max(ef_search or 64, 2 * (k + 1))
+        return ix, dict(index='hnsw', M=int(M), ef_construction=int(ix.hnsw.efConstruction),
+                        ef_search=int(ix.hnsw.efSearch))
     nlist = int(nlist or max(1, min(round(4 * math.sqrt(n)), n // 39)))  # FAISS wants ≥ 39 training rows per list
-    ts = int(min(n, train_size or 40 * nlist)); nprobe = int(min(nlist, nprobe or 16))
-    if ts < nlist: raise ValueError(f"nlist={nlist} lists need at least {nlist} training rows; train_size is {ts} (N = {n})")
-    ix = faiss.IndexIVFFlat(faiss.IndexFlat(d, fm), d, nlist, fm); ix.cp.niter, ix.cp.seed = niter, seed
-    ix.train(_rows(x, np.sort(np.random.default_rng(seed).choice(n, ts, replace=False)), unit).numpy()); ix.nprobe = nprobe
+    ts = int(min(n, train_size or 40 * nlist))
+    nprobe = int(min(nlist, nprobe or 16))
+    if ts < nlist:
+        raise ValueError(f"nlist={nlist} lists need at least {nlist} training rows; train_size is {ts} (N = {n})")
+    ix = faiss.IndexIVFFlat(faiss.IndexFlat(d, fm), d, nlist, fm)
+    ix.cp.niter, ix.cp.seed = niter, seed
+    ix.train(_rows(x, np.sort(np.random.default_rng(seed).choice(n, ts, replace=False)), unit).numpy())
+    ix.nprobe = nprobe
     return ix, dict(index='ivf', nlist=nlist, nprobe=nprobe, train_size=ts, niter=int(niter))
 
 # %% ../nbs/02_knn.ipynb #3d2573fd
 def approx_knn(x, # (N, d) embeddings: an array, a tensor or a memory-mapped .npy, read in chunks
                metric='cosine', k:int=10, # a name from `METRICS`; neighbours per node
-               index:str='hnsw', # 'hnsw' (a graph index) or 'ivf' (inverted lists: k-means cells, `nprobe` searched per query)
-               nlist:int=None, nprobe:int=None, # IVF: lists (default 4√N, at most N/39) and lists searched per query (default 16)
-               train_size:int=None, niter:int=10, # IVF: rows sampled to train its k-means (default 40 per list) and k-means iterations
+               # 'hnsw' (a graph index) or 'ivf' (inverted lists: k-means cells, `nprobe` searched per query)
+               index:str='hnsw',
+               # IVF: lists (default 4√N, at most N/39) and lists searched per query (default 16)
+               nlist:int=None, nprobe:int=None,
+               # IVF: rows sampled to train its k-means (default 40 per list) and k-means iterations
+               train_size:int=None, niter:int=10,
                M:int=32, ef_search:int=None, # HNSW: links per node; search breadth (default max(64, 2(k+1)))
                chunk:int=65536, seed:int=0, # rows per add/search call; seed of the training sample
-               grouped:bool=True): # IVF with inner product or L2: search list by list as matrix products (`_ivf_grouped`); False: FAISS's own search
-    "Approximate k nearest other nodes with a FAISS index: (N, k) indices and scores, nearest first, and the parameters used."
-    m = get_metric(metric); faiss, fm = _faiss_metric(m); n, d = x.shape; _check_k(k, n)
+               # IVF with inner product or L2: search list by list as matrix products (`_ivf_grouped`); False: FAISS's own search
+               grouped:bool=True):
+    """Approximate k nearest other nodes with a FAISS index: (N, k) indices and scores, nearest first, and the
+    parameters used."""
+    m, (n, d) = get_metric(metric), x.shape
+    faiss, fm = _faiss_metric(m)
+    _check_k(k, n)
     if index not in ('hnsw', 'ivf'): raise ValueError(f"unknown FAISS index {index!r}; valid: hnsw, ivf")
-    unit = m.name in ('cosine', 'chord'); get = lambda s: _rows(x, slice(s, min(s + chunk, n)), unit).numpy()
+    unit = m.name in ('cosine', 'chord')
+    get = lambda s: _rows(x, slice(s, min(s + chunk, n)), unit).numpy()
     ix, params = _faiss_index(faiss, fm, x, unit, n, d, k, index, nlist, nprobe, train_size, niter, M, ef_search, seed)
-    if index == 'ivf': params['grouped'] = grouped = bool(grouped and fm in (faiss.METRIC_INNER_PRODUCT, faiss.METRIC_L2))
-    if index == 'ivf' and grouped: D, I = _ivf_grouped(ix.quantizer, get, n, d, k + 1, ix.nprobe, fm == faiss.METRIC_L2, chunk)
+    if index == 'ivf':
+        params['grouped'] = grouped = bool(grouped and fm in (faiss.METRIC_INNER_PRODUCT, faiss.METRIC_L2))
+    if index == 'ivf' and grouped:
+        D, I = _ivf_grouped(ix.quantizer, get, n, d, k + 1, ix.nprobe, fm == faiss.METRIC_L2, chunk)
     else:
         for s in range(0, n, chunk): ix.add(get(s))
         D, I = np.empty((n, k + 1), np.float32), np.empty((n, k + 1), np.int64)
         for s in range(0, n, chunk): D[s:s + chunk], I[s:s + chunk] = ix.search(get(s), k + 1)
-    if (I < 0).any(): raise RuntimeError(f"the FAISS index found fewer than k+1 neighbours for {int((I < 0).any(1).sum())} nodes; raise {'nprobe' if index == 'ivf' else 'ef_search'}")
+    if (I < 0).any():
+        raise RuntimeError(f"the FAISS index found fewer than k+1 neighbours for {int((I < 0).any(1).sum())} nodes; "
+                           f"raise {'nprobe' if index == 'ivf' else 'ef_search'}")
     I, D = torch.from_numpy(I), torch.from_numpy(D)
     keep = I != torch.arange(n)[:, None]                      # drop the node itself ...
     keep[keep.all(1), k] = False                              # ... or, where it was not found, the farthest extra one
@@ -466,44 +606,50 @@ def knn_recall(approx, # (N, k) neighbour indices to check
 def exact_rows(x, # (N, d) embeddings: an array, a tensor or a memory-mapped .npy
                rows, # indices of the rows whose neighbours are wanted
                metric='cosine', k:int=10, block:int=32768): # all N rows are read `block` at a time
-    "Exact k nearest other rows of the rows `rows` of `x` only, nearest first (ties to the lower index): (len(rows), k) indices."
-    m = get_metric(metric); rows = np.asarray(rows); n = len(x); _check_k(k, n)
-    q = _rows(x, rows); V = torch.full((len(q), k), -math.inf); I = torch.full((len(q), k), n, dtype=torch.long)
+    """Exact k nearest other rows of the rows `rows` of `x` only, nearest first (ties to the lower index): (len(rows),
+    k) indices."""
+    m, rows, n = get_metric(metric), np.asarray(rows), len(x)
+    _check_k(k, n)
+    q = _rows(x, rows)
+    V = torch.full((len(q), k), -math.inf)
+    I = torch.full((len(q), k), n, dtype=torch.long)
     for s in range(0, n, block):
-        e = min(s + block, n); S = m(q, _rows(x, slice(s, e)))
-        K = S if m.higher_is_closer else -S; own = np.nonzero((rows >= s) & (rows < e))[0]
+        e = min(s + block, n)
+        S = m(q, _rows(x, slice(s, e)))
+        K = S if m.higher_is_closer else -S
+        own = np.nonzero((rows >= s) & (rows < e))[0]
         K[own, rows[own] - s] = -math.inf  # never your own neighbour
-        c = topk_rows(K, min(k, e - s)); V, I = merge_topk(V, I, K.gather(1, c), c + s)
+        c = topk_rows(K, min(k, e - s))
+        V, I = merge_topk(V, I, K.gather(1, c), c + s)
     return I
 
 # %% ../nbs/02_knn.ipynb #91376e9c
 def sample_recall(x, # (N, d) embeddings
                   nb, # (N, k) neighbour indices to check, e.g. from `approx_knn`
-                  metric='cosine', rows:int=1000, seed:int=0): # rows sampled (all when N ≤ `rows`) and the sample's seed
-    "Recall of `nb` against the exact neighbours of a random sample of rows, computed for those rows only: a dict with `recall` and `recall_rows`."
-    n, k = nb.shape; r = np.sort(np.random.default_rng(seed).choice(n, min(rows, n), replace=False))
-    return dict(recall=knn_recall(torch.as_tensor(nb)[torch.from_numpy(r)], exact_rows(x, r, metric, k)), recall_rows=int(len(r)))
+                  # rows sampled (all when N ≤ `rows`) and the sample's seed
+                  metric='cosine', rows:int=1000, seed:int=0):
+    """Recall of `nb` against the exact neighbours of a random sample of rows, computed for those rows only: a dict with
+    `recall` and `recall_rows`."""
+    n, k = nb.shape
+    r = np.sort(np.random.default_rng(seed).choice(n, min(rows, n), replace=False))
+    return dict(recall=knn_recall(torch.as_tensor(nb)[torch.from_numpy(r)], exact_rows(x, r, metric, k)),
+                recall_rows=int(len(r)))
 
 # %% ../nbs/02_knn.ipynb #5579254a
 def _open_emb(emb):
     "The (N, d) float32 embeddings of a .npy file, memory-mapped; errors name the file."
     try: X = np.load(emb, mmap_mode='r')
     except (OSError, ValueError) as e: raise ValueError(f"{emb}: cannot be read as .npy ({e})") from None
-    if X.ndim != 2 or X.dtype != np.float32 or not len(X): raise ValueError(f"{emb}: expected a non-empty (N, d) float32 matrix, found {X.dtype} of shape {X.shape}")
+    if X.ndim != 2 or X.dtype != np.float32 or not len(X):
+        raise ValueError(f"{emb}: expected a non-empty (N, d) float32 matrix, found {X.dtype} of shape {X.shape}")
     return X
-
-# %% ../nbs/02_knn.ipynb #8c724887
-def _rank_world(rank=None, world=None):
-    "This worker's rank and the number of workers: as given, else torchrun's RANK and WORLD_SIZE, else 0 and 1."
-    rank = int(os.environ.get('RANK', 0)) if rank is None else int(rank); world = int(os.environ.get('WORLD_SIZE', 1)) if world is None else int(world)
-    if not 0 <= rank < world: raise ValueError(f"rank {rank} is not in 0..{world - 1} (world size {world})")
-    return rank, world
 
 # %% ../nbs/02_knn.ipynb #2435b6f1
 def _shard_sig(emb, X, m:Metric, k, bs, world):
     "What a partial result depends on: the embeddings file (path, size, modification time), the search, the split."
     st = os.stat(emb)
-    return dict(emb=os.path.abspath(emb), size=st.st_size, mtime=st.st_mtime_ns, n=len(X), d=X.shape[1], metric=m.name, k=int(k), block_size=int(bs), world=int(world))
+    return dict(emb=os.path.abspath(emb), size=st.st_size, mtime=st.st_mtime_ns, n=len(X), d=X.shape[1], metric=m.name,
+                k=int(k), block_size=int(bs), world=int(world))
 
 # %% ../nbs/02_knn.ipynb #3b88b0b8
 def _part_path(out_dir, rank, world): return os.path.join(out_dir, f"part-{rank:05d}-of-{world:05d}.npz")
@@ -515,13 +661,19 @@ def _read_part(p):
 
 # %% ../nbs/02_knn.ipynb #7eb6dcf1
 def _shard_pairs(X, m:Metric, k, bs, pairs, workers):
-    "Running top-k keys and columns of every row over the block pairs `pairs` of the memory-mapped `X`: the same keys as `knn_search`."
-    unit, lp, p = m.name in ('cosine', 'chord'), m.name in ('cityblock', 'maxnorm'), 1 if m.name == 'cityblock' else math.inf
+    """Running top-k keys and columns of every row over the block pairs `pairs` of the memory-mapped `X`: the same keys
+    as `knn_search`."""
+    unit, lp = m.name in ('cosine', 'chord'), m.name in ('cityblock', 'maxnorm')
+    p = 1 if m.name == 'cityblock' else math.inf
     lib = _lp_lib() if lp else None
     def keys(i0, i1, j0, j1, out):
-        A = _rows(X, slice(i0, i1), unit); B = A if i0 == j0 else _rows(X, slice(j0, j1), unit)
+        A = _rows(X, slice(i0, i1), unit)
+        B = A if i0 == j0 else _rows(X, slice(j0, j1), unit)
         if lp and lib is None: _lp_eager(A, B, p, out)
-        elif lp: bT = torch.zeros(B.shape[1], len(B) + 8); bT[:, :len(B)] = B.T; _lp_c(lib, p, A, bT[:, :len(B)], out)  # 8 spare columns
+        elif lp:
+            bT = torch.zeros(B.shape[1], len(B) + 8)
+            bT[:, :len(B)] = B.T
+            _lp_c(lib, p, A, bT[:, :len(B)], out)  # 8 spare columns
         else: np.matmul(A.numpy(), B.numpy().T, out=out.numpy())
         if m.name == 'euclidean': out.mul_(2).sub_((A * A).sum(1)[:, None]).sub_((B * B).sum(1)[None])  # −‖a − b‖²
         if lp: out.neg_()
@@ -531,47 +683,69 @@ def _shard_pairs(X, m:Metric, k, bs, pairs, workers):
 def knn_shard(emb, # an (N, d) float32 .npy file, memory-mapped
               out_dir, # where the partial results go
               metric='cosine', k:int=10,
-              rank:int=None, world:int=None, # this worker and how many there are (default: torchrun's RANK, WORLD_SIZE; else 0 and 1)
+              # this worker and how many there are (default: torchrun's RANK, WORLD_SIZE; else 0 and 1)
+              rank:int=None, world:int=None,
               block_size:int=None): # rows per block (default: as `knn_search`); every rank must use the same
-    "Exact running top-k of every row over this rank's share of `block_pairs`, written atomically to `out_dir`; a finished part is kept."
-    m = get_metric(metric); X = _open_emb(emb); n = len(X); _check_k(k, n); rank, world = _rank_world(rank, world)
-    if m.name not in _SYMMETRIC: raise ValueError(f"sharded kNN needs a symmetric built-in metric ({', '.join(_SYMMETRIC)}), not {m.name!r}")
-    bs = min(n, block_size or _pair_block(n, m.name in ('cityblock', 'maxnorm'))); sig = _shard_sig(emb, X, m, k, bs, world)
-    part = _part_path(out_dir, rank, world); os.makedirs(out_dir, exist_ok=True)
+    """Exact running top-k of every row over this rank's share of `block_pairs`, written atomically to `out_dir`; a
+    finished part is kept."""
+    from gnn_image_classification.distributed import dist_env  # here: importing knn stays light (no torchvision)
+    m, X = get_metric(metric), _open_emb(emb)
+    n = len(X)
+    _check_k(k, n)
+    rank, world, _ = dist_env(rank, world)
+    if m.name not in _SYMMETRIC:
+        raise ValueError(f"sharded kNN needs a symmetric built-in metric ({', '.join(_SYMMETRIC)}), not {m.name!r}")
+    bs = min(n, block_size or _pair_block(n, m.name in ('cityblock', 'maxnorm')))
+    sig = _shard_sig(emb, X, m, k, bs, world)
+    part = _part_path(out_dir, rank, world)
+    os.makedirs(out_dir, exist_ok=True)
     if os.path.exists(part) and _read_part(part)[0] == dict(sig, rank=rank): return part
-    pairs = list(block_pairs(-(-n // bs), rank, world)); workers = max(1, min(torch.get_num_threads(), len(pairs)))
+    pairs = list(block_pairs(-(-n // bs), rank, world))
+    workers = max(1, min(torch.get_num_threads(), len(pairs)))
     with torch.no_grad(): V, I = _shard_pairs(X, m, k, bs, pairs, workers)
-    atomic_write(part, lambda f: np.savez(f, V=V.numpy(), I=I.numpy(), meta=json.dumps(dict(sig, rank=rank))), 'kNN part')
+    atomic_write(part, lambda f: np.savez(f, V=V.numpy(), I=I.numpy(), meta=json.dumps(dict(sig, rank=rank))),
+                 'kNN part')
     return part
 
 # %% ../nbs/02_knn.ipynb #cd4ec8ad
 def knn_merge(emb, out_dir, # the embeddings and the directory of `knn_shard`'s parts
               world:int): # how many parts
-    "Merge the `world` partial top-k's in `out_dir` into the exact kNN: (N, k) indices and scores, nearest first, as `knn_search` gives."
-    parts = [_part_path(out_dir, r, world) for r in range(world)]; miss = [p for p in parts if not os.path.exists(p)]
-    if miss: raise FileNotFoundError(f"{len(miss)} of {world} parts are missing (first: {miss[0]}); run knn_shard for those ranks")
-    sig, V, I = _read_part(parts[0]); sig.pop('rank')
+    """Merge the `world` partial top-k's in `out_dir` into the exact kNN: (N, k) indices and scores, nearest first, as
+    `knn_search` gives."""
+    parts = [_part_path(out_dir, r, world) for r in range(world)]
+    miss = [p for p in parts if not os.path.exists(p)]
+    if miss:
+        raise FileNotFoundError(f"{len(miss)} of {world} parts are missing (first: {miss[0]}); run knn_shard for "
+                                "those ranks")
+    sig, V, I = _read_part(parts[0])
+    sig.pop('rank')
     for r, p in enumerate(parts[1:], 1):
         s, v, i = _read_part(p)
-        if dict(s, rank=None) != dict(sig, rank=None): raise ValueError(f"{p} was computed for other inputs than {parts[0]}: {s} vs {sig}")
+        if dict(s, rank=None) != dict(sig, rank=None):
+            raise ValueError(f"{p} was computed for other inputs than {parts[0]}: {s} vs {sig}")
         V, I = merge_topk(V, I, v, i)
     X = _open_emb(emb)
-    if _shard_sig(emb, X, get_metric(sig['metric']), sig['k'], sig['block_size'], world) != sig: raise ValueError(f"{emb} changed since its parts in {out_dir} were computed; delete them and rerun")
+    if _shard_sig(emb, X, get_metric(sig['metric']), sig['k'], sig['block_size'], world) != sig:
+        raise ValueError(f"{emb} changed since its parts in {out_dir} were computed; delete them and rerun")
     return I, _key_scores(X, get_metric(sig['metric']), V, I, pair=True)
 
 # %% ../nbs/02_knn.ipynb #3f9691c6
 def knn_sharded(emb, # an (N, d) float32 .npy file, memory-mapped by every rank
                 out_dir, # parts and the merged result (`knn.npz`) go here
                 metric='cosine', k:int=10, block_size:int=None):
-    "Exact kNN over the ranks of a torchrun job (gloo): each rank's share of the block pairs, then one merge; every rank gets (N, k) indices and scores."
-    import atexit, datetime, torch.distributed as dist
-    rank, world = _rank_world(); knn_shard(emb, out_dir, metric, k, rank, world, block_size)
-    if world > 1 and not dist.is_initialized():  # once per process (gloo cannot be set up twice in one process), torn down at exit
-        dist.init_process_group('gloo', timeout=datetime.timedelta(days=2)); atexit.register(dist.destroy_process_group)  # ranks may finish far apart at 10⁶ rows
-    if world > 1: dist.barrier()
+    """Exact kNN over the ranks of a torchrun job (gloo): each rank's share of the block pairs, then one merge; every
+    rank gets (N, k) indices and scores."""
+    import atexit
+    from gnn_image_classification.distributed import dist_env, RankGroup  # here: importing knn stays light
+    rank, world, _ = dist_env()
+    knn_shard(emb, out_dir, metric, k, rank, world, block_size)
+    g = RankGroup('cpu', hours=48)  # gloo; ranks may finish far apart at 10⁶ rows
+    atexit.register(g.close)  # set up once per process (gloo cannot be set up twice in one), torn down at exit
     res = os.path.join(out_dir, 'knn.npz')
-    if rank == 0:
-        nb, sc = knn_merge(emb, out_dir, world); meta = json.dumps(dict(_read_part(_part_path(out_dir, 0, world))[0], rank=None))
+    def merge():
+        nb, sc = knn_merge(emb, out_dir, world)
+        meta = json.dumps(dict(_read_part(_part_path(out_dir, 0, world))[0], rank=None))
         atomic_write(res, lambda f: np.savez(f, I=nb.numpy(), S=sc.numpy(), meta=meta), 'merged kNN result')
-    if world > 1: dist.barrier()
+    g.gather(None)  # a barrier: every rank's part is written
+    g.run(merge)  # on rank 0; every rank waits for it, and hears of its error
     with np.load(res) as z: return torch.from_numpy(z['I']), torch.from_numpy(z['S'])

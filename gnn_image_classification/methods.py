@@ -13,7 +13,7 @@ import numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 from torch_geometric.data import Data
 from torch_geometric.nn.models import LabelPropagation, CorrectAndSmooth
 from torch_geometric import seed_everything, device as pyg_device
-from .models import GNN, GAT, SGC, SIGN, APPNPNet, MLP, Adjacency, aggr_path, _quiet
+from .models import GNN, GAT, SGC, SIGN, APPNPNet, MLP, Adjacency, aggr_path, adjacency_csr
 from .propagation import Hops, csr_to_edge_index, gcn_adjacency, propagate, _as_tensor
 
 # %% auto #0
@@ -35,12 +35,15 @@ class Method:
     source: str # where the defaults come from
     build: Callable = None # (in_dim, n_classes, hp) → a fresh `nn.Module`, trained by `train`
     fit: Callable = None # (tasks, hp, seed, fixed_epochs) → `_Fit`, for a method `train` does not train alone
-    inputs: str = 'graph' # a built model reads 'graph' (features, graph), 'rows' (features), 'hop' (Â^K X) or 'hops' ([X … Â^K X])
+    # a built model reads 'graph' (features, graph), 'rows' (features), 'hop' (Â^K X) or 'hops' ([X … Â^K X])
+    inputs: str = 'graph'
     def __post_init__(self):
         if self.family not in FAMILIES:
             raise ValueError(f"family must be one of {', '.join(map(repr, FAMILIES))}, not {self.family!r}")
-        if (self.build is None) == (self.fit is None): raise ValueError(f"method {self.name!r} needs exactly one of build and fit")
-        if bad := sorted(set(self.grid) - set(self.defaults)): raise ValueError(f"{self.name!r} grid settings {bad} have no default")
+        if (self.build is None) == (self.fit is None):
+            raise ValueError(f"method {self.name!r} needs exactly one of build and fit")
+        if bad := sorted(set(self.grid) - set(self.defaults)):
+            raise ValueError(f"{self.name!r} grid settings {bad} have no default")
 
 # %% ../nbs/08_methods.ipynb #2ff5acb2
 REGISTRY = {}  # name → Method, in registration order: the order of every table and figure
@@ -79,7 +82,8 @@ class Task:
     edge_weight: torch.Tensor = None # similarity weights, clamped ≥ 0
     key: str = '' # fingerprint of the features, the graph and the visible labels
     graph_key: str = '' # fingerprint of the features and the graph alone
-    memo: dict = field(default_factory=dict, repr=False) # what the fit derives, shared by the tasks of one fit (see `_memo`)
+    # what the fit derives, shared by the tasks of one fit (see `_memo`)
+    memo: dict = field(default_factory=dict, repr=False)
     adj: Adjacency = None # the graph's aggregation matrices the models use (None: PyG's scatter)
 
 # %% ../nbs/08_methods.ipynb #2b5ee5f5
@@ -105,17 +109,25 @@ def make_task(data, # PyG `Data` with x, y, edge_index (edge_weight optional), o
               memo:dict=None): # shared with the other tasks of one fit (default: a new one)
     "The `Task` of fitting on `labelled_idx`: every label outside `labelled_idx` ∪ `val_idx` is replaced by -1 here."
     device = pyg_device(device or 'auto')
-    y = _as_np(data.y).astype(np.int64); n = len(y)
+    y = _as_np(data.y).astype(np.int64)
+    n = len(y)
     lab, val, test = _idx(labelled_idx), _idx(val_idx), _idx(test_idx)
     if len(lab) == 0: raise ValueError("no labelled nodes: labelled_idx is empty")
     for name, a, b in (('validation', lab, val), ('test', lab, test), ('test', val, test)):
         both = np.intersect1d(a, b)
-        if len(both): raise ValueError(f"the nodes whose labels are read overlap the {name} nodes at {len(both)} node(s), e.g. {both[:5].tolist()}")
-    known = np.full(n, -1, dtype=np.int64); known[lab] = y[lab]; known[val] = y[val]
+        if len(both):
+            raise ValueError(f"the nodes whose labels are read overlap the {name} nodes at {len(both)} node(s), e.g. "
+                             f"{both[:5].tolist()}")
+    known = np.full(n, -1, dtype=np.int64)
+    known[lab] = y[lab]
+    known[val] = y[val]
     xt = torch.as_tensor(_as_np(data.x), dtype=torch.float32)
-    ei = data.edge_index.long() if isinstance(data, Data) and data.edge_index is not None else None  # an EmbeddingSet: no graph
-    ew = None if ei is None else torch.ones(ei.shape[1]) if data.edge_weight is None else data.edge_weight.float().clamp_min(0)
-    gk = _digest(xt, ei, ew); t = lambda v: None if v is None else torch.as_tensor(v).to(device)
+    # an EmbeddingSet: no graph
+    ei = data.edge_index.long() if isinstance(data, Data) and data.edge_index is not None else None
+    ew = (None if ei is None else torch.ones(ei.shape[1]) if data.edge_weight is None
+          else data.edge_weight.float().clamp_min(0))
+    gk = _digest(xt, ei, ew)
+    t = lambda v: None if v is None else torch.as_tensor(v).to(device)
     return Task(xt.to(device), t(known), t(lab), t(val), int(n_classes or y.max() + 1), t(ei), t(ew),
                 _digest(np.frombuffer(gk.encode(), np.uint8), known, lab, val), gk, {} if memo is None else memo)
 
@@ -136,8 +148,10 @@ def _acc(scores, y, idx=None):
 _CHUNK = 16384  # rows a model of rows sees at once (as one training batch): bounds memory at any N
 
 def _forward(model, task, idx=None):
-    "Log-probabilities of `model` on `task` (all nodes, or the rows `idx` for a non-graph model, `_CHUNK` rows at a time)."
-    if task.edge_index is not None: return model(task.x, task.edge_index, task.edge_weight, **({'adj': task.adj} if task.adj is not None else {}))
+    """Log-probabilities of `model` on `task` (all nodes, or the rows `idx` for a non-graph model, `_CHUNK` rows at a
+    time)."""
+    if task.edge_index is not None:
+        return model(task.x, task.edge_index, task.edge_weight, **({'adj': task.adj} if task.adj is not None else {}))
     n = len(task.y) if idx is None else len(idx)
     part = lambda s: task.x[s:s + _CHUNK] if idx is None else task.x[idx[s:s + _CHUNK]]
     return model(part(0)) if n <= _CHUNK else torch.cat([model(part(s)) for s in range(0, n, _CHUNK)])
@@ -145,12 +159,15 @@ def _forward(model, task, idx=None):
 # %% ../nbs/08_methods.ipynb #657dc174
 def _step(model, task, opt, batch_size, gen):
     "One epoch: a full-batch step, or a pass over seeded mini-batches of the labelled nodes (non-graph models)."
-    model.train(); lab = task.labelled
-    batches = [lab] if not batch_size else [lab[b.to(lab.device)] for b in torch.randperm(len(lab), generator=gen).split(batch_size)]
+    model.train()
+    lab = task.labelled
+    order = torch.randperm(len(lab), generator=gen) if batch_size else None
+    batches = [lab] if not batch_size else [lab[b.to(lab.device)] for b in order.split(batch_size)]
     for b in batches:
         opt.zero_grad()
         out = _forward(model, task, b) if task.edge_index is None else _forward(model, task)[b]
-        F.nll_loss(out, task.y[b]).backward(); opt.step()
+        F.nll_loss(out, task.y[b]).backward()
+        opt.step()
 
 # %% ../nbs/08_methods.ipynb #c55f0643
 def _probs(model, task):
@@ -161,20 +178,25 @@ def _probs(model, task):
 def _val_score(model, task) -> tuple:
     "(accuracy, −loss) on `task.val`, the order checkpoints are ranked in (a non-graph model computes only those rows)."
     model.eval()
-    with torch.no_grad(): out = _forward(model, task)[task.val] if task.edge_index is not None else _forward(model, task, task.val)
+    with torch.no_grad():
+        out = _forward(model, task)[task.val] if task.edge_index is not None else _forward(model, task, task.val)
     y = task.y[task.val]
     return _acc(out, y), -float(F.nll_loss(out, y))
 
 # %% ../nbs/08_methods.ipynb #505afcb1
 def train(models:list, tasks:list, # trained in lockstep, `models[i]` on `tasks[i]`
           hp:dict, # lr, weight_decay, epochs, patience, eval_every, optimizer, batch_size (momentum for sgd)
-          seed:int=0, fixed_epochs:int=None): # run exactly this many epochs without selecting (default: select if the tasks have `val` nodes)
+          # run exactly this many epochs without selecting (default: select if the tasks have `val` nodes)
+          seed:int=0, fixed_epochs:int=None):
     "Train; return (epoch whose weights the models now hold, checkpoint epochs, mean validation accuracy at each)."
-    if hp.get('batch_size') and tasks[0].edge_index is not None: raise ValueError("mini-batches are for non-graph models only")
+    if hp.get('batch_size') and tasks[0].edge_index is not None:
+        raise ValueError("mini-batches are for non-graph models only")
     select = fixed_epochs is None and all(t.val.numel() for t in tasks)
     n_ep = fixed_epochs or hp['epochs']
-    opt = torch.optim.SGD if hp['optimizer'] == 'sgd' else torch.optim.Adam  # the reference MLP's Nesterov SGD, else Adam
-    kw = dict(momentum=hp['momentum'], nesterov=True) if opt is torch.optim.SGD else dict(fused=True)  # one kernel per step
+    # the reference MLP's Nesterov SGD, else Adam
+    opt = torch.optim.SGD if hp['optimizer'] == 'sgd' else torch.optim.Adam
+    # one kernel per step
+    kw = dict(momentum=hp['momentum'], nesterov=True) if opt is torch.optim.SGD else dict(fused=True)
     opts = [opt(m.parameters(), lr=hp['lr'], weight_decay=hp['weight_decay'], **kw) for m in models]
     gen = torch.Generator().manual_seed(seed)
     best, best_ep, states, eps, curve = (-np.inf, -np.inf), n_ep, None, [], []
@@ -182,7 +204,8 @@ def train(models:list, tasks:list, # trained in lockstep, `models[i]` on `tasks[
         for m, t, o in zip(models, tasks, opts): _step(m, t, o, hp.get('batch_size'), gen)
         if not select or (ep % hp['eval_every'] and ep != n_ep): continue
         v = tuple(np.mean([_val_score(m, t) for m, t in zip(models, tasks)], axis=0))  # (mean accuracy, mean −loss)
-        eps.append(ep); curve.append(float(v[0]))
+        eps.append(ep)
+        curve.append(float(v[0]))
         if v > best: best, best_ep, states = v, ep, [copy.deepcopy(m.state_dict()) for m in models]
         elif hp['patience'] is not None and ep - best_ep >= hp['patience']: break
     for m, s in zip(models, states or []): m.load_state_dict(s)
@@ -190,7 +213,8 @@ def train(models:list, tasks:list, # trained in lockstep, `models[i]` on `tasks[
 
 # %% ../nbs/08_methods.ipynb #d800c9c4
 class _Fit(NamedTuple):
-    "What fitting one configuration on some tasks gives: per task a model (or None) and probabilities, and the selection's record."
+    """What fitting one configuration on some tasks gives: per task a model (or None) and probabilities, and the
+    selection's record."""
     models: list
     probs: list
     epoch: int # epochs of the weights held (0: not trained)
@@ -205,15 +229,18 @@ def _each(f):
 def _knn_vote(x, # (N, d) features
               labelled, y_lab, # indices of the labelled nodes and their labels
               n_classes:int, k:int=20, temperature:float=0.07):
-    "DINO-style kNN: class probabilities from temperature-weighted votes of each node's top-k cosine neighbours among the labelled nodes."
-    z = F.normalize(x, dim=1); s = z @ z[labelled].T  # (N, L) cosine similarities
+    """DINO-style kNN: class probabilities from temperature-weighted votes of each node's top-k cosine neighbours among
+    the labelled nodes."""
+    z = F.normalize(x, dim=1)
+    s = z @ z[labelled].T  # (N, L) cosine similarities
     top, idx = s.topk(min(int(k), len(labelled)), dim=1)
     votes = torch.zeros(len(x), n_classes, device=x.device).scatter_add_(1, y_lab[idx], (top / temperature).exp())
     return votes / votes.sum(1, keepdim=True)
 
 # %% ../nbs/08_methods.ipynb #2465cc96
 def _normalise_rows(p):
-    s = p.sum(1, keepdim=True); return torch.where(s > 0, p / s.clamp_min(1e-12), torch.full_like(p, 1. / p.shape[1]))
+    s = p.sum(1, keepdim=True)
+    return torch.where(s > 0, p / s.clamp_min(1e-12), torch.full_like(p, 1. / p.shape[1]))
 
 # %% ../nbs/08_methods.ipynb #9fcaf1fa
 def _gnn(kind:str):
@@ -230,18 +257,21 @@ def _hops(task, K, make=None):
     "The task's hops [X, ÂX, …, Â^K X], propagated once per features and graph (`make()` instead, e.g. hops on disk)."
     k = ('hops', task.graph_key, str(task.x.device))
     if k not in task.memo or task.memo[k].K < K:
-        task.memo[k] = make() if make else propagate(task.x, gcn_adjacency(task.edge_index, task.edge_weight, len(task.y)), K)
+        adj = lambda: gcn_adjacency(task.edge_index, task.edge_weight, len(task.y))
+        task.memo[k] = make() if make else propagate(task.x, adj(), K)
     return task.memo[k]
 
 # %% ../nbs/08_methods.ipynb #58d53018
 def _inputs(method:Method, tasks, hp):
-    "Each task as `method`'s model reads it: features and graph (through the `aggr` path's matrices), features alone, or hops."
+    """Each task as `method`'s model reads it: features and graph (through the `aggr` path's matrices), features alone,
+    or hops."""
     if method.inputs == 'rows': return [replace(t, edge_index=None, edge_weight=None) for t in tasks]
     if method.inputs in ('hop', 'hops'):
         use = [hp['K']] if method.inputs == 'hop' else list(range(hp['K'] + 1))
         return [replace(t, x=_hops(t, hp['K']).select(use), edge_index=None, edge_weight=None) for t in tasks]
     if hp.get('aggr', 'scatter') == 'scatter': return tasks
-    adj = lambda t: _memo(t, ('adj', t.graph_key, hp['aggr']), lambda: Adjacency(t.edge_index, len(t.y), t.edge_weight, hp['aggr']))
+    adj = lambda t: _memo(t, ('adj', t.graph_key, hp['aggr']),
+                          lambda: Adjacency(t.edge_index, len(t.y), t.edge_weight, hp['aggr']))
     return [replace(t, adj=adj(t)) for t in tasks]
 
 # %% ../nbs/08_methods.ipynb #6186c3be
@@ -259,7 +289,8 @@ def _fit_trained(method:Method, tasks, hp, seed, fixed_epochs) -> _Fit:
 
 # %% ../nbs/08_methods.ipynb #fd70c7db
 def _mlp_base(tasks, hp, seed, fixed_epochs) -> _Fit:
-    "The MLP fit behind C&S: the `mlp` method's fit with the same settings, from the memo, so a C&S grid trains each MLP once."
+    """The MLP fit behind C&S: the `mlp` method's fit with the same settings, from the memo, so a C&S grid trains each
+    MLP once."""
     hp = {k: hp[k] for k in DEFAULTS['mlp']}
     key = ('mlp', tuple(t.key for t in tasks), seed, json.dumps(hp, sort_keys=True, default=list), fixed_epochs)
     return _memo(tasks[0], key, lambda: _fit_trained(get_method('mlp'), tasks, hp, seed, fixed_epochs))
@@ -267,9 +298,7 @@ def _mlp_base(tasks, hp, seed, fixed_epochs) -> _Fit:
 # %% ../nbs/08_methods.ipynb #a7fb8160
 def _adj_t(task):
     "The task's graph as a sparse CSR (target × source) matrix of its clamped weights, built once per graph (memo)."
-    n = len(task.y)
-    make = lambda: torch.sparse_coo_tensor(task.edge_index.flip(0), task.edge_weight, (n, n)).coalesce().to_sparse_csr()
-    return _memo(task, ('adj_t', task.graph_key), lambda: _quiet(make))
+    return _memo(task, ('adj_t', task.graph_key), lambda: adjacency_csr(task.edge_index, task.edge_weight, len(task.y)))
 
 # %% ../nbs/08_methods.ipynb #97b2b6e7
 def _class_mass(p, task, prior:str='uniform'):
@@ -296,7 +325,9 @@ def _linear(coef, intercept, classes, n_classes:int) -> MLP:
     w, b = torch.zeros(n_classes, coef.shape[1]), torch.full((n_classes,), float('-inf'))
     w[c], b[c] = torch.as_tensor(coef).float(), torch.as_tensor(intercept).float()
     m = MLP(coef.shape[1], n_classes, (), 0.).eval()
-    with torch.no_grad(): m.lins[0].weight.copy_(w); m.lins[0].bias.copy_(b)
+    with torch.no_grad():
+        m.lins[0].weight.copy_(w)
+        m.lins[0].bias.copy_(b)
     return m
 
 # %% ../nbs/08_methods.ipynb #a7100bb8
@@ -317,7 +348,8 @@ def _fit_logreg(tasks, hp, seed, fixed_epochs) -> _Fit:
 # %% ../nbs/08_methods.ipynb #cc190ace
 def _correct_and_smooth(task, base, hp):
     "Correct & Smooth of the base probabilities `base`: PyG's two propagations over the graph, class mass normalised."
-    cs = CorrectAndSmooth(hp['num_layers'], hp['correction_alpha'], hp['num_layers'], hp['smoothing_alpha'], autoscale=True)
+    cs = CorrectAndSmooth(hp['num_layers'], hp['correction_alpha'], hp['num_layers'], hp['smoothing_alpha'],
+                          autoscale=True)
     yl, adj = task.y[task.labelled], _adj_t(task)
     p = cs.correct(base, yl, task.labelled, adj)
     return _normalise_rows(_class_mass(cs.smooth(p, yl, task.labelled, adj).clamp_min(0), task, hp['balance']))
@@ -325,30 +357,42 @@ def _correct_and_smooth(task, base, hp):
 def _fit_cs(tasks, hp, seed, fixed_epochs) -> _Fit:
     "C&S: the `mlp` method's fit (from the memo), corrected and smoothed over each task's graph."
     base = _mlp_base(tasks, hp, seed, fixed_epochs)
-    return base._replace(models=[None] * len(tasks), probs=[_correct_and_smooth(t, p, hp) for t, p in zip(tasks, base.probs)])
+    return base._replace(models=[None] * len(tasks),
+                         probs=[_correct_and_smooth(t, p, hp) for t, p in zip(tasks, base.probs)])
 
 # %% ../nbs/08_methods.ipynb #0f85b355
 _TRAIN = dict(epochs=200, patience=30, eval_every=5, optimizer='adam', batch_size=None)
 _GNN = dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=(64,), **_TRAIN, aggr='auto')
 for _kind, _about, _src in (
-        ('gcn', 'two `GCNConv` layers, 64 units, a residual linear map of the input (models page)', "Kipf & Welling 2017; width: GIN's"),
+        ('gcn', 'two `GCNConv` layers, 64 units, a residual linear map of the input (models page)',
+         "Kipf & Welling 2017; width: GIN's"),
         ('sage', 'two `SAGEConv` (mean) layers, 64 units (models page)', "Hamilton et al. 2017; width: GIN's"),
-        ('gin', 'two `GINConv` layers with two-layer MLPs, 64 units, a residual linear map (models page)', 'Xu et al. 2019')):
-    register(Method(_kind, 'graph', _about, dict(_GNN), dict(dropout=[0., 0.5]), _src + '; lr, decay, dropout: Kipf & Welling 2017',
-                    build=_gnn(_kind)))
+        ('gin', 'two `GINConv` layers with two-layer MLPs, 64 units, a residual linear map (models page)',
+         'Xu et al. 2019')):
+    register(Method(_kind, 'graph', _about, dict(_GNN), dict(dropout=[0., 0.5]),
+                    _src + '; lr, decay, dropout: Kipf & Welling 2017', build=_gnn(_kind)))
 del _kind, _about, _src  # the loop's names are not the module's
 
 # %% ../nbs/08_methods.ipynb #26e880ab
-register(Method('gat', 'graph', 'two `GATConv` layers, 8 heads × 8 units, ELU', dict(lr=0.005, weight_decay=5e-4, dropout=0.6, hidden=8, heads=8, **_TRAIN),
-                dict(dropout=[0.2, 0.6]), "Veličković et al. 2018; PyG's gat.py", build=lambda d, c, hp: GAT(d, c, hp['hidden'], hp['heads'], hp['dropout'])))
+register(Method('gat', 'graph', 'two `GATConv` layers, 8 heads × 8 units, ELU',
+                dict(lr=0.005, weight_decay=5e-4, dropout=0.6, hidden=8, heads=8, **_TRAIN),
+                dict(dropout=[0.2, 0.6]), "Veličković et al. 2018; PyG's gat.py",
+                build=lambda d, c, hp: GAT(d, c, hp['hidden'], hp['heads'], hp['dropout'])))
 register(Method('sgc', 'graph', 'one linear layer on the precomputed Â^K X (propagation page), mini-batches',
-                dict(lr=0.2, weight_decay=5e-5, K=2, **{**_TRAIN, 'epochs': 100, 'batch_size': 16384}), dict(K=[1, 2, 3], weight_decay=[5e-5, 5e-4]),
-                "Wu et al. 2019; batches: PyG's sign.py (below 16384 labels, the paper's full batch)", build=lambda d, c, hp: SGC(d, c), inputs='hop'))
-register(Method('sign', 'graph', 'a linear layer + ReLU + dropout per hop of [X, ÂX, …, Â^K X], concatenated, then a linear layer',
-                dict(lr=0.01, weight_decay=0., dropout=0.5, hidden=1024, K=2, **{**_TRAIN, 'batch_size': 16384}), dict(K=[1, 2, 3], dropout=[0., 0.5]),
-                "Frasca et al. 2020; PyG's sign.py", build=lambda d, c, hp: SIGN(d // (hp['K'] + 1), c, hp['K'], hp['hidden'], hp['dropout']), inputs='hops'))
-register(Method('appnp', 'graph', 'a two-layer MLP, then `APPNP` propagation', dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=64, K=10, alpha=0.1, **_TRAIN, aggr='auto'),
-                dict(alpha=[0.1, 0.2]), 'Gasteiger et al. 2019', build=lambda d, c, hp: APPNPNet(d, c, hp['hidden'], hp['K'], hp['alpha'], hp['dropout'])))
+                dict(lr=0.2, weight_decay=5e-5, K=2, **{**_TRAIN, 'epochs': 100, 'batch_size': 16384}),
+                dict(K=[1, 2, 3], weight_decay=[5e-5, 5e-4]),
+                "Wu et al. 2019; batches: PyG's sign.py (below 16384 labels, the paper's full batch)",
+                build=lambda d, c, hp: SGC(d, c), inputs='hop'))
+register(Method('sign', 'graph',
+                'a linear layer + ReLU + dropout per hop of [X, ÂX, …, Â^K X], concatenated, then a linear layer',
+                dict(lr=0.01, weight_decay=0., dropout=0.5, hidden=1024, K=2, **{**_TRAIN, 'batch_size': 16384}),
+                dict(K=[1, 2, 3], dropout=[0., 0.5]), "Frasca et al. 2020; PyG's sign.py",
+                build=lambda d, c, hp: SIGN(d // (hp['K'] + 1), c, hp['K'], hp['hidden'], hp['dropout']),
+                inputs='hops'))
+register(Method('appnp', 'graph', 'a two-layer MLP, then `APPNP` propagation',
+                dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=64, K=10, alpha=0.1, **_TRAIN, aggr='auto'),
+                dict(alpha=[0.1, 0.2]), 'Gasteiger et al. 2019',
+                build=lambda d, c, hp: APPNPNet(d, c, hp['hidden'], hp['K'], hp['alpha'], hp['dropout'])))
 
 # %% ../nbs/08_methods.ipynb #0fd63bdd
 _CMN = 'balance: class mass normalisation (Zhu, Ghahramani & Lafferty 2003), uniform prior measured (class balance)'
@@ -358,25 +402,35 @@ register(Method('labelprop', 'graph', "PyG's `LabelPropagation` from the labelle
 register(Method('cs', 'graph', "Correct & Smooth: PyG's `CorrectAndSmooth` on the `mlp` method's predictions, balanced",
                 dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=(128, 64), correction_alpha=1.0,
                      smoothing_alpha=0.8, num_layers=50, balance='uniform', **_TRAIN),
-                dict(dropout=[0., 0.5], weight_decay=[5e-4, 5e-3], correction_alpha=[0.5, 1.0], smoothing_alpha=[0.5, 0.8]),
+                dict(dropout=[0., 0.5], weight_decay=[5e-4, 5e-3], correction_alpha=[0.5, 1.0],
+                     smoothing_alpha=[0.5, 0.8]),
                 f"Huang et al. 2021; PyG's correct_and_smooth.py; {_CMN}", fit=_fit_cs))
-register(Method('sage_ref', 'graph', "the reference repo's GraphSAGE: d → d/2 → d/4 → classes, no dropout, checkpoints every 10 epochs",
-                dict(lr=5e-4, weight_decay=5e-4, dropout=0., hidden=None, **{**_TRAIN, 'epochs': 100, 'patience': None, 'eval_every': 10}, aggr='auto'),
+register(Method('sage_ref', 'graph',
+                "the reference repo's GraphSAGE: d → d/2 → d/4 → classes, no dropout, checkpoints every 10 epochs",
+                dict(lr=5e-4, weight_decay=5e-4, dropout=0., hidden=None,
+                     **{**_TRAIN, 'epochs': 100, 'patience': None, 'eval_every': 10}, aggr='auto'),
                 {}, 'the reference repo', build=_gnn('sage')))
 
 # %% ../nbs/08_methods.ipynb #25f1fdf0
 register(Method('mlp', 'non-graph', 'the baseline `MLP` (d → 128 → 64 → classes), full batch',
-                dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=(128, 64), **_TRAIN), dict(dropout=[0., 0.5], weight_decay=[5e-4, 5e-3]),
-                "GCN's (Kipf & Welling 2017); layers: the reference repo", build=lambda d, c, hp: MLP(d, c, tuple(hp['hidden']), hp['dropout']), inputs='rows'))
-register(Method('logreg', 'non-graph', 'multinomial logistic regression (scikit-learn, L-BFGS)', dict(C=1.), dict(C=[1., 10., 100., 1000., 10000.]),
-                "scikit-learn's default C", fit=_fit_logreg))
+                dict(lr=0.01, weight_decay=5e-4, dropout=0.5, hidden=(128, 64), **_TRAIN),
+                dict(dropout=[0., 0.5], weight_decay=[5e-4, 5e-3]),
+                "GCN's (Kipf & Welling 2017); layers: the reference repo",
+                build=lambda d, c, hp: MLP(d, c, tuple(hp['hidden']), hp['dropout']), inputs='rows'))
+register(Method('logreg', 'non-graph', 'multinomial logistic regression (scikit-learn, L-BFGS)', dict(C=1.),
+                dict(C=[1., 10., 100., 1000., 10000.]), "scikit-learn's default C", fit=_fit_logreg))
 register(Method('knn', 'non-graph', 'similarity-weighted kNN over the labelled nodes', dict(k=20, temperature=0.07),
                 dict(k=[1, 3, 5, 10, 20, 50], temperature=[0.01, 0.02, 0.07, 0.2]), 'DINO (Caron et al. 2021)',
-                fit=_each(lambda t, hp: _knn_vote(t.x, t.labelled, t.y[t.labelled], t.n_classes, hp['k'], hp['temperature']))))
-register(Method('mlp_ref', 'non-graph', "the reference repo's fully connected net: Nesterov SGD, mini-batches of 32, checkpoints every 10 epochs",
+                fit=_each(lambda t, hp: _knn_vote(t.x, t.labelled, t.y[t.labelled], t.n_classes, hp['k'],
+                                                  hp['temperature']))))
+register(Method('mlp_ref', 'non-graph',
+                "the reference repo's fully connected net: Nesterov SGD, mini-batches of 32, "
+                "checkpoints every 10 epochs",
                 dict(lr=1e-3, weight_decay=0., dropout=0., hidden=(128, 64), momentum=0.9,
-                     **{**_TRAIN, 'epochs': 100, 'patience': None, 'eval_every': 10, 'optimizer': 'sgd', 'batch_size': 32}),
-                {}, 'the reference repo', build=lambda d, c, hp: MLP(d, c, tuple(hp['hidden']), hp['dropout']), inputs='rows'))
+                     **{**_TRAIN, 'epochs': 100, 'patience': None, 'eval_every': 10, 'optimizer': 'sgd',
+                        'batch_size': 32}),
+                {}, 'the reference repo', build=lambda d, c, hp: MLP(d, c, tuple(hp['hidden']), hp['dropout']),
+                inputs='rows'))
 
 # %% ../nbs/08_methods.ipynb #c8d3fbe6
 AUTO_CANDIDATES = ('labelprop', 'sgc', 'cs', 'knn', 'logreg', 'mlp')  # graph first, cheap first: ties go to the earlier
@@ -393,19 +447,23 @@ register(Method('auto', 'auto', "chooses among graph and non-graph methods by th
 METHODS = tuple(REGISTRY)
 GRAPH_METHODS = tuple(n for n, m in REGISTRY.items() if m.family == 'graph')
 BASELINES = tuple(n for n, m in REGISTRY.items() if m.family == 'non-graph')
-DEFAULTS, GRIDS = ({n: getattr(m, f) for n, m in REGISTRY.items()} for f in ('defaults', 'grid'))  # the registry's own dicts
+# the registry's own dicts
+DEFAULTS, GRIDS = ({n: getattr(m, f) for n, m in REGISTRY.items()} for f in ('defaults', 'grid'))
 
 # %% ../nbs/08_methods.ipynb #ec6e3962
 @dataclass
 class MethodResult:
-    "One fitted method: its class probabilities for every node, how it was chosen, and (once evaluated) its test accuracy."
+    """One fitted method: its class probabilities for every node, how it was chosen, and (once evaluated) its test
+    accuracy."""
     method: str
     probs: torch.Tensor # (N, n_classes)
     hparams: dict # every setting used (defaults, grid choice and overrides)
-    val_acc: float = float('nan') # the selection score: validation accuracy, or mean cross-validation accuracy (nan: nothing selected)
+    # the selection score: validation accuracy, or mean cross-validation accuracy (nan: nothing selected)
+    val_acc: float = float('nan')
     train_acc: float = float('nan') # accuracy on the labelled nodes
     best_epoch: int = 0 # epochs of the returned weights (0: not trained)
-    curve: list = field(default_factory=list) # mean validation accuracy at each checkpoint of the selected configuration
+    # mean validation accuracy at each checkpoint of the selected configuration
+    curve: list = field(default_factory=list)
     scores: list = field(default_factory=list) # selection score of every configuration searched, in grid order
     cv_folds: int = 0 # folds of the cross-validation that chose, 0 if none
     estimate: dict = field(default_factory=dict) # `budget`: the choice's out-of-fold accuracy (acc, 95% lo, hi, n)
@@ -414,26 +472,31 @@ class MethodResult:
     model: nn.Module = None # the trained model (single fits of trained methods)
     def predict(self, idx=None):
         "Predicted class of the nodes `idx` (all nodes by default)."
-        p = self.probs.argmax(1).cpu().numpy(); return p if idx is None else p[np.asarray(idx)]
+        p = self.probs.argmax(1).cpu().numpy()
+        return p if idx is None else p[np.asarray(idx)]
 
 # %% ../nbs/08_methods.ipynb #680dd4d5
 def fit_tasks(name:str, tasks:list, seed:int=0,
               fixed_epochs:int=None, # trained methods: run exactly this many epochs instead of selecting on `val`
               **hparams) -> list: # settings overriding the method's defaults
-    "Fit one configuration of `name` on each task (one per cross-validation fold); one `MethodResult` per task, no test accuracy."
+    """Fit one configuration of `name` on each task (one per cross-validation fold); one `MethodResult` per task, no
+    test accuracy."""
     method = get_method(name)
     if unknown := set(hparams) - set(method.defaults):
-        raise ValueError(f"unknown hyperparameter(s) {sorted(unknown)} for {name!r}; valid: {', '.join(method.defaults)}")
+        raise ValueError(f"unknown hyperparameter(s) {sorted(unknown)} for {name!r}; valid: "
+                         f"{', '.join(method.defaults)}")
     if method.family == 'graph' and tasks[0].edge_index is None:
         raise ValueError(f"method {name!r} needs a graph: pass a PyG Data with edge_index, not an EmbeddingSet")
     hp = {**method.defaults, **hparams}
-    if 'aggr' in hp: hp['aggr'] = aggr_path(len(tasks[0].y), tasks[0].edge_index.shape[1], hp['aggr'])  # recorded as resolved
+    # recorded as resolved
+    if 'aggr' in hp: hp['aggr'] = aggr_path(len(tasks[0].y), tasks[0].edge_index.shape[1], hp['aggr'])
     t0 = time.perf_counter()
     fit = _mlp_base if name == 'mlp' else method.fit or (lambda *a: _fit_trained(method, *a))  # MLP: C&S's base, memo
     f = fit(tasks, hp, seed, fixed_epochs)
     dt = (time.perf_counter() - t0) / len(tasks)
-    return [MethodResult(name, p.detach(), hp, _acc(p, t.y, t.val) if t.val.numel() else float('nan'), _acc(p, t.y, t.labelled),
-                         f.epoch, f.curve, seconds=dt, model=m if len(tasks) == 1 else None) for p, t, m in zip(f.probs, tasks, f.models)]
+    return [MethodResult(name, p.detach(), hp, _acc(p, t.y, t.val) if t.val.numel() else float('nan'),
+                         _acc(p, t.y, t.labelled), f.epoch, f.curve, seconds=dt, model=m if len(tasks) == 1 else None)
+            for p, t, m in zip(f.probs, tasks, f.models)]
 
 # %% ../nbs/08_methods.ipynb #b9a7ec9b
 PROTOCOLS = ('budget', 'full', 'oracle')
@@ -456,14 +519,16 @@ def auto_choice(scores, # each candidate's selection score, in candidate order (
 # %% ../nbs/08_methods.ipynb #d1386a2b
 def _select_on_val(name, task, configs, seed, hparams):
     fits = [fit_tasks(name, [task], seed, **{**c, **hparams})[0] for c in configs]
-    r = fits[_pick([f.val_acc for f in fits])]; r.scores = [f.val_acc for f in fits]
+    r = fits[_pick([f.val_acc for f in fits])]
+    r.scores = [f.val_acc for f in fits]
     return r
 
 # %% ../nbs/08_methods.ipynb #48b99999
 def _folds(data, lab, seed, test_idx, n_classes, device, memo) -> tuple:
     "The `budget` protocol's tasks: k stratified folds of the labelled nodes (none if a class has one label), and all."
     from sklearn.model_selection import StratifiedKFold
-    y_lab = _as_np(data.y)[lab]; k = min(5, int(np.bincount(y_lab)[np.unique(y_lab)].min()))
+    y_lab = _as_np(data.y)[lab]
+    k = min(5, int(np.bincount(y_lab)[np.unique(y_lab)].min()))
     full = make_task(data, lab, None, test_idx, n_classes, device, memo)
     if k < 2: return [], full
     folds = StratifiedKFold(k, shuffle=True, random_state=seed).split(lab, y_lab)
@@ -475,7 +540,8 @@ def _cv_score(fits) -> float: return float(np.mean([f.val_acc for f in fits]))  
 # %% ../nbs/08_methods.ipynb #19fa8eb7
 def _refit(name, full, configs, cv, seed, hparams) -> MethodResult:
     "Refit the best of `configs` (cross-validated as `cv`, per configuration its fold results) on all labelled nodes."
-    scores = [_cv_score(fs) for fs in cv]; b = _pick(scores)
+    scores = [_cv_score(fs) for fs in cv]
+    b = _pick(scores)
     r = fit_tasks(name, [full], seed, fixed_epochs=cv[b][0].best_epoch or None, **{**configs[b], **hparams})[0]
     r.val_acc, r.scores, r.cv_folds, r.curve = scores[b], scores, len(cv[b]), cv[b][0].curve
     return r
@@ -500,7 +566,8 @@ def _select_by_cv(name, data, lab, configs, seed, hparams, test_idx, n_classes, 
     tasks, full = _folds(data, lab, seed, test_idx, n_classes, device, memo)
     if not tasks: return fit_tasks(name, [full], seed, {**DEFAULTS[name], **hparams}.get('epochs'), **hparams)[0]
     cv = [fit_tasks(name, tasks, seed, **{**c, **hparams}) for c in configs]
-    r = _refit(name, full, configs, cv, seed, hparams); r.estimate = _out_of_fold([cv], tasks)
+    r = _refit(name, full, configs, cv, seed, hparams)
+    r.estimate = _out_of_fold([cv], tasks)
     return r
 
 # %% ../nbs/08_methods.ipynb #6ccd6ca9
@@ -515,21 +582,27 @@ def fit_method(name:str, # one of `METHODS`
                split:dict, # {'train','val','test'} index arrays
                labelled_idx=None, # training nodes whose labels are used (default: the whole training split)
                seed:int=0,
-               protocol:str=None, # 'budget', 'full' or 'oracle'; default 'full' with every training label, else 'budget'
+               # 'budget', 'full' or 'oracle'; default 'full' with every training label, else 'budget'
+               protocol:str=None,
                grid:dict=None, # name → values to search (see `GRIDS`); default: no search
                device=None, n_classes:int=None,
-               memo:dict=None, # what fits derive from this data (see `Task`), shared with other calls on it; default: this call's own
+               # what fits derive from this data (see `Task`), shared with other calls on it; default: this call's own
+               memo:dict=None,
                **hparams): # fixed settings overriding the method's defaults
-    "Fit one method under a protocol, choose its configuration without test labels, then read them once; a `MethodResult`."
+    """Fit one method under a protocol, choose its configuration without test labels, then read them once; a
+    `MethodResult`."""
     lab = _idx(split['train'] if labelled_idx is None else labelled_idx)
     protocol = protocol or ('full' if len(lab) == len(_idx(split['train'])) else 'budget')
-    if protocol not in PROTOCOLS: raise ValueError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(PROTOCOLS)}")
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; valid protocols: {', '.join(PROTOCOLS)}")
     method, configs, t0, memo = get_method(name), _expand_grid(grid), time.perf_counter(), {} if memo is None else memo
     if method.family == 'auto':
         r = _fit_auto(data, lab, split, protocol, configs, seed, hparams, n_classes, device, memo)
     elif protocol == 'budget':
         r = _select_by_cv(name, data, lab, configs, seed, hparams, split['test'], n_classes, device, memo)
-    else: r = _select_on_val(name, make_task(data, lab, split['val'], split['test'], n_classes, device, memo), configs, seed, hparams)
+    else:
+        r = _select_on_val(name, make_task(data, lab, split['val'], split['test'], n_classes, device, memo), configs,
+                           seed, hparams)
     r.seconds = time.perf_counter() - t0
     r.test_acc = _test_acc(r, data.y, split['test'])
     return r
@@ -550,19 +623,23 @@ def _auto_settings(data, configs, hparams) -> dict:
 
 # %% ../nbs/08_methods.ipynb #bc488ff0
 def _auto_by_cv(names, grids, data, lab, seed, test_idx, n_classes, device, memo, fallback) -> tuple:
-    "`budget`: all candidates' configurations cross-validated on the same folds, the chosen refitted: (name, scores, r)."
+    """`budget`: all candidates' configurations cross-validated on the same folds, the chosen refitted: (name, scores,
+    r)."""
     tasks, full = _folds(data, lab, seed, test_idx, n_classes, device, memo)
     if not tasks:  # nothing to validate: the fallback's defaults
         return fallback, [np.nan] * len(names), fit_tasks(fallback, [full], seed, DEFAULTS[fallback].get('epochs'))[0]
     cvs = [[fit_tasks(c, tasks, seed, **cfg) for cfg in g] for c, g in zip(names, grids)]
-    scores = [max(_cv_score(fs) for fs in cv) for cv in cvs]; i = auto_choice(scores, len(lab))
-    r = _refit(names[i], full, grids[i], cvs[i], seed, {}); r.estimate = _out_of_fold(cvs, tasks)
+    scores = [max(_cv_score(fs) for fs in cv) for cv in cvs]
+    i = auto_choice(scores, len(lab))
+    r = _refit(names[i], full, grids[i], cvs[i], seed, {})
+    r.estimate = _out_of_fold(cvs, tasks)
     return names[i], scores, r
 
 # %% ../nbs/08_methods.ipynb #f30d4dcd
 def _fit_auto(data, lab, split, protocol, configs, seed, hparams, n_classes, device, memo) -> MethodResult:
     "`auto`: each candidate scored as its protocol scores a configuration; `auto_choice`'s candidate, refitted."
-    hp = _auto_settings(data, configs, hparams); names = list(hp['candidates'])
+    hp = _auto_settings(data, configs, hparams)
+    names = list(hp['candidates'])
     grids = [_expand_grid(GRIDS[c] if hp['tune'] else None) for c in names]
     if protocol == 'budget':
         fb = hp['fallback']
@@ -570,7 +647,9 @@ def _fit_auto(data, lab, split, protocol, configs, seed, hparams, n_classes, dev
     else:
         task = make_task(data, lab, split['val'], split['test'], n_classes, device, memo)
         fits = [_select_on_val(c, task, g, seed, {}) for c, g in zip(names, grids)]
-        scores = [f.val_acc for f in fits]; i = auto_choice(scores, len(task.val)); w, r = names[i], fits[i]
+        scores = [f.val_acc for f in fits]
+        i = auto_choice(scores, len(task.val))
+        w, r = names[i], fits[i]
     r.method, r.hparams, r.scores = 'auto', {'method': w, 'candidates': names, **r.hparams}, scores
     return r
 
@@ -580,23 +659,34 @@ def fit_at_scale(x, # (N, d) embeddings: array, tensor or memmap (`np.load(..., 
                  y, # (N,) labels: split['train'] and split['val'] are read for fitting, split['test'] once at the end
                  split:dict, # {'train': labelled nodes, 'val': early-stopping nodes, 'test': scored nodes}
                  methods=('sgc', 'sign', 'labelprop'), # graph methods; sgc and sign share one propagation
-                 seed:int=0, path=None, max_memory:int=2**32, # where and beyond how many bytes the hops go to disk (see `propagate`)
+                 # where and beyond how many bytes the hops go to disk (see `propagate`)
+                 seed:int=0, path=None, max_memory:int=2**32,
                  hparams:dict=None, # method → settings overriding the method's defaults
                  device='cpu') -> dict:
-    "Propagate once, fit each method once with early stopping on `val`, score on `test`; per-method results, wall and CPU seconds per stage."
+    """Propagate once, fit each method once with early stopping on `val`, score on `test`; per-method results, wall and
+    CPU seconds per stage."""
     hparams, sec, cpu, res = hparams or {}, {}, {}, {}
     def tic(stage=None): # close `stage` (wall and CPU seconds since the last call)
         if stage: sec[stage], cpu[stage] = time.perf_counter() - t[0], time.process_time() - t[1]
         t[:] = time.perf_counter(), time.process_time()
-    t = [0, 0]; tic(); ei, w = csr_to_edge_index(*graph)
+    t = [0, 0]
+    tic()
+    ei, w = csr_to_edge_index(*graph)
     data = Data(x=_as_tensor(x), edge_index=ei, edge_weight=w, y=torch.as_tensor(np.asarray(y)))
-    task = make_task(data, split['train'], split['val'], split['test'], device=device); del data, ei, w; tic('task')
+    task = make_task(data, split['train'], split['val'], split['test'], device=device)
+    del data, ei, w
+    tic('task')
     K = max([{**DEFAULTS[m], **hparams.get(m, {})}['K'] for m in methods if m in ('sgc', 'sign')], default=0)
     if K:
-        adj = gcn_adjacency(task.edge_index, task.edge_weight, len(task.y)); tic('adjacency')
-        _hops(task, K, lambda: propagate(task.x, adj, K, path, max_memory)); del adj; tic('propagate')
+        adj = gcn_adjacency(task.edge_index, task.edge_weight, len(task.y))
+        tic('adjacency')
+        _hops(task, K, lambda: propagate(task.x, adj, K, path, max_memory))
+        del adj
+        tic('propagate')
     for m in methods:
-        r = fit_tasks(m, [task], seed, **hparams.get(m, {}))[0]; tic(m)
-        res[m] = dict(test_acc=_test_acc(r, y, split['test']), val_acc=r.val_acc, epochs=len(r.curve), best_epoch=r.best_epoch)
+        r = fit_tasks(m, [task], seed, **hparams.get(m, {}))[0]
+        tic(m)
+        res[m] = dict(test_acc=_test_acc(r, y, split['test']), val_acc=r.val_acc, epochs=len(r.curve),
+                      best_epoch=r.best_epoch)
         tic()  # scoring is not fitting
     return dict(methods=res, seconds=sec, cpu_seconds=cpu)

@@ -12,7 +12,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 import torch_geometric.nn
 from torch_geometric.nn import SAGEConv, GCNConv, GINConv, GATConv, APPNP
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
-from torch_geometric.utils import add_remaining_self_loops, scatter
+from torch_geometric.utils import add_remaining_self_loops, scatter, to_torch_csr_tensor
 
 # %% auto #0
 __all__ = ['GNN_KINDS', 'DENSE_MIN_DENSITY', 'COMPLEMENT_MIN_DENSITY', 'DENSE_MAX_BYTES', 'GNN', 'aggr_path', 'Adjacency', 'GAT',
@@ -23,12 +23,14 @@ def _dropout(x, p:float, training:bool=True):
     "`F.dropout(x, p, training)` with the keep mask drawn as 16-bit integers, 64 random bits per draw."
     if not training or p == 0: return x
     if not 0 <= p < 1: raise ValueError(f"dropout probability must be in [0, 1), got {p}")
-    n = x.numel(); bits = torch.randint(-2**63, 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64, device=x.device)
+    n = x.numel()
+    bits = torch.randint(-2**63, 2**63 - 1, ((n + 3) // 4,), dtype=torch.int64, device=x.device)
     keep = bits.view(torch.int16)[:n].view_as(x) >= round(p * 65536) - 32768
     return x * keep * (1 / (1 - p))
 
 # %% ../nbs/05_models.ipynb #e9c05743
-_CONVS = dict(sage=SAGEConv, gcn=GCNConv, gin=lambda i, o: GINConv(nn.Sequential(nn.Linear(i, o), nn.ReLU(), nn.Linear(o, o))))
+_CONVS = dict(sage=SAGEConv, gcn=GCNConv, gin=lambda i,
+              o: GINConv(nn.Sequential(nn.Linear(i, o), nn.ReLU(), nn.Linear(o, o))))
 GNN_KINDS = tuple(_CONVS)
 
 # %% ../nbs/05_models.ipynb #2af0bc54
@@ -58,7 +60,8 @@ class GNN(nn.Module):
 # %% ../nbs/05_models.ipynb #5210edc2
 _AGGR_PATHS = ('auto', 'scatter', 'sparse', 'dense', 'complement')
 DENSE_MIN_DENSITY = 0.15  # edges / N² from which the dense product is faster (measured, see above)
-COMPLEMENT_MIN_DENSITY = 0.88  # edges / N² from which the complement's product is faster than the dense one (measured, see above)
+# edges / N² from which the complement's product is faster than the dense one (measured, see above)
+COMPLEMENT_MIN_DENSITY = 0.88
 DENSE_MAX_BYTES = 2**28  # the N × N guard: at most 256 MiB per dense matrix (N ≤ 8,192 in float32)
 
 # %% ../nbs/05_models.ipynb #a393a7f2
@@ -67,8 +70,9 @@ def aggr_path(n:int, n_edges:int, path:str='auto') -> str:
     path = os.environ.get('GNNIC_AGGR') or 'auto' if path == 'auto' else path
     if path not in _AGGR_PATHS: raise ValueError(f"unknown aggregation path {path!r}; valid: {', '.join(_AGGR_PATHS)}")
     fits = 4 * n * n <= DENSE_MAX_BYTES
-    if path in ('dense', 'complement') and not fits: raise ValueError(f"a dense {n} × {n} adjacency needs {4 * n * n / 2**20:.0f} MiB, over the "
-                                                                      f"{DENSE_MAX_BYTES / 2**20:.0f} MiB guard (DENSE_MAX_BYTES): use 'sparse'")
+    if path in ('dense', 'complement') and not fits:
+        raise ValueError(f"a dense {n} × {n} adjacency needs {4 * n * n / 2**20:.0f} MiB, over the "
+                         f"{DENSE_MAX_BYTES / 2**20:.0f} MiB guard (DENSE_MAX_BYTES): use 'sparse'")
     if path != 'auto': return path
     if not fits or n_edges < DENSE_MIN_DENSITY * n * n: return 'sparse'
     return 'complement' if n_edges >= COMPLEMENT_MIN_DENSITY * n * n else 'dense'
@@ -77,29 +81,42 @@ def aggr_path(n:int, n_edges:int, path:str='auto') -> str:
 def _quiet(fn, *args, **kw):
     "Call `fn` without torch's UserWarnings ('sparse CSR support is in beta', 'non-writable array')."
     with warnings.catch_warnings():
-        warnings.simplefilter('ignore', UserWarning); return fn(*args, **kw)
+        warnings.simplefilter('ignore', UserWarning)
+        return fn(*args, **kw)
 
 # %% ../nbs/05_models.ipynb #689afd33
 def _csr_pair(a):
     "The matrix `a` (sparse COO, repeated entries summed, or dense) as CSR, with its CSR transpose."
     return _quiet(lambda: (a.to_sparse_csr(), a.t().to_sparse_csr()))
 
+# %% ../nbs/05_models.ipynb #effd53ae
+def adjacency_csr(edge_index, # (2, E) source → target edges, as PyG has them
+                  edge_weight, # (E,) weights; None: 1
+                  n:int, # number of nodes
+                  transpose:bool=False): # the transpose (row i: node i's out-edges) instead
+    "The graph's (N, N) sparse CSR matrix, row i holding the weights of node i's in-edges (repeated edges summed)."
+    return _quiet(to_torch_csr_tensor, edge_index if transpose else edge_index.flip(0), edge_weight, (n, n))
+
 # %% ../nbs/05_models.ipynb #927f7bbf
 def _prod(a, h):
-    "`a @ h`; for a dense `a` and fewer than 16 columns as `(hᵀ aᵀ)ᵀ`, which BLAS runs 2-15× faster here (27 ms against 2 ms)."
+    """`a @ h`; for a dense `a` and fewer than 16 columns as `(hᵀ aᵀ)ᵀ`, which BLAS runs 2-15× faster here (27 ms
+    against 2 ms)."""
     return (h.t() @ a.t()).t() if h.shape[1] < 16 and not a.is_sparse_csr else a @ h
 
 # %% ../nbs/05_models.ipynb #09cacbc3
 class _MM(torch.autograd.Function):
     "`a @ h` for a constant `a`, dense or sparse CSR; the gradient `aᵀ @ g` uses `at`, a CSR `a`'s stored transpose."
     @staticmethod
-    def forward(ctx, a, at, h): ctx.at = a.t() if at is None else at; return _prod(a, h)
+    def forward(ctx, a, at, h):
+        ctx.at = a.t() if at is None else at
+        return _prod(a, h)
     @staticmethod
     def backward(ctx, g): return None, None, _prod(ctx.at, g)
 
 # %% ../nbs/05_models.ipynb #403b3284
 def _rank1(edge_index, n:int, norm:str, edge_weight=None):
-    "(r, c) with `A[i, j] = r[i] c[j]` on every edge j → i, i ≠ j, of the `norm` matrix (0 elsewhere); None if GCN's weights differ."
+    """(r, c) with `A[i, j] = r[i] c[j]` on every edge j → i, i ≠ j, of the `norm` matrix (0 elsewhere); None if GCN's
+    weights differ."""
     (src, dst), other = edge_index, edge_index[0] != edge_index[1]
     w = torch.ones(len(src), device=src.device) if edge_weight is None else edge_weight
     if norm == 'gcn' and (w != w[:1]).any(): return None  # unequal weights: GCN's `A` is not rank one on the edges
@@ -113,7 +130,8 @@ def _rank1(edge_index, n:int, norm:str, edge_weight=None):
 
 # %% ../nbs/05_models.ipynb #59745724
 def _complement(a, rc=None):
-    "`(r, c, S, Sᵀ)` with `a = r cᵀ − S` for `rc = (r, c)`, S the missing edges; `(a, None)` without `rc` or if S is not sparse."
+    """`(r, c, S, Sᵀ)` with `a = r cᵀ − S` for `rc = (r, c)`, S the missing edges; `(a, None)` without `rc` or if S is
+    not sparse."""
     if rc is None: return (a, None)
     s = torch.outer(*rc) - a
     s[s.abs() <= 1e-6 * a.abs()] = 0  # on the edges r[i] c[j] and the normalised weight differ only by rounding
@@ -122,21 +140,25 @@ def _complement(a, rc=None):
 
 # %% ../nbs/05_models.ipynb #1d9e3752
 class Adjacency:
-    "A fixed graph's aggregation matrices, sparse CSR, dense, or a rank-one matrix minus a sparse one; each normalisation built once, on first use."
+    """A fixed graph's aggregation matrices, sparse CSR, dense, or a rank-one matrix minus a sparse one; each
+    normalisation built once, on first use."""
     def __init__(self, edge_index, n:int, edge_weight=None, # the graph, as PyG has it (edge j → i is the column [j, i])
                  path:str='sparse'): # 'sparse', 'dense' or 'complement'
-        self.edge_index, self.n, self.edge_weight, self.path, self._mats, self._fixed = edge_index, n, edge_weight, path, {}, {}
+        self.edge_index, self.n, self.edge_weight, self.path = edge_index, n, edge_weight, path
+        self._mats, self._fixed = {}, {}
     def matrix(self, norm:str): # 'mean' (GraphSAGE), 'sum' (GIN) or 'gcn' (GCN's D^-1/2 (W + I) D^-1/2)
-        "The `norm` matrix, built once: `(A, None)` dense, `(A, Aᵀ)` CSR, or `(r, c, S, Sᵀ)` with `A = r cᵀ − S` (complement)."
+        """The `norm` matrix, built once: `(A, None)` dense, `(A, Aᵀ)` CSR, or `(r, c, S, Sᵀ)` with `A = r cᵀ − S`
+        (complement)."""
         if norm in self._mats: return self._mats[norm]
         with torch.no_grad():
             ei, w = self.edge_index, torch.ones(self.edge_index.shape[1], device=self.edge_index.device)
             if norm == 'gcn': ei, w = gcn_norm(ei, self.edge_weight, self.n, add_self_loops=True)
             if norm == 'mean': w = w / torch.bincount(ei[1], minlength=self.n)[ei[1]]
-            if self.path == 'sparse': m = _csr_pair(torch.sparse_coo_tensor(ei.flip(0), w, [self.n] * 2, check_invariants=False))
+            if self.path == 'sparse': m = (adjacency_csr(ei, w, self.n), adjacency_csr(ei, w, self.n, transpose=True))
             else:
                 a = torch.zeros(self.n, self.n, device=w.device).index_put_((ei[1], ei[0]), w, accumulate=True)
-                m = _complement(a, _rank1(self.edge_index, self.n, norm, self.edge_weight) if self.path == 'complement' else None)
+                m = _complement(a, _rank1(self.edge_index, self.n, norm,
+                                          self.edge_weight) if self.path == 'complement' else None)
         self._mats[norm] = m
         return m
 
@@ -147,7 +169,8 @@ def mm(self:Adjacency, h, norm:str, # 'mean', 'sum' or 'gcn'
     "`A @ h`, the aggregation `norm` of the rows of `h` over each node's in-neighbours."
     if fixed and (c := self._fixed.get(norm)) and c[0] is h and c[1] == h._version: return c[2]
     m = self.matrix(norm)
-    out = _MM.apply(*m, h) if len(m) == 2 else torch.outer(m[0], m[1] @ h) - _MM.apply(*m[2:], h)  # A h = r (cᵀ h) − S h
+    # A h = r (cᵀ h) − S h
+    out = _MM.apply(*m, h) if len(m) == 2 else torch.outer(m[0], m[1] @ h) - _MM.apply(*m[2:], h)
     if fixed and not h.requires_grad: self._fixed[norm] = (h, h._version, out)
     return out
 
@@ -155,14 +178,17 @@ def mm(self:Adjacency, h, norm:str, # 'mean', 'sum' or 'gcn'
 def _conv_by_matrix(conv, # a `SAGEConv` (mean), `GCNConv` or `GINConv` with PyG's default settings
                     h, adj:Adjacency,
                     fixed:bool=False): # `h` is the fixed input features (their aggregate is computed once per `adj`)
-    "The layer `conv` on `h` with its aggregation done by `adj`'s matrix product; by linearity, the linear map goes first when that leaves fewer columns."
+    """The layer `conv` on `h` with its aggregation done by `adj`'s matrix product; by linearity, the linear map goes
+    first when that leaves fewer columns."""
     norm = {SAGEConv: 'mean', GCNConv: 'gcn', GINConv: 'sum'}.get(type(conv))
     if norm is None: raise TypeError(f"no matrix aggregation for {type(conv).__name__}: pass edge_index only")
     lin = conv.nn[0] if norm == 'sum' else conv.lin_l if norm == 'mean' else conv.lin
     W, b = lin.weight, conv.bias if norm == 'gcn' else lin.bias
     fixed = fixed and not h.requires_grad
-    hw = F.linear(h, W) if not fixed and W.shape[0] < W.shape[1] else None  # A (h Wᵀ) = (A h) Wᵀ: aggregate the narrower side
-    if hw is None and norm == 'sum': return conv.nn[1:](F.linear(adj.mm(h, norm, fixed) + (1 + conv.eps) * h, W, b))  # one product
+    # A (h Wᵀ) = (A h) Wᵀ: aggregate the narrower side
+    hw = F.linear(h, W) if not fixed and W.shape[0] < W.shape[1] else None
+    # one product
+    if hw is None and norm == 'sum': return conv.nn[1:](F.linear(adj.mm(h, norm, fixed) + (1 + conv.eps) * h, W, b))
     z = adj.mm(hw, norm) + b if hw is not None else F.linear(adj.mm(h, norm, fixed), W, b)
     if norm == 'mean': return z + conv.lin_r(h)
     return z if norm == 'gcn' else conv.nn[1:](z + (1 + conv.eps) * hw)
@@ -190,14 +216,16 @@ class SGC(nn.Module):
 
 # %% ../nbs/05_models.ipynb #98505dcf
 class SIGN(nn.Module):
-    "SIGN's head: a linear layer + ReLU + dropout per hop of [X, ÂX, …, Â^K X], concatenated, then a linear layer to the classes."
+    """SIGN's head: a linear layer + ReLU + dropout per hop of [X, ÂX, …, Â^K X], concatenated, then a linear layer to
+    the classes."""
     def __init__(self, in_dim:int, n_classes:int, K:int=2, hidden:int=1024, dropout:float=0.5): # in_dim: width of one hop
         super().__init__()
         self.in_dim, self.dropout = in_dim, dropout
         self.lins = nn.ModuleList([nn.Linear(in_dim, hidden) for _ in range(K + 1)])
         self.out = nn.Linear((K + 1) * hidden, n_classes)
     def forward(self, x): # (B, (K+1)·in_dim): the hops side by side
-        hs = [_dropout(F.relu(lin(h)), self.dropout, self.training) for lin, h in zip(self.lins, x.split(self.in_dim, 1))]
+        hs = [_dropout(F.relu(lin(h)), self.dropout, self.training) for lin,
+              h in zip(self.lins, x.split(self.in_dim, 1))]
         return F.log_softmax(self.out(torch.cat(hs, 1)), dim=-1)
 
 # %% ../nbs/05_models.ipynb #703f8b50
@@ -225,5 +253,6 @@ class MLP(torch_geometric.nn.MLP):
             super().__init__([in_dim, *hidden, n_classes], dropout=dropout, act='relu', norm=None)
         self.reset_parameters()
     def forward(self, x, *args):
-        for lin, p in zip(self.lins[:-1], self.dropout): x = _dropout(F.relu(lin(x)), p, self.training)  # PyG's per-layer p
+        # PyG's per-layer p
+        for lin, p in zip(self.lins[:-1], self.dropout): x = _dropout(F.relu(lin(x)), p, self.training)
         return F.log_softmax(self.lins[-1](x), dim=-1)

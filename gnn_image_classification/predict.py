@@ -13,7 +13,8 @@ import numpy as np, pandas as pd, torch, torch.nn as nn
 from fastcore.basics import patch
 from .data import EmbeddingSet, atomic_write, split_indices, _reason
 from .metrics import get_metric, as_tensor
-from .graph import build_graph, knn_search, topk_rows, GRAPH_KINDS, _edge_weights
+from .graph import build_graph, GRAPH_KINDS, edge_weights
+from .knn import knn_search, topk_rows
 from torch_geometric import device as pyg_device
 from .models import GNN, MLP
 from .methods import fit_method, _knn_vote
@@ -38,19 +39,22 @@ class _Propagated(nn.Module):
     "A propagation method's class scores of the stored nodes; a new node takes its neighbours' edge-weighted mean."
     kind = 'propagated'
     def __init__(self, n_nodes:int, n_classes:int, steps:int=50):
-        super().__init__(); self.config = dict(n_nodes=n_nodes, n_classes=n_classes, steps=steps)
+        super().__init__()
+        self.config = dict(n_nodes=n_nodes, n_classes=n_classes, steps=steps)
         self.register_buffer('probs', torch.full((n_nodes, n_classes), 1. / n_classes))
     def forward(self, x, edge_index, edge_weight=None):
         "Log-probabilities of the nodes after the stored ones: each the weighted mean of its in-neighbours', iterated."
         (N, C), M = self.probs.shape, len(x) - len(self.probs)
         w = torch.ones(edge_index.shape[1], device=x.device) if edge_weight is None else edge_weight.clamp_min(0)
-        new = edge_index[1] >= N; src, dst, w = edge_index[0][new], edge_index[1][new] - N, w[new]
+        new = edge_index[1] >= N
+        src, dst, w = edge_index[0][new], edge_index[1][new] - N, w[new]
         deg = torch.zeros(M, device=x.device).index_add_(0, dst, w)[:, None]
         h = torch.cat([self.probs, torch.full((M, C), 1. / C, device=x.device)])
         for _ in range(self.config['steps']):  # stored nodes fixed: one step if new nodes have no edges among them
             agg = torch.zeros(M, C, device=x.device).index_add_(0, dst, w[:, None] * h[src])
             step = torch.where(deg > 0, agg / deg.clamp_min(1e-12), 1. / C)
-            done = torch.allclose(step, h[N:], atol=1e-6); h[N:] = step
+            done = torch.allclose(step, h[N:], atol=1e-6)
+            h[N:] = step
             if done: break
         return h.log()
 
@@ -84,14 +88,18 @@ def _model_config(model:nn.Module) -> tuple:
 def _as_spec(graph):
     "A graph rule as a dict {metric, kind, param}, from a dict or a (metric, kind, param) tuple."
     g = dict(zip(('metric', 'kind', 'param'), graph)) if isinstance(graph, (tuple, list)) else dict(graph)
-    if set(g) != {'metric', 'kind', 'param'}: raise ValueError(f"graph rule needs metric, kind and param, got {sorted(g)}")
-    if g['kind'] not in GRAPH_KINDS: raise ValueError(f"unknown graph kind {g['kind']!r}; valid graph kinds: {', '.join(GRAPH_KINDS)}")
-    g['metric'] = get_metric(g['metric']).name; g['param'] = float(g['param'])
+    if set(g) != {'metric', 'kind', 'param'}:
+        raise ValueError(f"graph rule needs metric, kind and param, got {sorted(g)}")
+    if g['kind'] not in GRAPH_KINDS:
+        raise ValueError(f"unknown graph kind {g['kind']!r}; valid graph kinds: {', '.join(GRAPH_KINDS)}")
+    g['metric'] = get_metric(g['metric']).name
+    g['param'] = float(g['param'])
     return g
 
 # %% ../nbs/18_predict.ipynb #24bff7f9
 def _stored_graph(x, rule, g=None): # `g`: the graph of `x` under `rule`, if already built
-    "The graph of the stored nodes `x` under `rule`, and what attaching a new node needs: each node's k-th neighbour score and σ."
+    """The graph of the stored nodes `x` under `rule`, and what attaching a new node needs: each node's k-th neighbour
+    score and σ."""
     if g is None: g = build_graph(x, rule['metric'], rule['kind'], rule['param'])
     kth = knn_search(x, rule['metric'], int(rule['param']))[1][:, -1] if 'knn' in rule['kind'] else None
     return dict(edge_index=g.edge_index, edge_weight=g.edge_weight, kth=kth, sigma=g.graph.get('sigma', 1.))
@@ -101,7 +109,8 @@ def _attach_mask(S, spec, m, kth):
     "Which stored nodes (columns of the score block `S`) each new node (row) joins under the rule `spec`."
     if spec['kind'] == 'threshold': return m.closer(S, spec['param'])
     if spec['kind'] == 'band': return S > spec['param']  # lower < score < inf, whatever the metric's direction
-    nb = topk_rows(S if m.higher_is_closer else -S, min(int(spec['param']), S.shape[1]))  # its k nearest; ties to the lower index
+    # its k nearest; ties to the lower index
+    nb = topk_rows(S if m.higher_is_closer else -S, min(int(spec['param']), S.shape[1]))
     mine = torch.zeros_like(S, dtype=torch.bool).scatter_(1, nb, True)
     theirs = m.closer(S, kth[None].to(S))  # it beats their current k-th neighbour
     return mine | theirs if spec['kind'] == 'knn' else mine & theirs
@@ -110,13 +119,20 @@ def _attach_mask(S, spec, m, kth):
 def _attach_edges(clf, # a `GraphClassifier` (its stored nodes `x`, rule `graph` and `stored` graph are read)
                   q, # (M, d) new embeddings
                   block:int=1024): # new embeddings scored at a time
-    "New-to-stored edges by `clf`'s rule, as (new index, stored index, weight), and each new node's nearest stored node."
-    spec, kth = clf.graph, clf.stored['kth']; m = get_metric(spec['metric']); q, x = as_tensor(q), as_tensor(clf.x)
+    """New-to-stored edges by `clf`'s rule, as (new index, stored index, weight), and each new node's nearest stored
+    node."""
+    spec, kth = clf.graph, clf.stored['kth']
+    m = get_metric(spec['metric'])
+    q, x = as_tensor(q), as_tensor(clf.x)
     rows, cols, scores, nearest = [], [], [], []
     for s in range(0, len(q), block):
-        S = m(q[s:s + block], x); i, j = _attach_mask(S, spec, m, kth).nonzero(as_tuple=True)
-        rows.append(i + s); cols.append(j); scores.append(S[i, j]); nearest.append(S.argmax(1) if m.higher_is_closer else S.argmin(1))
-    w, _ = _edge_weights(m, torch.cat(scores), 'score' if spec['kind'] == 'band' else 'auto', sigma=clf.stored['sigma'])
+        S = m(q[s:s + block], x)
+        i, j = _attach_mask(S, spec, m, kth).nonzero(as_tuple=True)
+        rows.append(i + s)
+        cols.append(j)
+        scores.append(S[i, j])
+        nearest.append(S.argmax(1) if m.higher_is_closer else S.argmin(1))
+    w, _ = edge_weights(m, torch.cat(scores), 'score' if spec['kind'] == 'band' else 'auto', sigma=clf.stored['sigma'])
     return torch.cat(rows), torch.cat(cols), w.float(), torch.cat(nearest)
 
 # %% ../nbs/18_predict.ipynb #37cd2f0a
@@ -131,14 +147,16 @@ class GraphClassifier:
                  probe=None, # the backbone's embedding of `_PROBE` when the classifier was made
                  meta:dict=None, # provenance: training seed, accuracies, ...
                  method:str=None): # the method that fitted the model (default: the GNN's kind, or the model's)
-        if not isinstance(embedder, EmbedConfig): raise TypeError(f"embedder must be an EmbedConfig, got {type(embedder).__name__}")
+        if not isinstance(embedder, EmbedConfig):
+            raise TypeError(f"embedder must be an EmbedConfig, got {type(embedder).__name__}")
         kind, cfg = _model_config(model)
         self.model, self.graph, self.embedder = model.cpu().eval(), _as_spec(graph), embedder
         self.method = method or (model.kind if kind == 'gnn' else 'knn' if kind == 'vote' else kind)
         self.x = torch.as_tensor(np.asarray(x), dtype=torch.float32)
         self.y = torch.as_tensor(np.asarray(y), dtype=torch.long)
         self.classes, self.names, self.meta = [str(c) for c in classes], [str(n) for n in names], dict(meta or {})
-        if not len(self.x) == len(self.y) == len(self.names): raise ValueError(f"{len(self.x)} nodes, {len(self.y)} labels, {len(self.names)} names")
+        if not len(self.x) == len(self.y) == len(self.names):
+            raise ValueError(f"{len(self.x)} nodes, {len(self.y)} labels, {len(self.names)} names")
         if cfg.get('n_nodes', len(self.x)) != len(self.x):
             raise ValueError(f"the model holds scores of {cfg['n_nodes']} nodes, but {len(self.x)} nodes are stored")
         self.stored = stored or _stored_graph(self.x, self.graph)
@@ -174,13 +192,15 @@ def from_training(cls:GraphClassifier, model:nn.Module, # trained, e.g. `fit_met
     kind, cfg = _model_config(model)
     if cfg.get('in_dim', es.d) != es.d:
         raise ValueError(f"the model takes {cfg['in_dim']}-d inputs but the embeddings are {es.d}-d")
-    if cfg['n_classes'] != es.n_classes: raise ValueError(f"the model has {cfg['n_classes']} outputs but there are {es.n_classes} classes")
+    if cfg['n_classes'] != es.n_classes:
+        raise ValueError(f"the model has {cfg['n_classes']} outputs but there are {es.n_classes} classes")
     idx = np.arange(len(es)) if nodes is None else np.asarray(nodes, dtype=np.int64)
     y = es.y.copy()
     if labelled is not None: y[np.setdiff1d(np.arange(len(es)), labelled)] = -1
     state = {k: v.detach().cpu() for k, v in model.state_dict().items()}  # a CPU copy
     if kind == 'propagated': cfg, state = dict(cfg, n_nodes=len(idx)), dict(state, probs=state['probs'][idx])
-    net = _MODELS[kind](**cfg); net.load_state_dict(state)
+    net = _MODELS[kind](**cfg)
+    net.load_state_dict(state)
     clf = cls(net, es.x[idx], y[idx], es.classes, [es.names[i] for i in idx], graph, embedder,
               stored=stored, meta={'source': es.source, **(meta or {})}, method=method)
     clf.probe = _probe_embedding(embedder, clf.backbone())
@@ -188,11 +208,14 @@ def from_training(cls:GraphClassifier, model:nn.Module, # trained, e.g. `fit_met
 
 # %% ../nbs/18_predict.ipynb #d3edff16
 def _torch_save(obj, f):
-    "`torch.save(obj)` into the binary file `f`; a failed write's `OSError` raised as itself, not as torch's RuntimeError."
+    """`torch.save(obj)` into the binary file `f`; a failed write's `OSError` raised as itself, not as torch's
+    RuntimeError."""
     failed = []
     def call(fn, *a):
         try: return fn(*a)
-        except OSError as e: failed.append(e); raise
+        except OSError as e:
+            failed.append(e)
+            raise
     class _Writes:
         def write(self, b): return call(f.write, b)
         def flush(self): return call(f.flush)
@@ -204,11 +227,13 @@ def _torch_save(obj, f):
 # %% ../nbs/18_predict.ipynb #3c96cfc9
 _WRITE_ADVICE = {errno.ENOSPC: "free space on that disk, or write it elsewhere",
                  errno.EDQUOT: "your disk quota is used up: free some of it, or write it elsewhere",
-                 errno.EFBIG: "the file is larger than this process may write (`ulimit -f`): raise the limit, or write elsewhere",
+                 errno.EFBIG: "the file is larger than this process may write (`ulimit -f`): raise the limit, or "
+                              "write elsewhere",
                  errno.EROFS: "that disk is read-only: write it elsewhere"}
 
 def _with_advice(e:OSError) -> OSError:
-    "`atomic_write`'s error (file and reason) with what to do: for a full disk, a quota, a size limit, a read-only disk."
+    """`atomic_write`'s error (file and reason) with what to do: for a full disk, a quota, a size limit, a read-only
+    disk."""
     tip = next((t for c, t in _WRITE_ADVICE.items() if str(e).endswith(os.strerror(c))), None)
     return type(e)(f"{e}; {tip} (nothing was written)") if tip else e
 
@@ -223,7 +248,8 @@ def save(self:GraphClassifier, path):
     d = dict(format=_FORMAT, version=_VERSION, method=self.method,
              model=dict(kind=kind, config=cfg, state={k: v.detach().cpu() for k, v in self.model.state_dict().items()}),
              nodes=dict(x=self.x, y=self.y, names=self.names), classes=self.classes, graph=self.graph,
-             embedder=dict(backbone=e.backbone, weights=e.weights, image_size=e.image_size, normalise=e.normalise, seed=e.seed, **e.speed),
+             embedder=dict(backbone=e.backbone, weights=e.weights, image_size=e.image_size, normalise=e.normalise,
+                           seed=e.seed, **e.speed),
              stored=self.stored, probe=self.probe, meta=json.dumps(self.meta, default=str))
     try: return atomic_write(path, lambda f: _torch_save(d, f), 'classifier file')
     except OSError as e: raise _with_advice(e) from None
@@ -232,10 +258,12 @@ def save(self:GraphClassifier, path):
 def _load_error(path, e):
     "What a file that `torch.load(weights_only=True)` refused is, in a sentence (never the advice to load it unsafely)."
     g = re.search(r'GLOBAL (\S+?)(?: was|\s|$)', str(e))
-    if g: return (f"{path}: refused: not a gnnic classifier file but a pickle that asks to import {g.group(1)} when loaded, which a classifier file "
-                  "never does (files built to run code look like this); nothing from it was run. Use a file written by `gnnic fit`")
+    if g: return (f"{path}: refused: not a gnnic classifier file but a pickle that asks to import {g.group(1)} when "
+                  "loaded, which a classifier file never does (files built to run code look like this); nothing from "
+                  "it was run. Use a file written by `gnnic fit`")
     first = next((s for s in str(e).splitlines() if s.strip() and 'weights_only' not in s), '')
-    return f"{path}: not a readable classifier file: neither a file written by `gnnic fit` nor a PyTorch file this library reads ({type(e).__name__}: {first[:160]})"
+    return (f"{path}: not a readable classifier file: neither a file written by `gnnic fit` nor a PyTorch file "
+            f"this library reads ({type(e).__name__}: {first[:160]})")
 
 # %% ../nbs/18_predict.ipynb #ae4e9f50
 def _check_saved(d):
@@ -246,12 +274,16 @@ def _check_saved(d):
     for what, keys, ok in (('model settings', d['model']['config'], model_args),
                            ('embedder settings', d['embedder'], embed_args)):
         bad = sorted(set(keys) - set(ok))
-        if bad: raise ValueError(f"unknown {what} {bad}; this library knows {sorted(k for k in ok if k not in ('self', 'kwargs', 'model_kw'))}")
+        if bad:
+            raise ValueError(f"unknown {what} {bad}; this library knows "
+                             f"{sorted(k for k in ok if k not in ('self', 'kwargs', 'model_kw'))}")
     dim, bb, cfg = tuple(d['nodes']['x'].shape)[-1], d['embedder']['backbone'], d['model']['config']
-    if BACKBONES.get(bb, dim) != dim: raise ValueError(f"its stored nodes are {dim}-d but its backbone {bb} gives {BACKBONES[bb]}-d embeddings")
+    if BACKBONES.get(bb, dim) != dim:
+        raise ValueError(f"its stored nodes are {dim}-d but its backbone {bb} gives {BACKBONES[bb]}-d embeddings")
     if cfg.get('in_dim', dim) != dim:
         raise ValueError(f"its model takes {cfg.get('in_dim')}-d inputs but its stored nodes are {dim}-d")
-    if cfg.get('n_classes') != len(d['classes']): raise ValueError(f"its model has {cfg.get('n_classes')} outputs but it names {len(d['classes'])} classes")
+    if cfg.get('n_classes') != len(d['classes']):
+        raise ValueError(f"its model has {cfg.get('n_classes')} outputs but it names {len(d['classes'])} classes")
 
 # %% ../nbs/18_predict.ipynb #0776e02e
 @patch(cls_method=True)
@@ -259,43 +291,52 @@ def load(cls:GraphClassifier, path): # a file written by `GraphClassifier.save`
     "Read a classifier written by `save` (with `weights_only=True`: loading runs no code from the file)."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such classifier file")
-    if path.is_dir(): raise IsADirectoryError(f"{path}: is a folder; expected a classifier file written by `gnnic fit` or GraphClassifier.save")
+    if path.is_dir():
+        raise IsADirectoryError(f"{path}: is a folder; expected a classifier file written by `gnnic fit` or "
+                                "GraphClassifier.save")
     try: d = torch.load(path, map_location='cpu', weights_only=True)
     except OSError as e: raise type(e)(f"{path}: cannot read the classifier file: {_reason(e)}") from None
     except Exception as e: raise ValueError(_load_error(path, e)) from None
     if not isinstance(d, dict) or d.get('format') != _FORMAT:
         raise ValueError(f"{path}: not a gnnic graph-classifier file; write one with GraphClassifier.save")
     if d['version'] > _VERSION:
-        raise ValueError(f"{path}: file format {d['version']} is newer than this library reads (≤ {_VERSION}); upgrade gnn_image_classification")
+        raise ValueError(f"{path}: file format {d['version']} is newer than this library reads (≤ {_VERSION}); "
+                         "upgrade gnn_image_classification")
     try:
         _check_saved(d)
         model = _MODELS[d['model'].get('kind', 'gnn')](**d['model']['config'])
         model.load_state_dict(d['model']['state'])
-        return cls(model, d['nodes']['x'], d['nodes']['y'], d['classes'], d['nodes']['names'], d['graph'], EmbedConfig(**d['embedder']),
+        return cls(model, d['nodes']['x'], d['nodes']['y'], d['classes'], d['nodes']['names'], d['graph'],
+                   EmbedConfig(**d['embedder']),
                    stored=d['stored'], probe=d['probe'], meta=json.loads(d['meta']), method=d.get('method'))
     except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as e:
-        raise ValueError(f"{path}: a gnnic classifier file whose parts do not fit together ({type(e).__name__}: {str(e)[:300]}); "
+        raise ValueError(f"{path}: a gnnic classifier file whose parts do not fit together ({type(e).__name__}: "
+                         f"{str(e)[:300]}); "
                          "was it edited or damaged? Fit the classifier again with `gnnic fit`") from None
 
 # %% ../nbs/18_predict.ipynb #add26398
 def _attached_logp(clf, q, model, device, chunk):
-    "Log-probabilities of new nodes `q`, each attached to the stored graph alone (messages flow stored → new), with degrees and nearest stored nodes."
+    """Log-probabilities of new nodes `q`, each attached to the stored graph alone (messages flow stored → new), with
+    degrees and nearest stored nodes."""
     N, (ei, ew), out, deg, near = clf.n_nodes, (clf.stored['edge_index'], clf.stored['edge_weight']), [], [], []
     for s in range(0, len(q), chunk):
         qc = q[s:s + chunk]
         rows, cols, w, nr = _attach_edges(clf, qc)
         xa, eia = torch.cat([clf.x, qc]), torch.cat([ei, torch.stack([cols, rows + N])], 1)  # stored → new only
         out.append(model(xa.to(device), eia.to(device), torch.cat([ew, w]).to(device))[N:].cpu())
-        deg.append(torch.bincount(rows, minlength=len(qc))); near.append(nr)
+        deg.append(torch.bincount(rows, minlength=len(qc)))
+        near.append(nr)
     return torch.cat(out), torch.cat(deg), torch.cat(near)
 
 # %% ../nbs/18_predict.ipynb #de294638
 def _rebuilt_logp(clf, q, model, device):
-    "Log-probabilities of new nodes `q` in the graph rebuilt by the rule over stored and new nodes, with degrees and nearest stored nodes."
+    """Log-probabilities of new nodes `q` in the graph rebuilt by the rule over stored and new nodes, with degrees and
+    nearest stored nodes."""
     N, g = clf.n_nodes, clf.graph
     data = build_graph(torch.cat([clf.x, q]), g['metric'], g['kind'], g['param'])
     out = model(data.x.to(device), data.edge_index.to(device), data.edge_weight.to(device))[N:].cpu()
-    e = data.edge_index; deg = torch.bincount(e[1][(e[1] >= N) & (e[0] < N)] - N, minlength=len(q))
+    e = data.edge_index
+    deg = torch.bincount(e[1][(e[1] >= N) & (e[0] < N)] - N, minlength=len(q))
     return out, deg, _attach_edges(clf, q)[3]
 
 # %% ../nbs/18_predict.ipynb #afa47ddc
@@ -303,8 +344,11 @@ def _rows_logp(clf, q, model, device, chunk):
     "Log-probabilities of new nodes `q` from their embeddings alone (`mlp`, `vote`), degrees and nearest stored nodes."
     out, deg, near = [], [], []
     for s in range(0, len(q), chunk):
-        qc = q[s:s + chunk]; rows, _, _, nr = _attach_edges(clf, qc)
-        out.append(model(qc.to(device)).cpu()); deg.append(torch.bincount(rows, minlength=len(qc))); near.append(nr)
+        qc = q[s:s + chunk]
+        rows, _, _, nr = _attach_edges(clf, qc)
+        out.append(model(qc.to(device)).cpu())
+        deg.append(torch.bincount(rows, minlength=len(qc)))
+        near.append(nr)
     return torch.cat(out), torch.cat(deg), torch.cat(near)
 
 # %% ../nbs/18_predict.ipynb #f0673f5b
@@ -314,9 +358,11 @@ def predict_embeddings(self:GraphClassifier, q, # (M, d) embeddings of new image
                        device=None, chunk:int=4096): # new nodes per forward pass ('attach')
     "Log-probabilities (M, C) of new embeddings, with each one's number of stored neighbours and nearest stored node."
     q, kind = as_tensor(q), _model_config(self.model)[0]
-    if q.ndim != 2 or q.shape[1] != self.x.shape[1]: raise ValueError(f"expected (M, {self.x.shape[1]}) embeddings, got {tuple(q.shape)}")
+    if q.ndim != 2 or q.shape[1] != self.x.shape[1]:
+        raise ValueError(f"expected (M, {self.x.shape[1]}) embeddings, got {tuple(q.shape)}")
     if mode not in ('attach', 'rebuild'): raise ValueError(f"mode must be 'attach' or 'rebuild', got {mode!r}")
-    if len(q) == 0: return torch.zeros(0, len(self.classes)), torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long)
+    if len(q) == 0:
+        return torch.zeros(0, len(self.classes)), torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long)
     device = pyg_device(device or 'auto')
     try:
         with torch.inference_mode():
@@ -332,8 +378,10 @@ def predict_embeddings(self:GraphClassifier, q, # (M, d) embeddings of new image
 def _folder_images(p:Path, # a folder, searched at any depth
                    prefix:str, # put before each path relative to `p` to name it ('' or the folder as given, with '/')
                    given:str): # the folder as given, naming `p` itself when it cannot be listed
-    "The image files below `p` as `image_folder` lists them, their names, and `(name, reason)` of each folder not listed."
-    bad = []; files = _image_files(p, IMAGE_EXTS, unreadable=bad)
+    """The image files below `p` as `image_folder` lists them, their names, and `(name, reason)` of each folder not
+    listed."""
+    bad = []
+    files = _image_files(p, IMAGE_EXTS, unreadable=bad)
     names = [prefix + f.relative_to(p).as_posix() for f in files]
     return files, names, [(given if d == p else f"{prefix}{d.relative_to(p).as_posix()}/", why) for d, why in bad]
 
@@ -352,9 +400,13 @@ def _as_source(images): # a folder, an image file, a list of files and folders, 
     for o in items:  # in the order given; each folder's images in the order of their paths
         p = Path(o).expanduser()
         if not p.is_dir():  # a file, or a path reported when read
-            files.append(p); names.append(str(o)); continue
+            files.append(p)
+            names.append(str(o))
+            continue
         f, n, bad = _folder_images(p, '' if single else str(o).rstrip('/') + '/', str(o))
-        files += f; names += n; unreadable += bad
+        files += f
+        names += n
+        unreadable += bad
         if not f and not bad: empty.append(str(o))
     _report_folders(unreadable, empty, found=len(files))
     return ImageSource(np.zeros(len(files), int), ['?'], names, dict(kind='files', unreadable=unreadable), paths=files)
@@ -368,8 +420,8 @@ def _report_folders(unreadable:list, # `(name, reason)` of each folder that coul
     locked = '; '.join(f"{n} ({why})" for n, why in unreadable)
     if not found:
         none = f"; no image files in {', '.join(empty)} ({looked})" if empty else ''
-        if unreadable: raise ValueError(f"no image files found: {len(unreadable)} folder(s) could not be read: {locked}; "
-                                        f"check their permissions{none}")
+        if unreadable: raise ValueError(f"no image files found: {len(unreadable)} folder(s) could not be read: "
+                                        f"{locked}; check their permissions{none}")
         if len(empty) == 1: raise ValueError(f"{empty[0]}: no image files in this folder ({looked})")
         raise ValueError(f"no image files in {', '.join(empty)} ({looked})")
     if empty: warnings.warn(f"no image files in {', '.join(empty)} ({looked}): nothing there is classified")
@@ -378,9 +430,10 @@ def _report_folders(unreadable:list, # `(name, reason)` of each folder that coul
 
 # %% ../nbs/18_predict.ipynb #c7fe6098
 def _prediction_frame(clf, names, errs, kept, p, deg, near, all_probs):
-    "One row per input: class and probability, neighbours, nearest stored image and its class, and the error for inputs not read."
-    df = pd.DataFrame({'image': names, 'class': None, 'probability': np.nan, 'neighbours': pd.NA, 'nearest': None, 'nearest_class': None,
-                       'error': [errs.get(n) for n in names]})
+    """One row per input: class and probability, neighbours, nearest stored image and its class, and the error for
+    inputs not read."""
+    df = pd.DataFrame({'image': names, 'class': None, 'probability': np.nan, 'neighbours': pd.NA, 'nearest': None,
+                       'nearest_class': None, 'error': [errs.get(n) for n in names]})
     df['neighbours'] = df['neighbours'].astype('Int64')
     df.loc[kept, 'class'] = [clf.classes[i] for i in p.argmax(1)]
     df.loc[kept, 'probability'] = p.max(1).values.numpy().astype(float)
@@ -396,8 +449,9 @@ def _none_classified(names:list, errs:dict, src) -> ValueError:
     n, first = len(names), next((f"{k}: {errs[k]}" for k in names if k in errs), 'no error recorded')
     locked = src.spec.get('unreadable', []) if isinstance(src, ImageSource) else []
     also = f"; {len(locked)} folder(s) could not be read either" if locked else ''
-    return ValueError(f"none of the {n} image(s) could be classified: first error: {first}{also}; check that the inputs "
-                      f"are image files ({', '.join(IMAGE_EXTS)}) that open in an image viewer, and that they may be read")
+    return ValueError(f"none of the {n} image(s) could be classified: first error: {first}{also}; check that the "
+                      f"inputs are image files ({', '.join(IMAGE_EXTS)}) that open in an image viewer, and that they "
+                      "may be read")
 
 # %% ../nbs/18_predict.ipynb #7c745809
 @patch
@@ -411,9 +465,9 @@ def predict(self:GraphClassifier, images, # a folder, an image file, a list of f
     bb = self.backbone()
     diff = float((_probe_embedding(self.embedder, bb) - self.probe).abs().max()) if self.probe is not None else 0.
     if diff > 1e-3:
-        warnings.warn(f"the backbone {self.embedder.tag} computes different features than when this classifier was saved "
-                      f"(max difference {diff:.2g} on a fixed test image): another torchvision version or weights file? "
-                      "Predictions may be off.")
+        warnings.warn(f"the backbone {self.embedder.tag} computes different features than when this classifier was "
+                      f"saved (max difference {diff:.2g} on a fixed test image): another torchvision version or "
+                      "weights file? Predictions may be off.")
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always', SkippedImagesWarning)
         x, kept = self.embedder.embed(src, backbone=bb, batch_size=batch_size, device=device, num_workers=num_workers,
@@ -449,8 +503,11 @@ def _model_of(r, es:EmbeddingSet, train) -> nn.Module:
     if isinstance(r.model, (GNN, MLP)): return r.model
     if r.hparams.get('method', r.method) == 'knn':
         v = _Vote(len(train), es.d, es.n_classes, r.hparams['k'], r.hparams['temperature'])
-        v.ref.copy_(torch.as_tensor(es.x[train])); v.ref_y.copy_(torch.as_tensor(es.y[train])); return v
-    p = _Propagated(len(es), es.n_classes); p.probs.copy_(r.probs.detach().cpu())
+        v.ref.copy_(torch.as_tensor(es.x[train]))
+        v.ref_y.copy_(torch.as_tensor(es.y[train]))
+        return v
+    p = _Propagated(len(es), es.n_classes)
+    p.probs.copy_(r.probs.detach().cpu())
     return p
 
 # %% ../nbs/18_predict.ipynb #74d645d6
@@ -468,7 +525,8 @@ def fit_classifier(es:EmbeddingSet, embedder:EmbedConfig, # embeddings (y = -1: 
     else:  # refuses a class without labelled rows, by name
         sp = {k: lab[v] for k, v in split_indices(es.y[lab], seed=seed, classes=es.classes, where=es.source).items()}
         protocol = None
-    g = build_graph(es.x, spec['metric'], spec['kind'], spec['param']); g.y = torch.as_tensor(es.y)
+    g = build_graph(es.x, spec['metric'], spec['kind'], spec['param'])
+    g.y = torch.as_tensor(es.y)
     r = fit_method(model, g, sp, seed=seed, protocol=protocol, device=device, n_classes=es.n_classes, **hparams)
     chosen = r.hparams.get('method', model)
     meta = dict(model=model, method=chosen, seed=seed, val_acc=r.val_acc, test_acc=r.test_acc, best_epoch=r.best_epoch,
@@ -481,7 +539,8 @@ def fit_classifier(es:EmbeddingSet, embedder:EmbedConfig, # embeddings (y = -1: 
 # %% ../nbs/18_predict.ipynb #cb32e191
 def _strongest(clf, files, k):
     "For each file: its `k` strongest stored neighbours under the graph rule (strongest first) and their edge weights."
-    q = clf.embedder.embed(_as_source(list(files)), backbone=clf.backbone(), progress=False, num_workers=0, device='cpu')
+    q = clf.embedder.embed(_as_source(list(files)), backbone=clf.backbone(), progress=False, num_workers=0,
+                           device='cpu')
     rows, cols, w, near = _attach_edges(clf, q)
     out = []
     for r in range(len(files)):
@@ -491,7 +550,8 @@ def _strongest(clf, files, k):
 
 # %% ../nbs/18_predict.ipynb #b16f1b2f
 def _draw_row(row, clf, file, true, predicted, nb, wt, root):
-    "One gallery row: the image with its true and predicted class, then its neighbours' thumbnails titled with class and edge weight."
+    """One gallery row: the image with its true and predicted class, then its neighbours' thumbnails titled with class
+    and edge weight."""
     row[0].imshow(open_image(file))
     row[0].set_title(f"{Path(str(file)).name}\ntrue {true}\npredicted {predicted}", fontsize=7, color='C3')
     for ax, j, wj in zip(row[1:], nb.tolist(), wt.tolist()):
@@ -508,18 +568,25 @@ def plot_misclassified(clf:GraphClassifier, # the classifier that made `pred`
                        k:int=5, # neighbours shown per image
                        max_rows:int=8, # show at most this many misclassified images (the first ones)
                        path=None): # also save the figure here
-    "A gallery of misclassified images, each beside its `k` strongest graph neighbours' thumbnails and labels; the figure."
+    """A gallery of misclassified images, each beside its `k` strongest graph neighbours' thumbnails and labels; the
+    figure."""
     import matplotlib.pyplot as plt
-    if not (len(pred) == len(files) == len(true)): raise ValueError(f"pred, files and true differ in length: {len(pred)}, {len(files)}, {len(true)}")
+    if not (len(pred) == len(files) == len(true)):
+        raise ValueError(f"pred, files and true differ in length: {len(pred)}, {len(files)}, {len(true)}")
     wrong = [i for i, (p, t) in enumerate(zip(pred['class'], true)) if isinstance(p, str) and p != t][:max_rows]
     if not wrong:
-        fig, ax = plt.subplots(figsize=(4, 1)); ax.axis('off'); ax.text(.5, .5, 'no misclassified images', ha='center', va='center')
+        fig, ax = plt.subplots(figsize=(4, 1))
+        ax.axis('off')
+        ax.text(.5, .5, 'no misclassified images', ha='center', va='center')
         return fig
     fig, axes = plt.subplots(len(wrong), k + 1, figsize=(1.6 * (k + 1), 2.2 * len(wrong)), squeeze=False)
     for row, i, (nb, wt) in zip(axes, wrong, _strongest(clf, [files[i] for i in wrong], k)):
         _draw_row(row, clf, files[i], true[i], pred['class'].iloc[i], nb, wt, root)
-    for ax in axes.flat: ax.set_xticks([]); ax.set_yticks([])
-    fig.suptitle(f"{len(wrong)} misclassified image(s) beside their strongest stored neighbours (class, edge weight)", fontsize=9)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.suptitle(f"{len(wrong)} misclassified image(s) beside their strongest stored neighbours (class, edge weight)",
+                 fontsize=9)
     fig.tight_layout()
     if path is not None: fig.savefig(path, dpi=110, bbox_inches='tight')
     return fig

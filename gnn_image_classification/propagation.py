@@ -11,7 +11,7 @@ __all__ = ['csr_to_edge_index', 'gcn_adjacency', 'Hops', 'propagate']
 import os, shutil, tempfile, weakref
 import numpy as np, torch
 from torch_geometric.nn.conv.gcn_conv import gcn_norm
-from .models import _quiet
+from .models import adjacency_csr, _quiet
 
 # %% ../nbs/07_propagation.ipynb #7babd7d5
 def csr_to_edge_index(indptr, # (N+1,) row pointers; row i lists the nodes node i aggregates from
@@ -20,8 +20,10 @@ def csr_to_edge_index(indptr, # (N+1,) row pointers; row i lists the nodes node 
     "PyG's (2, E) `edge_index` (source, target) and float32 weights of a CSR graph."
     indptr, indices = np.asarray(indptr, dtype=np.int64), np.asarray(indices, dtype=np.int64)
     if indptr.ndim != 1 or indptr[0] != 0 or indptr[-1] != len(indices) or (np.diff(indptr) < 0).any():
-        raise ValueError(f"not a CSR graph: indptr must start at 0, not decrease and end at len(indices) = {len(indices)} (it ends at {indptr[-1]})")
-    if weights is not None and len(weights) != len(indices): raise ValueError(f"{len(weights)} weights for {len(indices)} edges")
+        raise ValueError(f"not a CSR graph: indptr must start at 0, not decrease and end at len(indices) = "
+                         f"{len(indices)} (it ends at {indptr[-1]})")
+    if weights is not None and len(weights) != len(indices):
+        raise ValueError(f"{len(weights)} weights for {len(indices)} edges")
     tgt = torch.repeat_interleave(torch.from_numpy(np.diff(indptr)))  # row i repeated as often as it has entries
     w = torch.ones(len(indices)) if weights is None else torch.as_tensor(np.asarray(weights, dtype=np.float32))
     return torch.stack([torch.from_numpy(indices), tgt]), w
@@ -33,7 +35,7 @@ def gcn_adjacency(edge_index, # (2, E) source → target edges
     "Â = D^-1/2 (A + I) D^-1/2 as an (N, N) sparse CSR tensor whose row i holds the weights of i's in-edges."
     ew = None if edge_weight is None else edge_weight.float().clamp_min(0)
     ei, w = gcn_norm(edge_index, ew, n, add_self_loops=True)  # a weight-1 self-loop where a node has none, as `SGConv`
-    return _quiet(lambda: torch.sparse_coo_tensor(ei.flip(0), w, (n, n)).to_sparse_csr())  # repeated edges summed
+    return adjacency_csr(ei, w, n)  # repeated edges summed
 
 # %% ../nbs/07_propagation.ipynb #cb19260f
 def _as_tensor(a, device=None):
@@ -48,22 +50,28 @@ def _rows(a, idx, device):
 
 # %% ../nbs/07_propagation.ipynb #f3018e94
 class Hops:
-    "Precomputed features [X, ÂX, …, Â^K X] (tensors or memmaps); indexing by rows gives the hops in `use` side by side."
+    """Precomputed features [X, ÂX, …, Â^K X] (tensors or memmaps); indexing by rows gives the hops in `use` side by
+    side."""
     def __init__(self, hops:list, use=None, device=None):
         self.hops, self.use = list(hops), list(range(len(hops)) if use is None else use)
-        if not self.use or min(self.use) < 0 or max(self.use) > self.K: raise ValueError(f"hops {self.use} asked for; there are 0..{self.K}")
-        self.device = torch.device(device or getattr(self.hops[0], 'device', 'cpu'))  # a numpy array's is 'cpu' (or absent)
+        if not self.use or min(self.use) < 0 or max(self.use) > self.K:
+            raise ValueError(f"hops {self.use} asked for; there are 0..{self.K}")
+        # a numpy array's is 'cpu' (or absent)
+        self.device = torch.device(device or getattr(self.hops[0], 'device', 'cpu'))
     K = property(lambda self: len(self.hops) - 1)
     shape = property(lambda self: (len(self.hops[0]), len(self.use) * self.hops[0].shape[1]))
     def __len__(self): return len(self.hops[0])
     def select(self, use): return Hops(self.hops, use, self.device)
     def __getitem__(self, idx): return torch.cat([_rows(self.hops[k], idx, self.device) for k in self.use], 1)
-    def __repr__(self): return f"Hops(K={self.K}, use={self.use}, shape={self.shape}, on {'disk' if isinstance(self.hops[-1], np.memmap) else 'memory'})"
+    def __repr__(self):
+        where = 'disk' if isinstance(self.hops[-1], np.memmap) else 'memory'
+        return f"Hops(K={self.K}, use={self.use}, shape={self.shape}, on {where})"
 
 # %% ../nbs/07_propagation.ipynb #e22eb427
 def _spmm_rows(adj, src, r0, r1):
     "Rows r0:r1 of `adj @ src` (`adj` sparse CSR), from those rows of `adj` alone."
-    crow, col, val = adj.crow_indices(), adj.col_indices(), adj.values(); p0, p1 = int(crow[r0]), int(crow[r1])
+    crow, col, val = adj.crow_indices(), adj.col_indices(), adj.values()
+    p0, p1 = int(crow[r0]), int(crow[r1])
     sub = _quiet(torch.sparse_csr_tensor, crow[r0:r1 + 1] - p0, col[p0:p1], val[p0:p1], (r1 - r0, adj.shape[1]))
     return sub @ src
 
@@ -73,7 +81,9 @@ def _hop_file(adj, src, f, block):
     n, d = src.shape
     out = np.lib.format.open_memmap(f + '.part', 'w+', np.float32, (n, d))
     for r0 in range(0, n, block): out[r0:r0 + block] = _spmm_rows(adj, src, r0, min(r0 + block, n)).numpy()
-    out.flush(); del out; os.replace(f + '.part', f)
+    out.flush()
+    del out
+    os.replace(f + '.part', f)
     return np.load(f, mmap_mode='r')
 
 # %% ../nbs/07_propagation.ipynb #a530d51c
@@ -89,10 +99,14 @@ def propagate(x, # (N, d) features: tensor, array or memmap (never copied whole)
         hops = [_as_tensor(x, adj.device).float()]
         for _ in range(K): hops.append(adj @ hops[-1])
         return Hops(hops)
-    if adj.device.type != 'cpu': raise ValueError("hops go to disk only from a CPU adjacency; raise max_memory to keep them on the GPU")
-    tmp = path is None; path = tempfile.mkdtemp(prefix='gnnic-hops-') if tmp else os.fspath(path); os.makedirs(path, exist_ok=True)
+    if adj.device.type != 'cpu':
+        raise ValueError("hops go to disk only from a CPU adjacency; raise max_memory to keep them on the GPU")
+    tmp = path is None
+    path = tempfile.mkdtemp(prefix='gnnic-hops-') if tmp else os.fspath(path)
+    os.makedirs(path, exist_ok=True)
     hops, block = [x], max(1, 2**27 // (4 * d))
-    for k in range(1, K + 1): hops.append(_hop_file(adj, _as_tensor(hops[-1]).float(), os.path.join(path, f'hop{k}.npy'), block))
+    for k in range(1, K + 1):
+        hops.append(_hop_file(adj, _as_tensor(hops[-1]).float(), os.path.join(path, f'hop{k}.npy'), block))
     h = Hops(hops)
     if tmp: weakref.finalize(h, shutil.rmtree, path, True)
     return h

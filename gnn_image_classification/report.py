@@ -12,14 +12,16 @@ import json
 from pathlib import Path
 import numpy as np, pandas as pd
 import matplotlib.pyplot as plt
-from .analysis import summarise, _graph_rows
+from .analysis import (summarise, _graph_rows, plot_methods, plot_paired, plot_vs_param,
+                                               plot_curves)
 from .data import EmbeddingSet, atomic_write
+from .experiments import data_digest
 from .methods import GRIDS
 from .graph import build_graph
-from .comparisons import (rate_table, protocols_table, holm, paired_stats, compare, verdicts, comparison_table,
-                                                  compare_draws, _order, _pct, _pts)
-from .report_plots import (plot_label_rate, local_homophily, plot_homophily, plot_confusion, plot_embedding_map,
-                                                   _pooled_rows)
+from .comparisons import (rate_table, protocols_table, holm, paired_stats, compare, verdicts,
+                                                  comparison_table, compare_draws, _order, _pct, _pts)
+from .report_plots import (plot_label_rate, local_homophily, plot_homophily, plot_confusion,
+                                                   plot_embedding_map, _pooled_rows, _recorded, _UNRECORDED)
 
 # %% ../nbs/17_report.ipynb #81c88e02
 def _md(df:pd.DataFrame, index:bool=True) -> str:
@@ -27,39 +29,60 @@ def _md(df:pd.DataFrame, index:bool=True) -> str:
     d = df.reset_index() if index else df
     cols = [str(c) for c in d.columns]
     lines = ['| ' + ' | '.join(cols) + ' |', '|' + '|'.join('---' for _ in cols) + '|']
-    lines += ['| ' + ' | '.join('' if (isinstance(v, float) and np.isnan(v)) else str(v) for v in row) + ' |' for row in d.itertuples(index=False)]
+    lines += [
+        '| ' + ' | '.join('' if (isinstance(v, float) and np.isnan(v)) else str(v) for v in row) + ' |'
+        for row in d.itertuples(index=False)
+    ]
     return '\n'.join(lines)
+
+# %% ../nbs/17_report.ipynb #2c69cf55
+def _check_data(df:pd.DataFrame, es:EmbeddingSet):
+    "Refuse embeddings `es` whose content is not the data the rows record (`data_digest`), naming both."
+    rows = set(df.get('data_digest', pd.Series(dtype=object)).dropna().astype(str)) - {''}
+    mine = data_digest(es)
+    if rows and rows != {mine}:
+        raise ValueError(
+            f"the results were computed on data {', '.join(d[:12] for d in sorted(rows))}…, but the embeddings "
+            f"given ({es.source}) are {mine[:12]}…: pass the embeddings the results were computed on, "
+            "so that no figure mixes data"
+        )
 
 # %% ../nbs/17_report.ipynb #5725a16c
 def _report_graph(df:pd.DataFrame, es:EmbeddingSet):
     "The (first) numeric graph of the results, rebuilt for the figures; None if they hold none."
     g = _graph_rows(df)
     if g.empty: return None
-    r = g.iloc[0]; return build_graph(es.x, r.metric, r.graph, float(r.param))
+    r = g.iloc[0]
+    return build_graph(es.x, r.metric, r.graph, float(r.param))
 
 # %% ../nbs/17_report.ipynb #bb971b6d
 def _figures(df, es, graph, map_method) -> dict:
-    "File name → function drawing that figure to a path, for the figures these results support."
-    figs = {}
+    "File name → function drawing that figure to a path (None: nothing to compare), for these results."
+    figs = {'methods.png': lambda p: plot_methods(df, p), 'paired_vs_mlp.png': lambda p: plot_paired(df, p),
+            'accuracy_vs_param.png': lambda p: plot_vs_param(df, p), 'val_curves.png': lambda p: plot_curves(df, p)}
+    nodes = _recorded(_pooled_rows(df)[0])
     if df.rate.nunique() > 1: figs['accuracy_vs_label_rate.png'] = lambda p: plot_label_rate(df, p)
-    if graph is not None:
-        figs['homophily_vs_accuracy.png'] = lambda p: plot_homophily(df, es, graph, p)
-        figs['embedding_map.png'] = lambda p: plot_embedding_map(es, graph, p, map_method)
-    figs['confusion_best.png'] = lambda p: plot_confusion(df, es, p)[0]
+    if graph is not None and nodes: figs['homophily_vs_accuracy.png'] = lambda p: plot_homophily(df, es, graph, p)
+    if graph is not None: figs['embedding_map.png'] = lambda p: plot_embedding_map(es, graph, p, map_method)
+    if nodes: figs['confusion_best.png'] = lambda p: plot_confusion(df, es, p)[0]
     return figs
 
 # %% ../nbs/17_report.ipynb #c32a2a30
 def _tuning_lines(df):
     n = df.groupby('method').n_configs.max()
-    return [f"- `{m}`: {int(n[m])} configuration(s) searched" + (f", grid `{json.dumps(GRIDS[m])}`" if n[m] > 1 else ', its defaults')
-            for m in _order(n.index)]
+    return [
+        f"- `{m}`: {int(n[m])} configuration(s) searched"
+        + (f", grid `{json.dumps(GRIDS[m])}`" if n[m] > 1 else ', its defaults')
+        for m in _order(n.index)
+    ]
 
 # %% ../nbs/17_report.ipynb #67f5f832
 _PROTOCOL_LINES = [
-    '- `budget`: only the labelled training nodes\' labels are read; with ≥ 2 labels per class, stratified k-fold cross-validation '
-    'inside them (k = min(5, smallest class)) chooses the configuration and the epoch count, then a refit on all of them; '
-    'with 1 label in a class, the documented defaults and fixed epochs, untuned.',
-    '- `oracle`: the same labelled nodes, but tuning and early stopping on the whole validation split: an upper bound, as in Planetoid-style papers.',
+    '- `budget`: only the labelled training nodes\' labels are read; with ≥ 2 labels per class, stratified k-fold '
+    'cross-validation inside them (k = min(5, smallest class)) chooses the configuration and the epoch count, then a '
+    'refit on all of them; with 1 label in a class, the documented defaults and fixed epochs, untuned.',
+    '- `oracle`: the same labelled nodes, but tuning and early stopping on the whole validation split: an upper bound, '
+    'as in Planetoid-style papers.',
     '- `full` (rate 100%): every training label; tuning and early stopping on the validation split.']
 
 # %% ../nbs/17_report.ipynb #20c9a6d2
@@ -78,9 +101,9 @@ def _draw_lines(df) -> list:
                       'diff (pts)': cd['diff'].map(_pts), 't 95% CI': [ci(a, b) for a, b in zip(cd.ci_lo, cd.ci_hi)],
                       'p (Holm)': cd.p_holm.map('{:.3g}'.format), 'verdict (Holm)': cd.verdict})
     return [f'## Which images were labelled: each draw against `{peer}`', '',
-            f"The same method on the same split, given as many labels drawn another way, minus the `{peer}` draw, in accuracy points, "
-            "paired by seed; Holm-adjusted within each protocol. `stratified` reads the labels to draw one image per class, "
-            "which a user without labels cannot do.", '', _md(t, index=False), '']
+            f"The same method on the same split, given as many labels drawn another way, minus the `{peer}` "
+            "draw, in accuracy points, paired by seed; Holm-adjusted within each protocol. `stratified` reads the "
+            "labels to draw one image per class, which a user without labels cannot do.", '', _md(t, index=False), '']
 
 # %% ../nbs/17_report.ipynb #c25b11c5
 def _results_lines(df, cmp) -> list:
@@ -91,17 +114,20 @@ def _results_lines(df, cmp) -> list:
         L += [f"## Protocol `{proto}`: test accuracy (mean ± 95% CI over seeds)", '', *caption]
         L += [_md(rate_table(df, proto)), '']
     return L + ['## Graph methods vs every non-graph baseline (paired by seed, Holm-adjusted)', '',
-        'Each graph configuration minus each non-graph baseline, per seed, in accuracy points. Verdict: Holm-adjusted p < 0.05 '
-        '(one Holm family per protocol: all its rates, methods and baselines). p is the paired t-test\'s, or the exact sign-flip test\'s '
-        'when every seed gives the same difference (then the t interval is undefined, shown as —).'
+        'Each graph configuration minus each non-graph baseline, per seed, in accuracy points. Verdict: '
+        'Holm-adjusted p < 0.05 (one Holm family per protocol: all its rates, methods and baselines). p is the '
+        'paired t-test\'s, or the exact sign-flip test\'s when every seed gives the same difference (then the t '
+        'interval is undefined, shown as —).'
         + (' With 5 seeds the sign-flip p cannot go below 0.0625.' if df.seed.nunique() == 5 else ''), '',
         *verdicts(cmp), '', _md(comparison_table(cmp), index=False) if not cmp.empty else '', '', *_draw_lines(df)]
 
 # %% ../nbs/17_report.ipynb #c3b3f25b
 def _figure_lines(df, figs) -> list:
-    "Markdown lines of the figures section, saying when the figures of one rate draw the `oracle` protocol's runs."
+    "Markdown lines of the figures section, saying why the pooled figures are missing, or when they draw `oracle` runs."
     L = ['## Figures', '']
-    if _pooled_rows(df)[1]:
+    if not _recorded(_pooled_rows(df)[0]):
+        L += [f"No homophily or confusion figure: {_UNRECORDED.format('homophily and confusion figures')}.", '']
+    elif _pooled_rows(df)[1]:
         L += [f"The results hold no `budget` run at the lowest label rate, {_pct(min(df.rate))}: the homophily and "
               "confusion figures draw its `oracle` runs, tuned on validation labels not counted against the budget "
               "(an upper bound).", '']
@@ -110,10 +136,13 @@ def _figure_lines(df, figs) -> list:
 # %% ../nbs/17_report.ipynb #6ac55ae0
 def _report_lines(df, cmp, figs, title, meta) -> list:
     "Every line of report.md: heading, results sections, figures, protocol."
-    return [f"# {title}", '', f"Dataset `{df.dataset.iloc[0]}` ({df.n_nodes.iloc[0]} nodes, {df.n_classes.iloc[0]} classes); {df.seed.nunique()} seeds; "
-            f"label rates {', '.join(_pct(r) for r in sorted(df.rate.unique()))} of the training split; {len(df)} runs.", '',
+    return [f"# {title}", '',
+            f"Dataset `{df.dataset.iloc[0]}` ({df.n_nodes.iloc[0]} nodes, {df.n_classes.iloc[0]} classes); "
+            f"{df.seed.nunique()} seeds; label rates {', '.join(_pct(r) for r in sorted(df.rate.unique()))} "
+            f"of the training split; {len(df)} runs.", '',
             *_results_lines(df, cmp), *_figure_lines(df, figs),
-            '## Protocol', '', *_PROTOCOL_LINES, '- Tuning effort per method (the same at every rate and protocol):', *_tuning_lines(df),
+            '## Protocol', '', *_PROTOCOL_LINES, '- Tuning effort per method (the same at every rate and protocol):',
+            *_tuning_lines(df),
             f"- Compute: {df.seconds.sum():.0f} s of fitting in total ({df.cpu_seconds.sum():.0f} CPU s).",
             *[f"- {k}: {v}" for k, v in (meta or {}).items()], f"- Versions: {df.versions.iloc[0]}", '']
 
@@ -125,10 +154,16 @@ def write_report(df:pd.DataFrame, # results rows (see `experiments.run_grid`)
                  meta:dict=None, # extra lines for the protocol section (preset, timing, …)
                  cmp:pd.DataFrame=None) -> Path: # `compare(df)`, if already computed
     "Write report.md with tables, verdicts and figures; return its path."
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True)
-    figs = _figures(df, es, graph if graph is not None else _report_graph(df, es), map_method)
-    for name, fn in figs.items(): plt.close(fn(out / name))
+    _check_data(df, es)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    graph = graph if graph is not None else _report_graph(df, es)
+    drawn = {name: draw(out / name) for name, draw in _figures(df, es, graph, map_method).items()}
+    figs = [name for name, fig in drawn.items() if fig is not None]
+    for name in figs: plt.close(drawn[name])
     cmp = compare(df) if cmp is None else cmp
-    atomic_write(out / 'summary.csv', summarise(df).to_csv(index=False)); atomic_write(out / 'comparisons.csv', cmp.to_csv(index=False))
-    path = out / 'report.md'; atomic_write(path, '\n'.join(_report_lines(df, cmp, figs, title, meta)))
+    atomic_write(out / 'summary.csv', summarise(df).to_csv(index=False))
+    atomic_write(out / 'comparisons.csv', cmp.to_csv(index=False))
+    path = out / 'report.md'
+    atomic_write(path, '\n'.join(_report_lines(df, cmp, figs, title, meta)))
     return path

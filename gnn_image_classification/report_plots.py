@@ -15,9 +15,8 @@ from matplotlib.collections import LineCollection
 from sklearn.metrics import confusion_matrix
 from .analysis import _save, summarise, _fig_protocol, _ORACLE_NOTE
 from .comparisons import _order, _pct
-from .data import EmbeddingSet, split_indices
+from .data import EmbeddingSet
 from .methods import METHODS, GRAPH_METHODS
-from .experiments import FRACS
 
 # %% ../nbs/16_report_plots.ipynb #61a27c42
 _STYLE = {m: c for m, c in zip(METHODS, plt.get_cmap('tab20').colors[::2] + plt.get_cmap('tab20').colors[1::2])}
@@ -26,11 +25,19 @@ _STYLE = {m: c for m, c in zip(METHODS, plt.get_cmap('tab20').colors[::2] + plt.
 def _rate_panel(ax, s, title):
     "Draw a summary's configurations against label rate on `ax`: mean, 95% CI band, log axis ticked at the rates."
     for lab in _order(s.label.unique()):
-        g = s[s.label == lab].sort_values('rate'); m = lab.split(' ')[0]; c = _STYLE.get(m)
+        g = s[s.label == lab].sort_values('rate')
+        m = lab.split(' ')[0]
+        c = _STYLE.get(m)
         ax.plot(g.rate, g['mean'], marker='o', ms=3, color=c, ls='-' if m in GRAPH_METHODS else '--', label=lab)
         ax.fill_between(g.rate, g['mean'] - g.ci95.fillna(0), g['mean'] + g.ci95.fillna(0), color=c, alpha=.12)
-    rates = sorted(s.rate.unique()); ax.set_xscale('log'); ax.set_xticks(rates); ax.set_xticklabels([_pct(r) for r in rates]); ax.minorticks_off()
-    ax.set_xlabel('labelled fraction of the training split'); ax.set_title(title); ax.grid(alpha=.3)
+    rates = sorted(s.rate.unique())
+    ax.set_xscale('log')
+    ax.set_xticks(rates)
+    ax.set_xticklabels([_pct(r) for r in rates])
+    ax.minorticks_off()
+    ax.set_xlabel('labelled fraction of the training split')
+    ax.set_title(title)
+    ax.grid(alpha=.3)
 
 # %% ../nbs/16_report_plots.ipynb #9dd429a2
 def plot_label_rate(df:pd.DataFrame, path=None):
@@ -41,7 +48,8 @@ def plot_label_rate(df:pd.DataFrame, path=None):
     for ax, proto in zip(axes[0], protos):
         _rate_panel(ax, summarise(df[df.protocol.isin([proto, 'full'])]), title(proto))
     axes[0][0].set_ylabel('test accuracy (mean, 95% CI over seeds)')
-    axes[0][-1].legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.01, 1)); fig.tight_layout()
+    axes[0][-1].legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.01, 1))
+    fig.tight_layout()
     return _save(fig, path)
 
 # %% ../nbs/16_report_plots.ipynb #d2666ec6
@@ -56,26 +64,37 @@ def _pooled_rows(df:pd.DataFrame, rate:float=None) -> tuple:
     p = _fig_protocol(d)
     return d[d.protocol == p], ('\n' + _ORACLE_NOTE if p == 'oracle' else '')
 
+# %% ../nbs/16_report_plots.ipynb #7d1a8bfa
+def _recorded(df:pd.DataFrame) -> bool:
+    "Whether every row of `df` records its test nodes (rows written before gnnic recorded them do not)."
+    return 'test_nodes' in df and df.test_nodes.astype(str).str.startswith('[').all()
+
+# %% ../nbs/16_report_plots.ipynb #b3324238
+_UNRECORDED = ("these results were written before gnnic recorded each run's test nodes (column test_nodes): "
+               "rerun with --fresh to draw the {}")  # why a figure is not drawn from such rows, and what to do
+
 # %% ../nbs/16_report_plots.ipynb #12744bfe
-def _predictions(df, es):
-    "Long table of (method, rate, seed, node, y, pred) over every row's test nodes."
-    out = []
-    for _, r in df.iterrows():
-        te = split_indices(es.y, FRACS, seed=int(r.seed))['test']
-        out.append(pd.DataFrame(dict(method=r.method, rate=r.rate, seed=r.seed, node=te, y=es.y[te], pred=json.loads(r.test_pred))))
-    return pd.concat(out, ignore_index=True)
+def _predictions(df, es, figure:str='figure'):
+    "Long table of (method, rate, seed, node, pred, y) over every row's recorded test nodes; refused without them."
+    if not _recorded(df): raise ValueError(_UNRECORDED.format(figure))
+    p = pd.concat([pd.DataFrame(dict(method=r.method, rate=r.rate, seed=r.seed, node=json.loads(r.test_nodes),
+                                     pred=json.loads(r.test_pred))) for r in df.itertuples()], ignore_index=True)
+    return p.assign(y=es.y[p.node.values])
 
 # %% ../nbs/16_report_plots.ipynb #2f38d2b5
 def local_homophily(graph, y) -> np.ndarray:
     "Per node: fraction of its neighbours with the same label (nan for isolated nodes)."
-    y = np.asarray(y); s, t = graph.edge_index.numpy()
-    same = np.bincount(t, weights=(y[s] == y[t]).astype(float), minlength=len(y)); deg = np.bincount(t, minlength=len(y))
+    y = np.asarray(y)
+    s, t = graph.edge_index.numpy()
+    same = np.bincount(t, weights=(y[s] == y[t]).astype(float), minlength=len(y))
+    deg = np.bincount(t, minlength=len(y))
     with np.errstate(invalid='ignore', divide='ignore'): return np.where(deg > 0, same / deg, np.nan)
 
 # %% ../nbs/16_report_plots.ipynb #f6d574a9
 def _accuracy_by_homophily(p, h):
     "Accuracy per (method, homophily bin) of the pooled predictions `p`, and the number of test nodes per bin."
-    bins = pd.cut(h[p.node.values], (0, 0.5, 0.8, 0.9999, 1.0001), labels=['< 0.5', '0.5–0.8', '0.8–1', '1'], right=False)
+    bins = pd.cut(h[p.node.values], (0, 0.5, 0.8, 0.9999, 1.0001), labels=['< 0.5', '0.5–0.8', '0.8–1', '1'],
+                  right=False)
     p = p.assign(bin=bins, ok=p.y == p.pred)
     acc = p.groupby(['method', 'bin'], observed=False).ok.mean().unstack()
     return acc, p[p.method == p.method.iloc[0]].groupby('bin', observed=False).size()
@@ -83,38 +102,57 @@ def _accuracy_by_homophily(p, h):
 # %% ../nbs/16_report_plots.ipynb #df01e490
 def plot_homophily(df:pd.DataFrame, es:EmbeddingSet, graph, path=None, rate:float=None):
     "Test accuracy per bin of local homophily, seeds pooled at `rate` (default: lowest), one protocol."
-    d, note = _pooled_rows(df, rate); rate = d.rate.iloc[0]
-    acc, n = _accuracy_by_homophily(_predictions(d, es), local_homophily(graph, es.y))
-    fig, ax = plt.subplots(figsize=(7, 4.2)); x = range(len(acc.columns))
-    for m in _order(acc.index): ax.plot(x, acc.loc[m].values, marker='o', ms=3, color=_STYLE.get(m), ls='-' if m in GRAPH_METHODS else '--', label=m)
-    ax.set_xticks(x); ax.set_xticklabels([f"{l}\n(n={n.get(l, 0)})" for l in acc.columns])
-    ax.set_xlabel('local homophily of the test node (test nodes pooled over seeds)'); ax.set_ylabel('test accuracy')
+    d, note = _pooled_rows(df, rate)
+    rate = d.rate.iloc[0]
+    acc, n = _accuracy_by_homophily(_predictions(d, es, 'homophily figure'), local_homophily(graph, es.y))
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    x = range(len(acc.columns))
+    for m in _order(acc.index):
+        ax.plot(
+            x, acc.loc[m].values, marker='o', ms=3, color=_STYLE.get(m), ls='-' if m in GRAPH_METHODS else '--', label=m
+        )
+    ax.set_xticks(x)
+    ax.set_xticklabels([f"{l}\n(n={n.get(l, 0)})" for l in acc.columns])
+    ax.set_xlabel('local homophily of the test node (test nodes pooled over seeds)')
+    ax.set_ylabel('test accuracy')
     ax.set_title(f'Accuracy vs neighbourhood homophily, label rate {_pct(rate)}{note}')
-    ax.legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.01, 1)); ax.grid(alpha=.3); fig.tight_layout()
+    ax.legend(fontsize=8, loc='upper left', bbox_to_anchor=(1.01, 1))
+    ax.grid(alpha=.3)
+    fig.tight_layout()
     return _save(fig, path)
 
 # %% ../nbs/16_report_plots.ipynb #1376089a
 def _draw_confusion(ax, cm, classes):
     "Row-normalised confusion matrix `cm` on `ax`, with the counts written in the non-empty cells; the image."
-    norm = cm / np.maximum(cm.sum(1, keepdims=True), 1); k = len(cm)
+    norm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
+    k = len(cm)
     im = ax.imshow(norm, cmap='Blues', vmin=0, vmax=1)
-    for i, j in zip(*np.nonzero(cm)): ax.text(j, i, cm[i, j], ha='center', va='center', fontsize=7, color='white' if norm[i, j] > .6 else 'black')
-    ax.set_xticks(range(k)); ax.set_yticks(range(k)); ax.set_xticklabels(classes, rotation=90 if k > 10 else 0); ax.set_yticklabels(classes)
-    ax.set_xlabel('predicted'); ax.set_ylabel('true'); return im
+    for i, j in zip(*np.nonzero(cm)):
+        ax.text(j, i, cm[i, j], ha='center', va='center', fontsize=7, color='white' if norm[i, j] > .6 else 'black')
+    ax.set_xticks(range(k))
+    ax.set_yticks(range(k))
+    ax.set_xticklabels(classes, rotation=90 if k > 10 else 0)
+    ax.set_yticklabels(classes)
+    ax.set_xlabel('predicted')
+    ax.set_ylabel('true')
+    return im
 
 # %% ../nbs/16_report_plots.ipynb #a4040bfb
 def plot_confusion(df:pd.DataFrame, es:EmbeddingSet, path=None, rate:float=None, method:str=None):
     "Confusion matrix of `method` (default: best at `rate`), seeds pooled, one protocol: (figure, counts)."
-    d, note = _pooled_rows(df, rate); rate = d.rate.iloc[0]
+    d, note = _pooled_rows(df, rate)
+    rate = d.rate.iloc[0]
     method = method or d.groupby('method').test_acc.mean().idxmax()  # descriptive: never used for a verdict
     if not (d.method == method).any(): raise ValueError(f"the results hold no {method!r} run at label rate {rate:g}; "
                                                         f"methods there: {', '.join(sorted(d.method.unique()))}")
-    p = _predictions(d[d.method == method], es)
+    p = _predictions(d[d.method == method], es, 'confusion matrix')
     cm = confusion_matrix(p.y.values, p.pred.values, labels=range(es.n_classes))
-    fig, ax = plt.subplots(figsize=(0.5 * es.n_classes + 2.5, 0.5 * es.n_classes + 2)); im = _draw_confusion(ax, cm, es.classes)
+    fig, ax = plt.subplots(figsize=(0.5 * es.n_classes + 2.5, 0.5 * es.n_classes + 2))
+    im = _draw_confusion(ax, cm, es.classes)
     acc = np.trace(cm) / cm.sum()
     ax.set_title(f'{method} at {_pct(rate)} labels: {acc:.3f} accuracy\n(test nodes of {p.seed.nunique()} seeds){note}')
-    fig.colorbar(im, ax=ax, fraction=.046); fig.tight_layout()
+    fig.colorbar(im, ax=ax, fraction=.046)
+    fig.tight_layout()
     return _save(fig, path), cm
 
 # %% ../nbs/16_report_plots.ipynb #ff0a307a
@@ -131,12 +169,25 @@ def _embed_2d(x, method:str='tsne', seed:int=0) -> np.ndarray:
 # %% ../nbs/16_report_plots.ipynb #3b3abaf1
 def plot_embedding_map(es:EmbeddingSet, graph, path=None, method:str='tsne', seed:int=0):
     "Embeddings in 2-D coloured by class, with the graph's edges (grey within a class, red across classes)."
-    xy = _embed_2d(es.x, method, seed); s, t = graph.edge_index.numpy(); keep = s < t; s, t = s[keep], t[keep]; same = es.y[s] == es.y[t]
+    xy = _embed_2d(es.x, method, seed)
+    s, t = graph.edge_index.numpy()
+    keep = s < t
+    s, t = s[keep], t[keep]
+    same = es.y[s] == es.y[t]
     fig, ax = plt.subplots(figsize=(7.5, 6.5))
-    ax.add_collection(LineCollection(np.stack([xy[s[same]], xy[t[same]]], 1), colors='0.6', linewidths=.3, alpha=.35, zorder=1))
-    ax.add_collection(LineCollection(np.stack([xy[s[~same]], xy[t[~same]]], 1), colors='red', linewidths=.5, alpha=.6, zorder=2, label=f'{(~same).sum()} cross-class edges'))
+    ax.add_collection(
+        LineCollection(np.stack([xy[s[same]], xy[t[same]]], 1), colors='0.6', linewidths=0.3, alpha=0.35, zorder=1)
+    )
+    ax.add_collection(LineCollection(np.stack([xy[s[~same]], xy[t[~same]]], 1), colors='red', linewidths=.5, alpha=.6,
+                                     zorder=2, label=f'{(~same).sum()} cross-class edges'))
     cmap = plt.get_cmap('tab10' if es.n_classes <= 10 else 'tab20')
-    for c in range(es.n_classes): m = es.y == c; ax.scatter(xy[m, 0], xy[m, 1], s=5, color=cmap(c % cmap.N), label=es.classes[c], zorder=3)
-    ax.set_title(f"{method.upper() if method == 'pca' else 't-SNE'} of the embeddings with the graph: {len(s)} edges, {same.mean():.1%} within a class")
-    ax.legend(markerscale=3, fontsize=7, ncol=2, loc='best'); ax.set_xticks([]); ax.set_yticks([]); fig.tight_layout()
+    for c in range(es.n_classes):
+        m = es.y == c
+        ax.scatter(xy[m, 0], xy[m, 1], s=5, color=cmap(c % cmap.N), label=es.classes[c], zorder=3)
+    ax.set_title(f"{method.upper() if method == 'pca' else 't-SNE'} of the embeddings with the graph: {len(s)} edges, "
+                 f"{same.mean():.1%} within a class")
+    ax.legend(markerscale=3, fontsize=7, ncol=2, loc='best')
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.tight_layout()
     return _save(fig, path)
