@@ -71,7 +71,8 @@ def _reference_scores(x, metric, chunk=50):
 def run_case(case):
     "Run one measurement in this process; return its results as a dict."
     import numpy as np, torch
-    from gnn_image_classification.graph import knn_graph, threshold_graph, band_graph, graph_stats
+    from gnn_image_classification.graph import knn_graph, threshold_graph, band_graph
+    from gnn_image_classification.diagnostics import graph_stats
     from gnn_image_classification.knn import knn_search, block_rows, knn_recall
     x = np.load(case['data']); y = np.load(case['labels']); n, d = x.shape; k = case['k']
     what = case['what']; res = {}

@@ -21,7 +21,7 @@ from . import sources
 from .sources import ImageSource, image_folder, _open_checked
 
 # %% auto #0
-__all__ = ['EmbedConfig', 'default_cache_dir', 'embed_source', 'folder_to_csv', 'load_digits_cnn_embeddings']
+__all__ = ['EmbedConfig', 'embed_source', 'folder_to_csv', 'load_digits_cnn_embeddings']
 
 # %% ../nbs/11_cache.ipynb #c83d60b7
 @dataclass(frozen=True)
@@ -147,7 +147,8 @@ def _refuse_empty_classes(src, kept, failed):
     empty = [c for c in sorted(why) if not have[c]]
     if not empty: return
     say = (
-        lambda c: f"class {src.classes[c]!r}: all {len(why[c])} image(s) unreadable, e.g. {why[c][0][0]}: {why[c][0][1]}"
+        lambda c: f"class {src.classes[c]!r}: all {len(why[c])} image(s) unreadable, e.g. {why[c][0][0]}: "
+                  f"{why[c][0][1]}"
     )
     raise ValueError(
         f"{src.source}: no readable image in {len(empty)} class(es), so it cannot be learned; "
@@ -271,12 +272,13 @@ def _embed_cached(src:ImageSource, cfg:EmbedConfig, cdir, # cdir: the cache fold
 # %% ../nbs/11_cache.ipynb #37f9022f
 def embed_source(src:ImageSource, # from `image_folder` or `dataset_source`
                  backbone='efficientnet_lite0', # a backbone name, or an `EmbedConfig` (then the next four are ignored)
-                 weights='DEFAULT', image_size:int=None, normalise:bool=True, seed:int=0, # see `EmbedConfig`; None: random
+                 weights='DEFAULT', image_size:int=None, normalise:bool=True,
+                 seed:int=0, # see `EmbedConfig`; None: random
                  cache=True, # True: `default_cache_dir()`; a folder; or False for no cache
                  fingerprint:str='stat', # 'stat': trust a file whose path, size, mtime match; 'sha1': hash every file
                  errors:str='skip', # 'skip' unreadable images with a warning, or 'raise'
                  batch_size:int=64, device=None, num_workers:int=None, progress:bool=True, # as in `embed_images`
-                 refuse_empty:bool=True): # refuse classes none of whose images can be read (False: a part, checked after merging)
+                 refuse_empty:bool=True): # refuse classes with no readable image (False: a part, checked after merging)
     "Embeddings of an image source as an `EmbeddingSet` (its labels), reusing the cached rows of unchanged files."
     cfg = backbone if isinstance(backbone, EmbedConfig) else EmbedConfig(backbone, weights, image_size, normalise, seed)
     cdir = None if cache is False or cache is None else (default_cache_dir() if cache is True else Path(cache))
@@ -286,7 +288,8 @@ def embed_source(src:ImageSource, # from `image_folder` or `dataset_source`
 # %% ../nbs/11_cache.ipynb #79d5627c
 def folder_to_csv(root, # image folder, in any layout `image_folder` reads
                   out, # CSV to write
-                  backbone='efficientnet_lite0', weights='DEFAULT', image_size:int=None, # see `EmbedConfig`; None: random
+                  backbone='efficientnet_lite0', weights='DEFAULT',
+                  image_size:int=None, # see `EmbedConfig`; None: random
                   classes:list=None, class_names=None, n_per_class:int=None, seed:int=0, # see `image_folder`
                   style:str='exact', # 'exact' round-trips float32; 'reference' prints as numpy does
                   unlabelled:str='unlabelled', labels=None, # see `image_folder`
@@ -307,14 +310,17 @@ class _DigitImages(Dataset):
         self.sha1 = hashlib.sha1(self.imgs.numpy().tobytes()).hexdigest()
     def __len__(self): return len(self.targets)
     def __getitem__(self, i): return self.imgs[i][None], self.targets[i]
-    def __repr__(self): return f"sklearn digits, 8x8 padded to 10x10, dark ink on white, float in [0, 1], N={len(self)}, sha1={self.sha1}"
+    def __repr__(self):
+        return (f"sklearn digits, 8x8 padded to 10x10, dark ink on white, float in [0, 1], N={len(self)}, "
+                f"sha1={self.sha1}")
 
 # %% ../nbs/11_cache.ipynb #d5f59afb
 def load_digits_cnn_embeddings(n:int=None, # only the first `n` digits (default: all 1,797)
                                cache=True, # True: `default_cache_dir()`; a folder; or False for no cache
                                backbone='efficientnet_lite0', weights='DEFAULT', # another backbone, only to compare
                                device=None, progress:bool=True, # as in `embed_images`
-                               precision:str='fp32', channels_last:bool=False): # see `EmbedConfig` (other settings are other cache entries)
+                               precision:str='fp32',
+                               channels_last:bool=False): # see `EmbedConfig` (other settings are other cache entries)
     "The `digits_cnn` dataset: scikit-learn's digits embedded by pretrained EfficientNet-Lite0, cached."
     ds = _DigitImages(n)
     names = [f'digit_{i:04d}' for i in range(len(ds))]

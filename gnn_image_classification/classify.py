@@ -18,23 +18,27 @@ from .report_plots import _embed_2d
 from .sources import open_image
 
 # %% auto #0
-__all__ = ['Classification', 'classify', 'plot_predictions_map', 'write_classification']
+__all__ = ['Classification', 'classify', 'write_classification']
 
 # %% ../nbs/19_classify.ipynb #319a610f
 def _nearest(x, rows, ref, block:int=4096):
-    "For each of `rows`, its most cosine-similar row among `ref` (index into `ref`) and the similarity; blockwise, never |rows| × N."
+    "For each of `rows`, its most cosine-similar row of `ref` (index) and the similarity; blockwise, never |rows| × N."
     z, zr = l2_normalise(x[rows]), l2_normalise(x[ref])
     best, sim = np.zeros(len(rows), np.int64), np.zeros(len(rows), np.float32)
     for s in range(0, len(rows), block):
-        S = z[s:s + block] @ zr.T; best[s:s + block] = S.argmax(1); sim[s:s + block] = S.max(1)
+        S = z[s:s + block] @ zr.T
+        best[s:s + block] = S.argmax(1)
+        sim[s:s + block] = S.max(1)
     return best, sim
 
 # %% ../nbs/19_classify.ipynb #b3a7a498
 def _prediction_table(es:EmbeddingSet, probs:np.ndarray) -> pd.DataFrame:
     "One row per unlabelled image: class, probability, margin to the runner-up, nearest labelled image and its class."
     unl, lab = es.unlabelled, es.labelled
-    p = probs[unl]; top = np.sort(p, 1); pred = p.argmax(1); near, sim = _nearest(es.x, unl, lab)
-    return pd.DataFrame({'image': [es.names[i] for i in unl], 'class': [es.classes[c] for c in pred],
+    p = probs[unl]
+    top = np.sort(p, 1)
+    near, sim = _nearest(es.x, unl, lab)
+    return pd.DataFrame({'image': [es.names[i] for i in unl], 'class': [es.classes[c] for c in p.argmax(1)],
                          'probability': top[:, -1].round(4), 'margin': (top[:, -1] - top[:, -2]).round(4),
                          'nearest_labelled': [es.names[lab[j]] for j in near],
                          'nearest_class': [es.classes[es.y[lab[j]]] for j in near], 'similarity': sim.round(4)})
@@ -46,14 +50,17 @@ class Classification:
     predictions: pd.DataFrame # one row per unlabelled image (see `_prediction_table`)
     method: str # the method asked for ('auto' chooses)
     chosen: str # the method that predicted
-    cv_acc: float # out-of-fold accuracy inside the labels, the choice included (nan where a class has one label: no folds)
+    # out-of-fold accuracy inside the labels, the choice included (nan where a class has one label: no folds)
+    cv_acc: float
     cv_interval: tuple # its 95% Wilson interval over the labelled images
     n_labelled: int
     probs: np.ndarray # (N, C) class probabilities of every image
     hparams: dict # the settings used
     def __repr__(self):
-        est = f"{self.cv_acc:.3f} [{self.cv_interval[0]:.3f}, {self.cv_interval[1]:.3f}]" if np.isfinite(self.cv_acc) else 'n/a'
-        return f"Classification({len(self.predictions)} images by {self.chosen}, {self.n_labelled} labels, cross-validated accuracy {est})"
+        est = (f"{self.cv_acc:.3f} [{self.cv_interval[0]:.3f}, {self.cv_interval[1]:.3f}]"
+               if np.isfinite(self.cv_acc) else 'n/a')
+        return (f"Classification({len(self.predictions)} images by {self.chosen}, {self.n_labelled} labels, "
+                f"cross-validated accuracy {est})")
 
 # %% ../nbs/19_classify.ipynb #04104879
 def classify(es:EmbeddingSet, # labelled rows (y ≥ 0) and unlabelled rows (y = -1)
@@ -64,51 +71,64 @@ def classify(es:EmbeddingSet, # labelled rows (y ≥ 0) and unlabelled rows (y =
     lab, unl = es.labelled, es.unlabelled
     if len(np.unique(es.y[lab])) < 2:
         raise ValueError(f"{es.source or 'these images'}: labels of at least two classes are needed to classify, found "
-                         f"{len(lab)} labelled image(s) of {len(np.unique(es.y[lab]))} class(es); label more (`gnnic select` says which)")
+                         f"{len(lab)} labelled image(s) of {len(np.unique(es.y[lab]))} class(es); label more (`gnnic "
+                         "select` says which)")
     get_method(method)
-    g = build_graph(es.x, *graph); g.y = torch.as_tensor(es.y)  # unlabelled rows carry -1: nothing to read
-    r = fit_method(method, g, dict(train=lab, val=lab[:0], test=lab[:0]), lab, seed, 'budget', device=device, n_classes=es.n_classes)
+    g = build_graph(es.x, *graph)
+    g.y = torch.as_tensor(es.y)  # unlabelled rows carry -1: nothing to read
+    r = fit_method(method, g, dict(train=lab, val=lab[:0], test=lab[:0]), lab, seed, 'budget', device=device,
+                   n_classes=es.n_classes)
     probs, est = r.probs.detach().cpu().numpy(), r.estimate or dict(acc=float('nan'), lo=float('nan'), hi=float('nan'))
-    return Classification(_prediction_table(es, probs), method, r.hparams.get('method', method), est['acc'], (est['lo'], est['hi']),
-                          len(lab), probs, r.hparams)
+    return Classification(_prediction_table(es, probs), method, r.hparams.get('method', method), est['acc'],
+                          (est['lo'], est['hi']), len(lab), probs, r.hparams)
 
 # %% ../nbs/19_classify.ipynb #b18aac50
 def _thumb_uri(path, size:int=96) -> str:
     "An image file as a `data:` URI of a PNG thumbnail at most `size` pixels wide and high ('' if unreadable)."
     try: im = open_image(path)
     except Exception: return ''
-    im.thumbnail((size, size)); buf = io.BytesIO(); im.save(buf, 'PNG')
+    im.thumbnail((size, size))
+    buf = io.BytesIO()
+    im.save(buf, 'PNG')
     return 'data:image/png;base64,' + base64.b64encode(buf.getvalue()).decode()
 
 # %% ../nbs/19_classify.ipynb #92d951a6
 def plot_predictions_map(es:EmbeddingSet, c:Classification, path=None, method:str='pca', seed:int=0):
-    "The embeddings in 2-D, unlabelled images coloured by predicted class, labelled ones as large circles edged in black."
+    "The embeddings in 2-D: unlabelled images coloured by predicted class, labelled ones as large black-edged circles."
     xy, pred = _embed_2d(es.x, method, seed), c.probs.argmax(1)
-    cmap = plt.get_cmap('tab10' if es.n_classes <= 10 else 'tab20'); col = lambda k: cmap(k % cmap.N)
+    cmap = plt.get_cmap('tab10' if es.n_classes <= 10 else 'tab20')
+    col = lambda k: cmap(k % cmap.N)
     fig, ax = plt.subplots(figsize=(7, 6))
     for k in range(es.n_classes):
-        m = pred[es.unlabelled] == k; ax.scatter(*xy[es.unlabelled][m].T, s=4, color=col(k), label=es.classes[k], alpha=.7)
+        m = pred[es.unlabelled] == k
+        ax.scatter(*xy[es.unlabelled][m].T, s=4, color=col(k), label=es.classes[k], alpha=.7)
     lab = es.labelled
-    ax.scatter(*xy[lab].T, s=60, c=[col(k) for k in es.y[lab]], edgecolors='k', linewidths=1.2, label=f'{len(lab)} labelled', zorder=3)
-    ax.set_title(f"{'PCA' if method == 'pca' else 't-SNE'} map: {len(es.unlabelled)} images by predicted class ({c.chosen}), labelled circled")
-    ax.legend(markerscale=2, fontsize=7, ncol=2); ax.set_xticks([]); ax.set_yticks([]); fig.tight_layout()
+    ax.scatter(*xy[lab].T, s=60, c=[col(k) for k in es.y[lab]], edgecolors='k', linewidths=1.2,
+               label=f'{len(lab)} labelled', zorder=3)
+    ax.set_title(f"{'PCA' if method == 'pca' else 't-SNE'} map: {len(es.unlabelled)} images by predicted class "
+                 f"({c.chosen}), labelled circled")
+    ax.legend(markerscale=2, fontsize=7, ncol=2)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.tight_layout()
     if path is not None: fig.savefig(path, dpi=110)
     return fig
 
 # %% ../nbs/19_classify.ipynb #b3ce0b57
 def _class_rows(es, c, paths, n_show) -> list:
-    "HTML sections per predicted class: its most and least confident unlabelled images, thumbnails with probability and margin."
+    "HTML per predicted class: its most and least confident unlabelled images, with probability and margin."
     p, out = c.predictions, []
-    fig = lambda r, i: (f'<figure><img src="{_thumb_uri(paths[i])}" alt="{html.escape(r.image)}"><figcaption>{html.escape(r.image)}'
+    fig = lambda r, i: (f'<figure><img src="{_thumb_uri(paths[i])}" '
+                        f'alt="{html.escape(r.image)}"><figcaption>{html.escape(r.image)}'
                         f'<br>p={r.probability:.2f}, margin {r.margin:.2f}</figcaption></figure>')
     row = {n: i for i, n in enumerate(es.names)}
+    figs = lambda d: '<div class="row">' + ''.join(fig(r, row[r.image]) for r in d.itertuples()) + '</div>'
     for k in es.classes:
         d = p[p['class'] == k].sort_values('probability', ascending=False)
         if d.empty: continue
         most, least = d.head(n_show), d.tail(n_show).iloc[::-1] if len(d) > n_show else d.iloc[:0]
-        out.append(f'<h3>{html.escape(k)}: {len(d)} images</h3><p>most confident</p><div class="row">'
-                   + ''.join(fig(r, row[r.image]) for r in most.itertuples()) + '</div>'
-                   + (f'<p>least confident</p><div class="row">' + ''.join(fig(r, row[r.image]) for r in least.itertuples()) + '</div>' if len(least) else ''))
+        out.append(f'<h3>{html.escape(k)}: {len(d)} images</h3><p>most confident</p>{figs(most)}'
+                   + (f'<p>least confident</p>{figs(least)}' if len(least) else ''))
     return out
 
 # %% ../nbs/19_classify.ipynb #8babf0a1
@@ -122,7 +142,8 @@ def _summary(es, c) -> dict:
                 cv_accuracy=None if not np.isfinite(c.cv_acc) else round(float(c.cv_acc), 4),
                 cv_interval_95=None if not np.isfinite(lo) else [round(lo, 4), round(hi, 4)],
                 labels_per_class={k: int((es.y == i).sum()) for i, k in enumerate(es.classes)},
-                predicted_per_class=c.predictions['class'].value_counts().reindex(es.classes, fill_value=0).astype(int).to_dict(),
+                predicted_per_class=c.predictions['class'].value_counts().reindex(es.classes, fill_value=0)
+                                     .astype(int).to_dict(),
                 hparams={k: v for k, v in c.hparams.items() if isinstance(v, (int, float, str, bool, type(None)))})
 
 # %% ../nbs/19_classify.ipynb #10a0438a
@@ -131,16 +152,25 @@ def write_classification(es:EmbeddingSet, c:Classification, # the images and the
                          paths:list=None, # image file of each row of `es` (default: `es.names`)
                          n_show:int=8, map_method:str='pca') -> Path:
     "Write the predictions, the summary, the map and the HTML report; return the report's path."
-    out = Path(out_dir); out.mkdir(parents=True, exist_ok=True); paths = list(paths or es.names); s = _summary(es, c)
-    atomic_write(out/'predictions.csv', c.predictions.to_csv(index=False)); atomic_write(out/'summary.json', json.dumps(s, indent=1))
-    fig = plot_predictions_map(es, c, method=map_method); buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=110); plt.close(fig)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = list(paths or es.names)
+    s = _summary(es, c)
+    atomic_write(out/'predictions.csv', c.predictions.to_csv(index=False))
+    atomic_write(out/'summary.json', json.dumps(s, indent=1))
+    fig = plot_predictions_map(es, c, method=map_method)
+    buf = io.BytesIO()
+    fig.savefig(buf, format='png', dpi=110)
+    plt.close(fig)
     atomic_write(out/'map.png', buf.getvalue())
-    est = (f"{s['cv_accuracy']:.1%} (95% interval {s['cv_interval_95'][0]:.1%}–{s['cv_interval_95'][1]:.1%}, cross-validated inside "
-           f"the {c.n_labelled} labels)" if s['cv_accuracy'] is not None else 'not estimable: some class has a single label')
+    est = (f"{s['cv_accuracy']:.1%} (95% interval {s['cv_interval_95'][0]:.1%}–{s['cv_interval_95'][1]:.1%}, "
+           f"cross-validated inside the {c.n_labelled} labels)" if s['cv_accuracy'] is not None
+           else 'not estimable: some class has a single label')
     head = (f"<h1>{len(c.predictions)} images classified</h1><p>Method: <b>{html.escape(c.chosen)}</b>"
-            f"{' (chosen by auto)' if c.method == 'auto' else ''}; {c.n_labelled} labelled images of {len(es.classes)} classes. "
-            f"Expected accuracy: {est}.</p>")
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>gnnic classify</title><style>{_CSS}</style></head><body>{head}"
-            f"<img src='data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}' alt='map' style='max-width:100%'>"
+            f"{' (chosen by auto)' if c.method == 'auto' else ''}; {c.n_labelled} labelled images of {len(es.classes)} "
+            f"classes. Expected accuracy: {est}.</p>")
+    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>gnnic classify</title><style>{_CSS}</style>"
+            f"</head><body>{head}<img src='data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}' "
+            "alt='map' style='max-width:100%'>"
             + ''.join(_class_rows(es, c, paths, n_show)) + '</body></html>')
     return atomic_write(out/'report.html', page)

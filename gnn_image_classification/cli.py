@@ -12,7 +12,7 @@ import pandas as pd
 from .data import load_digits_embeddings, read_embeddings, check_output_file, _reason
 
 # %% auto #0
-__all__ = ['DATASETS', 'main']
+__all__ = ['main']
 
 # %% ../nbs/20_cli.ipynb #c80d4b29
 def _digits_cnn():
@@ -20,11 +20,12 @@ def _digits_cnn():
     return load_digits_cnn_embeddings()
 
 # %% ../nbs/20_cli.ipynb #5a1c4005
-DATASETS = {'digits': load_digits_embeddings, 'digits_cnn': _digits_cnn}  # built-in datasets by name: `gnnic run --dataset NAME`
+# built-in datasets by name: `gnnic run --dataset NAME`
+DATASETS = {'digits': load_digits_embeddings, 'digits_cnn': _digits_cnn}
 
 # %% ../nbs/20_cli.ipynb #e67b957a
 def _error_message(e:Exception):
-    "One line for an error: an operating-system error as its path(s) and reason (`os.strerror`), never a bare error number."
+    "One line for an error: an operating-system error as its path(s) and reason, never a bare error number."
     if isinstance(e, OSError) and e.errno is not None:
         where = ' -> '.join(str(f) for f in (e.filename, e.filename2) if f is not None)
         return f"{where}: {_reason(e)}" if where else _reason(e)
@@ -43,7 +44,8 @@ def _number(cast, ok, what:str):
     return convert
 
 # %% ../nbs/20_cli.ipynb #51b1c307
-_positive = _number(int, lambda i: i >= 1, 'a positive integer')  # counts: --seeds, --workers, --budget, --epochs, --chunk
+# counts: --seeds, --workers, --budget, --epochs, --chunk
+_positive = _number(int, lambda i: i >= 1, 'a positive integer')
 _count = _number(int, lambda i: i >= 0, 'an integer ≥ 0')  # --seed, DataLoader workers (0: in the main process)
 _rate = _number(float, lambda r: 0 < r <= 1, 'a label rate in (0, 1], e.g. 0.05 for 5%')
 _positive_real = _number(float, lambda r: 0 < r < math.inf, 'a positive number')  # --lr, fit's --k (k, or a threshold)
@@ -56,53 +58,74 @@ def _run_args(r, preset:str):
     from gnn_image_classification.methods import METHODS, PROTOCOLS
     from gnn_image_classification.metrics import METRICS
     names = [n for n in PRESETS if n.startswith('sweep_') == (preset == 'quick')]
-    sweep = lambda s: s if s.startswith('sweep_') else f'sweep_{s}'  # `gnnic sweep --preset quick` runs the preset sweep_quick
-    r.add_argument('--preset', default=preset, type=sweep if preset == 'quick' else str, help=f"preset: {', '.join(names)} (default: {preset})")
-    r.add_argument('--embeddings', help='embeddings: a CSV in the reference layout (image_name, class_name, embedding) or a folder written by `gnnic embed`; default: --dataset')
-    r.add_argument('--dataset', choices=list(DATASETS), help='built-in dataset, when no --embeddings is given (default: digits)')
+    # `gnnic sweep --preset quick` runs the preset sweep_quick
+    sweep = lambda s: s if s.startswith('sweep_') else f'sweep_{s}'
+    r.add_argument('--preset', default=preset, type=sweep if preset == 'quick' else str,
+                   help=f"preset: {', '.join(names)} (default: {preset})")
+    r.add_argument('--embeddings',
+                   help='embeddings: a CSV in the reference layout (image_name, class_name, embedding) or a folder '
+                        'written by `gnnic embed`; default: --dataset')
+    r.add_argument('--dataset', choices=list(DATASETS),
+                   help='built-in dataset, when no --embeddings is given (default: digits)')
     r.add_argument('--out', help='output folder (default: gnnic_results/<preset>-<dataset>)')
     r.add_argument('--methods', '--models', nargs='+', help=f"override the preset's methods: {', '.join(METHODS)}")
-    r.add_argument('--label-rates', '--rates', nargs='+', type=_rate, help="label rates, fractions of each class's training nodes (e.g. 0.01 0.1 1)")
-    r.add_argument('--protocols', nargs='+', choices=[p for p in PROTOCOLS if p != 'full'], help="tuning protocols below rate 1 (default: the preset's)")
-    r.add_argument('--draws', nargs='+', choices=DRAWS, help="how the labelled nodes are drawn below rate 1: stratified (one per class first, "
+    r.add_argument('--label-rates', '--rates', nargs='+', type=_rate,
+                   help="label rates, fractions of each class's training nodes (e.g. 0.01 0.1 1)")
+    r.add_argument('--protocols', nargs='+', choices=[p for p in PROTOCOLS if p != 'full'],
+                   help="tuning protocols below rate 1 (default: the preset's)")
+    r.add_argument('--draws', nargs='+', choices=DRAWS,
+                   help="how the labelled nodes are drawn below rate 1: stratified (one per class first, "
                    "needs labels; the default), random, or a selection strategy; several are compared, paired by seed")
-    r.add_argument('--tune', action=argparse.BooleanOptionalAction, help="search each method's grid (default: the preset's choice)")
+    r.add_argument('--tune', action=argparse.BooleanOptionalAction,
+                   help="search each method's grid (default: the preset's choice)")
     r.add_argument('--metrics', nargs='+', help=f"override the preset's metrics: {', '.join(METRICS)}")
     r.add_argument('--k', nargs='+', type=_positive, help='kNN graphs with these k (overrides the preset graphs)')
     r.add_argument('--graph', default='knn', choices=['knn', 'mutual_knn'], help='graph kind used with --k')
     r.add_argument('--seeds', type=_positive, help='number of seeds (0..N-1)')
     r.add_argument('--workers', type=_positive, default=2, help='worker processes, one thread each (default: 2)')
-    r.add_argument('--map', default='pca', choices=['tsne', 'pca'], help='2-D map of the embeddings in the report (default: pca)')
+    r.add_argument('--map', default='pca', choices=['tsne', 'pca'],
+                   help='2-D map of the embeddings in the report (default: pca)')
     r.add_argument('--fresh', action='store_true', help='discard earlier results in the output folder and start over')
-    r.add_argument('--device', default='cpu', help='torch device, e.g. cpu or cuda (default: cpu; these graphs are small)')
+    r.add_argument('--device', default='cpu',
+                   help='torch device, e.g. cpu or cuda (default: cpu; these graphs are small)')
     r.add_argument('--no-progress', action='store_true', help='hide the progress bar')
 
 # %% ../nbs/20_cli.ipynb #2f137b0c
 def _image_args(p):
     "The arguments `gnnic fit` and `gnnic embed` share: the image folder and the backbone that embeds it."
     p.add_argument('folder', help='image folder with one subfolder per class (a nested images/ level is fine)')
-    p.add_argument('--backbone', default='efficientnet_lite0', help='backbone: efficientnet_lite0 (pretrained weights installed with the package, works offline), vgg16 (the reference), resnet18, resnet50, vit_b_16 (default: efficientnet_lite0)')
-    p.add_argument('--weights', default='DEFAULT', type=lambda w: None if w.lower() == 'none' else w, help="pretrained weights: DEFAULT, a weights name, or 'none' for random weights")
+    p.add_argument('--backbone', default='efficientnet_lite0',
+                   help='backbone: efficientnet_lite0 (pretrained weights installed with the package, works offline), '
+                        'vgg16 (the reference), resnet18, resnet50, vit_b_16 (default: efficientnet_lite0)')
+    p.add_argument('--weights', default='DEFAULT', type=lambda w: None if w.lower() == 'none' else w,
+                   help="pretrained weights: DEFAULT, a weights name, or 'none' for random weights")
     p.add_argument('--image-size', type=_pixels, help="input size (default: the weights' own, or 224)")
     p.add_argument('--class-names', help='class-name map: words.txt-style file or JSON {folder: name}')
     p.add_argument('--n-per-class', type=_positive, help='sample this many images per class (seeded by --seed)')
     p.add_argument('--seed', type=_count, default=0, help='seed of the sampling, the split and the model (default: 0)')
-    p.add_argument('--labels', nargs='+', help='labels CSV file(s) with columns image,label (a filled-in selection.csv works); '
+    p.add_argument('--labels', nargs='+',
+                   help='labels CSV file(s) with columns image,label (a filled-in selection.csv works); '
                    'then subfolders are not classes, and images with no label, or not listed, are unlabelled')
-    p.add_argument('--unlabelled', default='unlabelled', help="subfolder of unlabelled images beside the class folders (default: unlabelled)")
+    p.add_argument('--unlabelled', default='unlabelled',
+                   help="subfolder of unlabelled images beside the class folders (default: unlabelled)")
 
 # %% ../nbs/20_cli.ipynb #fc73b2bb
 def _fit_args(f):
     "The arguments of `gnnic fit`."
     _image_args(f)
     f.add_argument('--out', default='gnnic_model.pt', help='where to save the classifier (default: gnnic_model.pt)')
-    f.add_argument('--precision', default='fp32', choices=['fp32', 'bf16', 'fp16'], help='embedding precision: fp32 (default), bf16 (CPUs with avx512_bf16/AMX, GPUs) or fp16 (GPUs)')
-    f.add_argument('--channels-last', action='store_true', help='embed in channels-last layout (faster convolutions on most CPUs)')
-    f.add_argument('--model', default='auto', help="any method (sage, gcn, labelprop, logreg, ...), or auto: the one that "
+    f.add_argument('--precision', default='fp32', choices=['fp32', 'bf16', 'fp16'],
+                   help='embedding precision: fp32 (default), bf16 (CPUs with avx512_bf16/AMX, GPUs) or fp16 (GPUs)')
+    f.add_argument('--channels-last', action='store_true',
+                   help='embed in channels-last layout (faster convolutions on most CPUs)')
+    f.add_argument('--model', default='auto',
+                   help="any method (sage, gcn, labelprop, logreg, ...), or auto: the one that "
                    "cross-validation inside the training labels chooses (default: auto)")
     f.add_argument('--metric', default='cosine', help='graph metric (default: cosine)')
-    f.add_argument('--graph', default='knn', choices=['knn', 'mutual_knn', 'threshold'], help='graph kind (default: knn)')
-    f.add_argument('--k', type=_positive_real, default=10, help='k for kNN graphs, or the threshold for threshold graphs (default: 10)')
+    f.add_argument('--graph', default='knn', choices=['knn', 'mutual_knn', 'threshold'],
+                   help='graph kind (default: knn)')
+    f.add_argument('--k', type=_positive_real, default=10,
+                   help='k for kNN graphs, or the threshold for threshold graphs (default: 10)')
     f.add_argument('--lr', type=_positive_real, help="learning rate of a trained method (default: the method's)")
     f.add_argument('--epochs', type=_positive, help="most epochs of a trained method (default: the method's)")
     f.add_argument('--device', help='torch device (default: cuda if available)')
@@ -111,12 +134,18 @@ def _fit_args(f):
 def _embed_args(e):
     "The arguments of `gnnic embed`."
     _image_args(e)
-    e.add_argument('--out', required=True, help='embedding folder to write (shared by all ranks); DIR/parts keeps the parts for re-runs')
-    e.add_argument('--chunk', type=_positive, default=1024, help='images per part: the unit of work of a rank (default: 1024)')
-    e.add_argument('--drop-parts', action='store_true', help='delete DIR/parts after the merge (a re-run then embeds everything again)')
-    e.add_argument('--fingerprint', default='stat', choices=['stat', 'sha1'], help='how unchanged files are recognised: size and mtime (default), or content hash')
-    e.add_argument('--errors', default='skip', choices=['skip', 'raise'], help='unreadable images: skip and list them (default) or stop')
-    e.add_argument('--batch-size', type=_positive, default=64); e.add_argument('--workers', type=_count, help='DataLoader workers per rank')
+    e.add_argument('--out', required=True,
+                   help='embedding folder to write (shared by all ranks); DIR/parts keeps the parts for re-runs')
+    e.add_argument('--chunk', type=_positive, default=1024,
+                   help='images per part: the unit of work of a rank (default: 1024)')
+    e.add_argument('--drop-parts', action='store_true',
+                   help='delete DIR/parts after the merge (a re-run then embeds everything again)')
+    e.add_argument('--fingerprint', default='stat', choices=['stat', 'sha1'],
+                   help='how unchanged files are recognised: size and mtime (default), or content hash')
+    e.add_argument('--errors', default='skip', choices=['skip', 'raise'],
+                   help='unreadable images: skip and list them (default) or stop')
+    e.add_argument('--batch-size', type=_positive, default=64)
+    e.add_argument('--workers', type=_count, help='DataLoader workers per rank')
     e.add_argument('--device', help='torch device (default: the rank\'s GPU if there is one, else cpu)')
     e.add_argument('--no-progress', action='store_true', help='hide the progress bar')
 
@@ -126,8 +155,10 @@ def _predict_args(q):
     q.add_argument('model', help='classifier file written by `gnnic fit`')
     q.add_argument('inputs', nargs='+', help='image files or folders')
     q.add_argument('--out', default='predictions.csv', help='predictions CSV (default: predictions.csv)')
-    q.add_argument('--mode', default='attach', choices=['attach', 'rebuild'], help='attach each image to the stored graph (default), or rebuild the graph with all of them')
-    q.add_argument('--errors', default='skip', choices=['skip', 'raise'], help='unreadable images: skip with a warning (default) or stop')
+    q.add_argument('--mode', default='attach', choices=['attach', 'rebuild'],
+                   help='attach each image to the stored graph (default), or rebuild the graph with all of them')
+    q.add_argument('--errors', default='skip', choices=['skip', 'raise'],
+                   help='unreadable images: skip with a warning (default) or stop')
     q.add_argument('--all-probs', action='store_true', help='add one probability column per class')
     q.add_argument('--device', help='torch device (default: cuda if available)')
 
@@ -142,61 +173,76 @@ def _labelled_folder_args(p):
 def _select_args(s):
     "The arguments of `gnnic select`."
     from gnn_image_classification.selection import STRATEGIES, DEFAULT_STRATEGY
-    _image_args(s); _labelled_folder_args(s)
+    _image_args(s)
+    _labelled_folder_args(s)
     s.add_argument('--budget', type=_positive, required=True, help='how many images to label now')
-    s.add_argument('--strategy', default=DEFAULT_STRATEGY, choices=STRATEGIES, help=f'how to choose (default: {DEFAULT_STRATEGY})')
-    s.add_argument('--out', default='gnnic_select', help='folder for selection.csv and the contact sheet (default: gnnic_select)')
+    s.add_argument('--strategy', default=DEFAULT_STRATEGY, choices=STRATEGIES,
+                   help=f'how to choose (default: {DEFAULT_STRATEGY})')
+    s.add_argument('--out', default='gnnic_select',
+                   help='folder for selection.csv and the contact sheet (default: gnnic_select)')
 
 # %% ../nbs/20_cli.ipynb #170307f8
 def _classify_args(c):
     "The arguments of `gnnic classify`."
-    _image_args(c); _labelled_folder_args(c)
-    c.add_argument('--method', default='auto', help='any method, or auto: chosen by cross-validation inside the labels (default: auto)')
-    c.add_argument('--out', default='gnnic_classify', help='folder for predictions.csv, summary.json and report.html (default: gnnic_classify)')
-    c.add_argument('--map', default='pca', choices=['tsne', 'pca'], help='2-D map of the embeddings in the report (default: pca)')
+    _image_args(c)
+    _labelled_folder_args(c)
+    c.add_argument('--method', default='auto',
+                   help='any method, or auto: chosen by cross-validation inside the labels (default: auto)')
+    c.add_argument('--out', default='gnnic_classify',
+                   help='folder for predictions.csv, summary.json and report.html (default: gnnic_classify)')
+    c.add_argument('--map', default='pca', choices=['tsne', 'pca'],
+                   help='2-D map of the embeddings in the report (default: pca)')
 
 # %% ../nbs/20_cli.ipynb #9106b167
 def _parser():
-    p = argparse.ArgumentParser(prog='gnnic', description='Image classification with graph neural networks over embedding-similarity graphs.')
+    p = argparse.ArgumentParser(
+        prog='gnnic', description='Image classification with graph neural networks over embedding-similarity graphs.')
     sub = p.add_subparsers(dest='command')
-    _run_args(sub.add_parser('run', help='run an experiment grid: any methods, graphs, label rates and protocols (the default command)'), 'default')
-    _fit_args(sub.add_parser('fit', help='embed an image folder, train a GNN on its similarity graph, save it for `gnnic predict`'))
-    _embed_args(sub.add_parser('embed', help='embed an image folder into an embedding folder (float32 .npy, labels, names, manifest); under torchrun, sharded over the ranks'))
-    _predict_args(sub.add_parser('predict', help='classify new images with a classifier saved by `gnnic fit`, writing a CSV'))
-    _select_args(sub.add_parser('select', help='choose which images of a folder to label next: a CSV to fill in and a contact sheet'))
-    _classify_args(sub.add_parser('classify', help='classify every unlabelled image of a folder from the labelled ones: predictions.csv and report.html'))
-    _run_args(sub.add_parser('sweep', help="the label-rate sweep: `gnnic run` with a sweep preset (quick or full), writing report.md"), 'quick')
+    _run_args(sub.add_parser(
+        'run', help='run an experiment grid: any methods, graphs, label rates and protocols (the default command)'),
+        'default')
+    _fit_args(sub.add_parser(
+        'fit', help='embed an image folder, train a GNN on its similarity graph, save it for `gnnic predict`'))
+    _embed_args(sub.add_parser('embed', help='embed an image folder into an embedding folder (float32 .npy, labels, '
+                                             'names, manifest); under torchrun, sharded over the ranks'))
+    _predict_args(sub.add_parser(
+        'predict', help='classify new images with a classifier saved by `gnnic fit`, writing a CSV'))
+    _select_args(sub.add_parser(
+        'select', help='choose which images of a folder to label next: a CSV to fill in and a contact sheet'))
+    _classify_args(sub.add_parser('classify', help='classify every unlabelled image of a folder from the labelled '
+                                                   'ones: predictions.csv and report.html'))
+    _run_args(sub.add_parser(
+        'sweep', help="the label-rate sweep: `gnnic run` with a sweep preset (quick or full), writing report.md"),
+        'quick')
     return p
 
 # %% ../nbs/20_cli.ipynb #d72a210c
 def _outputs(a) -> Path:
-    "The folder a command writes into: `--out` of run, embed, select and classify; the folder of fit's and predict's `--out` file."
+    "The folder a command writes into: `--out` of run, embed, select and classify; the folder of fit's, predict's file."
     if a.command in ('fit', 'predict'): return Path(a.out).expanduser().absolute().parent
     if a.command in ('run', 'sweep') and not a.out:
         return Path(f"gnnic_results/{a.preset}-{Path(a.embeddings).stem if a.embeddings else a.dataset or 'digits'}")
     return Path(a.out).expanduser()
 
 # %% ../nbs/20_cli.ipynb #ca0d7298
-def _inside(path, folder) -> bool: return Path(folder).resolve() in [Path(path).resolve(), *Path(path).resolve().parents]
-
-# %% ../nbs/20_cli.ipynb #2d8b082f
-def _known_method(name:str):
-    "Refuse an unknown method name before any work (`auto` lets cross-validation choose)."
-    from gnn_image_classification.methods import get_method
-    if name != 'auto': get_method(name)
+def _inside(path, folder) -> bool:
+    return Path(folder).resolve() in [Path(path).resolve(), *Path(path).resolve().parents]
 
 # %% ../nbs/20_cli.ipynb #2da0534b
 def _check_args(a):
-    "Refuse, before any work, what an option's type cannot see: names, options that contradict each other, an output inside the input."
+    "Refuse before any work what an option's type cannot see: names, contradicting options, an output inside the input."
     from gnn_image_classification.metrics import get_metric
+    from gnn_image_classification.methods import get_method
     if getattr(a, 'embeddings', None) and a.dataset:
-        raise ValueError(f"give --embeddings or --dataset, not both (--embeddings {a.embeddings}, --dataset {a.dataset})")
+        raise ValueError(f"give --embeddings or --dataset, not both (--embeddings {a.embeddings}, "
+                         f"--dataset {a.dataset})")
     if a.command == 'fit' and a.graph != 'threshold' and not float(a.k).is_integer():
         raise ValueError(f"argument --k: a {a.graph} graph takes a whole number of neighbours, got {a.k:g}; "
                          "for a distance threshold use --graph threshold")
     if getattr(a, 'backbone', None) == 'vit_b_16' and a.image_size not in (None, 224):
         raise ValueError(f"argument --image-size: vit_b_16 takes 224-pixel images only, got {a.image_size}")
-    if a.command in ('fit', 'classify'): _known_method(a.model if a.command == 'fit' else a.method)
+    # an unknown method name, before any work (`auto` lets cross-validation choose)
+    if a.command in ('fit', 'classify') and (m := a.model if a.command == 'fit' else a.method) != 'auto': get_method(m)
     if a.command == 'fit': get_metric(a.metric)
     if a.command in ('embed', 'select', 'classify') and _inside(a.out, a.folder):
         raise ValueError(f"--out {a.out} is inside the image folder {a.folder}: what is written there would be read as "
@@ -228,42 +274,53 @@ def _warning_line(message, category, filename, lineno, line=None) -> str:
 
 # %% ../nbs/20_cli.ipynb #9ee09a96
 def _user_errors() -> tuple:
-    "The errors a user or the machine causes (bad input, a full disk, no memory, missing weights): one line and exit status 2."
+    "Errors a user or the machine causes (bad input, a full disk, no memory, missing weights): one line, exit status 2."
     import torch
     from gnn_image_classification.embeddings import WeightsUnavailableError
     return ValueError, OSError, MemoryError, torch.OutOfMemoryError, WeightsUnavailableError
 
 # %% ../nbs/20_cli.ipynb #9f6def06
 def main(argv=None):
-    "Entry point of the `gnnic` console script; returns the exit status (0 done, 2 bad input or environment, 1 a bug, 130 stopped)."
+    "The `gnnic` console script; returns the exit status (0 done, 2 bad input or environment, 1 a bug, 130 stopped)."
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith('-') and argv[0] not in ('-h', '--help'): argv = ['run', *argv]
-    warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated', category=FutureWarning)  # raised by PyG's import
+    # raised by PyG's import
+    warnings.filterwarnings('ignore', message='.*torch.jit.script.*deprecated', category=FutureWarning)
     try: a = _parser().parse_args(argv)
     except SystemExit as e: return e.code  # argparse has printed its message
-    import matplotlib; matplotlib.use('Agg')
+    import matplotlib
+    matplotlib.use('Agg')
     shown, warnings.formatwarning = warnings.formatwarning, _warning_line
     try:
         _check_args(a)
         with _removed_on_failure(_outputs(a)): globals()[f"_cmd_{'run' if a.command == 'sweep' else a.command}"](a)
-    except _user_errors() as e: print(f"gnnic: error: {_error_message(e)}", file=sys.stderr); return 2
-    except KeyboardInterrupt: print("gnnic: stopped; what was finished is kept, and the same command goes on from it", file=sys.stderr); return 130
+    except _user_errors() as e:
+        print(f"gnnic: error: {_error_message(e)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("gnnic: stopped; what was finished is kept, and the same command goes on from it", file=sys.stderr)
+        return 130
     except Exception as e:
         if os.environ.get('GNNIC_TRACEBACK'): raise
-        print(f"gnnic: internal error: {type(e).__name__}: {_error_message(e)}\n(a bug in gnnic: please report it with the command; "
-              "GNNIC_TRACEBACK=1 shows where it happened)", file=sys.stderr); return 1
+        print(f"gnnic: internal error: {type(e).__name__}: {_error_message(e)}\n(a bug in gnnic: please report it with "
+              "the command; GNNIC_TRACEBACK=1 shows where it happened)", file=sys.stderr)
+        return 1
     finally: warnings.formatwarning = shown
     return 0
 
 # %% ../nbs/20_cli.ipynb #c5a1e0d4
 def _drop_repeats(a):
-    "Remove repeated values of `gnnic run`'s list options in place (metrics by their canonical name), saying on stderr which were dropped."
+    "Drop repeated values of `gnnic run`'s list options in place (metrics by canonical name), naming them on stderr."
     from gnn_image_classification.metrics import get_metric
     if a.metrics: a.metrics = [get_metric(m).name for m in a.metrics]  # 'cos' and 'cosine' are one metric
     dropped = []
     for opt in ('methods', 'metrics', 'k', 'label_rates', 'protocols', 'draws'):
-        v = getattr(a, opt) or []; rep = [x for i, x in enumerate(v) if x in v[:i]]
-        if rep: setattr(a, opt, list(dict.fromkeys(v))); dropped.append(f"--{opt.replace('_', '-')} {' '.join(f'{x:g}' if isinstance(x, float) else str(x) for x in rep)}")
+        v = getattr(a, opt) or []
+        rep = [x for i, x in enumerate(v) if x in v[:i]]
+        if rep:
+            setattr(a, opt, list(dict.fromkeys(v)))
+            dropped.append(f"--{opt.replace('_', '-')} "
+                           f"{' '.join(f'{x:g}' if isinstance(x, float) else str(x) for x in rep)}")
     if dropped: print(f"gnnic: note: repeated values are run once; dropped {'; '.join(dropped)}", file=sys.stderr)
 
 # %% ../nbs/20_cli.ipynb #01566f72
@@ -322,7 +379,8 @@ def _cmd_fit(a):
     from gnn_image_classification.cache import embed_source, EmbedConfig
     from gnn_image_classification.predict import fit_classifier
     check_output_file(a.out, 'classifier file')  # before minutes of embedding and training
-    src = image_folder(a.folder, class_names=a.class_names, n_per_class=a.n_per_class, seed=a.seed, unlabelled=a.unlabelled, labels=a.labels)
+    src = image_folder(a.folder, class_names=a.class_names, n_per_class=a.n_per_class, seed=a.seed,
+                       unlabelled=a.unlabelled, labels=a.labels)
     cfg = EmbedConfig(a.backbone, a.weights, a.image_size, precision=a.precision, channels_last=a.channels_last)
     es = embed_source(src, cfg, device=a.device)
     k = int(a.k) if a.graph != 'threshold' else a.k
@@ -330,8 +388,8 @@ def _cmd_fit(a):
     clf, r = fit_classifier(es, cfg, model=a.model, graph=(a.metric, a.graph, k), seed=a.seed, device=a.device, **hp)
     clf.save(a.out)
     chosen = r.hparams.get('method', a.model)
-    print(f"{chosen}{' (chosen by auto)' if a.model == 'auto' else ''} on a {a.graph} graph ({a.metric}, {k}) of {len(es)} images: "
-          f"selection score {r.val_acc:.4f}, test accuracy {r.test_acc:.4f}; saved {a.out}")
+    print(f"{chosen}{' (chosen by auto)' if a.model == 'auto' else ''} on a {a.graph} graph ({a.metric}, {k}) of "
+          f"{len(es)} images: selection score {r.val_acc:.4f}, test accuracy {r.test_acc:.4f}; saved {a.out}")
 
 # %% ../nbs/20_cli.ipynb #06faca19
 def _cmd_predict(a):
@@ -339,18 +397,21 @@ def _cmd_predict(a):
     from gnn_image_classification.predict import predict_folder_to_csv
     check_output_file(a.out, 'predictions CSV')
     inputs = a.inputs[0] if len(a.inputs) == 1 else a.inputs
-    df = predict_folder_to_csv(a.model, inputs, a.out, mode=a.mode, errors=a.errors, all_probs=a.all_probs, device=a.device)
+    df = predict_folder_to_csv(a.model, inputs, a.out, mode=a.mode, errors=a.errors, all_probs=a.all_probs,
+                               device=a.device)
     n_ok, n_err = int(df['class'].notna().sum()), int(df['error'].notna().sum())
-    print(f"predicted {n_ok} images" + (f"; {n_err} row(s) with an error (see the error column)" if n_err else '') + f"; wrote {a.out}")
+    print(f"predicted {n_ok} images" + (f"; {n_err} row(s) with an error (see the error column)" if n_err else '')
+          + f"; wrote {a.out}")
 
 # %% ../nbs/20_cli.ipynb #e8476719
 def _embedded_folder(a):
     "The folder of `gnnic select`/`classify` embedded (labelled and unlabelled images), and each row's image file."
     from gnn_image_classification.sources import image_folder
     from gnn_image_classification.cache import embed_source, EmbedConfig
-    src = image_folder(a.folder, class_names=a.class_names, n_per_class=a.n_per_class, seed=a.seed, unlabelled=a.unlabelled,
-                       labels=a.labels)
-    es = embed_source(src, EmbedConfig(a.backbone, a.weights, a.image_size), device=a.device, progress=not a.no_progress)
+    src = image_folder(a.folder, class_names=a.class_names, n_per_class=a.n_per_class, seed=a.seed,
+                       unlabelled=a.unlabelled, labels=a.labels)
+    es = embed_source(src, EmbedConfig(a.backbone, a.weights, a.image_size), device=a.device,
+                      progress=not a.no_progress)
     files = dict(zip(src.names, src.paths))
     return es, [files[n] for n in es.names]
 
@@ -359,21 +420,25 @@ def _cmd_select(a):
     "Choose the images to label next, from the embeddings alone (and the current model's doubts for `uncertainty`)."
     from gnn_image_classification.selection import select_images, write_selection
     from gnn_image_classification.classify import classify
-    out = Path(a.out); check_output_file(out / 'selection.csv', 'selection CSV')
+    out = Path(a.out)
+    check_output_file(out / 'selection.csv', 'selection CSV')
     es, paths = _embedded_folder(a)
-    probs = classify(es, 'auto', ('cosine', 'knn', a.k), a.seed, a.device).probs if a.strategy == 'uncertainty' else None
-    sel = select_images(es.x, a.budget, a.strategy, labelled=es.labelled, pool=es.unlabelled, probs=probs, k=a.k, seed=a.seed,
-                        progress=not a.no_progress)
+    probs = (classify(es, 'auto', ('cosine', 'knn', a.k), a.seed, a.device).probs
+             if a.strategy == 'uncertainty' else None)
+    sel = select_images(es.x, a.budget, a.strategy, labelled=es.labelled, pool=es.unlabelled, probs=probs, k=a.k,
+                        seed=a.seed, progress=not a.no_progress)
     write_selection(sel, es.names, paths, out)
-    print(f"chose {len(sel)} of {len(es.unlabelled)} unlabelled images ({a.strategy}; {len(es.labelled)} already labelled): "
-          f"fill the label column of {out / 'selection.csv'} (contact sheet: {out / 'contact_sheet.html'}), then "
+    print(f"chose {len(sel)} of {len(es.unlabelled)} unlabelled images ({a.strategy}; {len(es.labelled)} already "
+          f"labelled): fill the label column of {out / 'selection.csv'} (contact sheet: "
+          f"{out / 'contact_sheet.html'}), then "
           f"gnnic classify {a.folder} --labels {' '.join([*(a.labels or []), str(out / 'selection.csv')])}")
 
 # %% ../nbs/20_cli.ipynb #0c9769f8
 def _cmd_classify(a):
     "Classify every unlabelled image of a folder from its labelled ones, and write the predictions and the report."
     from gnn_image_classification.classify import classify, write_classification
-    out = Path(a.out); check_output_file(out / 'predictions.csv', 'predictions CSV')
+    out = Path(a.out)
+    check_output_file(out / 'predictions.csv', 'predictions CSV')
     es, paths = _embedded_folder(a)
     c = classify(es, a.method, ('cosine', 'knn', a.k), a.seed, a.device)
     rep = write_classification(es, c, out, paths, map_method=a.map)
@@ -386,9 +451,11 @@ def _cmd_embed(a):
     from gnn_image_classification.cache import EmbedConfig
     cfg = EmbedConfig(a.backbone, a.weights, a.image_size)
     t0 = time.perf_counter()
-    es = embed_folder(a.folder, a.out, cfg, class_names=a.class_names, n_per_class=a.n_per_class, seed=a.seed, unlabelled=a.unlabelled,
-                      labels=a.labels, chunk=a.chunk, keep_parts=not a.drop_parts,
-                      fingerprint=a.fingerprint, errors=a.errors, batch_size=a.batch_size, device=a.device, num_workers=a.workers, progress=not a.no_progress)
+    es = embed_folder(a.folder, a.out, cfg, class_names=a.class_names, n_per_class=a.n_per_class, seed=a.seed,
+                      unlabelled=a.unlabelled, labels=a.labels, chunk=a.chunk, keep_parts=not a.drop_parts,
+                      fingerprint=a.fingerprint, errors=a.errors, batch_size=a.batch_size, device=a.device,
+                      num_workers=a.workers, progress=not a.no_progress)
     rank, world, _ = dist_env()
     nu = f" ({len(es.unlabelled)} unlabelled)" if len(es.unlabelled) else ''
-    if rank == 0: print(f"embedded {len(es)} images{nu} of {es.n_classes} classes ({cfg.tag}, {es.d}-d) into {a.out} with {world} process(es) in {time.perf_counter() - t0:.1f} s")
+    if rank == 0: print(f"embedded {len(es)} images{nu} of {es.n_classes} classes ({cfg.tag}, {es.d}-d) into {a.out} "
+                        f"with {world} process(es) in {time.perf_counter() - t0:.1f} s")

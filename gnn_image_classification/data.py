@@ -13,9 +13,8 @@ import numpy as np, pandas as pd
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['EmbeddingSet', 'digits_images', 'l2_normalise', 'load_digits_embeddings', 'read_embeddings_csv', 'check_output_file',
-           'atomic_write', 'write_embeddings_csv', 'write_embeddings_dir', 'read_embeddings_dir', 'read_embeddings',
-           'split_indices']
+__all__ = ['EmbeddingSet', 'l2_normalise', 'load_digits_embeddings', 'read_embeddings_csv', 'write_embeddings_csv',
+           'write_embeddings_dir', 'read_embeddings_dir', 'read_embeddings', 'split_indices']
 
 # %% ../nbs/00_data.ipynb #3fed2093
 def _rows_text(rows, # indices of the offending rows
@@ -25,7 +24,8 @@ def _rows_text(rows, # indices of the offending rows
     return f"[{', '.join(shown)}{', ...' if len(rows) > 5 else ''}]"
 
 # %% ../nbs/00_data.ipynb #f57f7022
-_MAX_NORM = float(np.sqrt(np.finfo(np.float32).max) / 2)  # ≈ 9.2e18: below it, squared distances between rows stay finite in float32
+# ≈ 9.2e18: below it, squared distances between rows stay finite in float32
+_MAX_NORM = float(np.sqrt(np.finfo(np.float32).max) / 2)
 def _unusable_rows(x:np.ndarray, # (N, d) array, possibly memory-mapped
                    block:int=1 << 22): # values scanned at a time
     "Sorted indices of the rows of `x` that hold NaN or inf, and of the rows too large for float32 distances."
@@ -51,10 +51,10 @@ def _check_embeddings(x:np.ndarray, # (N, d) float32 embeddings
                       y, # (N,) labels as given (checked to be integers before they are cast)
                       classes:list, # class names (strings)
                       names:list, # (N,) image names (strings)
-                      where='', # the data's file or folder, or `{part: file}` for the parts 'x', 'y', 'names' ('': others)
+                      where='', # the data's file or folder, or `{part: file}` for parts 'x', 'y', 'names' ('': others)
                       row0:int=0, # number of the first row in messages (2 in a CSV, whose header is row 1)
                       min_rows:int=0): # fewest rows accepted (1 for a file: a file of no rows is a mistake)
-    "Refuse embeddings no method can use: not (N, d), too few rows, lengths differing, NaN or inf, bad labels, repeated names."
+    "Refuse unusable embeddings: not (N, d), too few rows, unequal lengths, NaN/inf, bad labels or repeated names."
     w = where if isinstance(where, dict) else {'': where}
     loc = lambda part: str(w.get(part) or w.get('') or '') or _PARTS[part]
     pre = f"{w['']}: " if w.get('') else ''
@@ -64,18 +64,20 @@ def _check_embeddings(x:np.ndarray, # (N, d) float32 embeddings
     y = np.asarray(y)
     if y.ndim != 1: raise ValueError(f"{loc('y')}: labels must be a 1-D array, one label per row; got shape {y.shape}")
     if not (len(x) == len(y) == len(names)):
-        raise ValueError(f"{pre}lengths differ: {len(x)} embeddings, {len(y)} labels, {len(names)} names; give one of each per image")
+        raise ValueError(f"{pre}lengths differ: {len(x)} embeddings, {len(y)} labels, {len(names)} names; give one of "
+                         "each per image")
     bad, huge = _unusable_rows(x)
     if len(bad):
         raise ValueError(f"{loc('x')}: rows {_rows_text(bad, row0)} contain NaN or inf ({len(bad)} of {len(x)} rows); "
                          "embeddings must be finite: re-embed or drop these images")
     if len(huge):
         raise ValueError(f"{loc('x')}: rows {_rows_text(huge, row0)} have values up to {np.abs(x[huge[0]]).max():.3g} "
-                         f"({len(huge)} of {len(x)} rows), so large that distances between rows overflow float32 (a row's norm must "
-                         f"stay below {_MAX_NORM:.2g}); rescale the embeddings, e.g. with `l2_normalise`")
+                         f"({len(huge)} of {len(x)} rows), so large that distances between rows overflow float32 (a "
+                         f"row's norm must stay below {_MAX_NORM:.2g}); rescale the embeddings, e.g. with "
+                         "`l2_normalise`")
     bad = _non_integer(y)
     if len(bad):
-        v = y[bad[0]]; v = v.item() if isinstance(v, np.generic) else v  # 0.5, not np.float64(0.5)
+        v = y[bad[0]].item() if isinstance(y[bad[0]], np.generic) else y[bad[0]]  # 0.5, not np.float64(0.5)
         raise ValueError(f"{loc('y')}: labels must be integers (a class index, or -1: unlabelled); "
                          f"rows {_rows_text(bad, row0)} hold {v!r} ({len(bad)} of {len(y)} rows)")
     y, C = y.astype(np.int64), len(classes)
@@ -84,9 +86,12 @@ def _check_embeddings(x:np.ndarray, # (N, d) float32 embeddings
         rule = f"lie in 0..{C - 1}, or be -1 (unlabelled)" if C else "be -1 (unlabelled): there are no classes"
         raise ValueError(f"{loc('y')}: labels must {rule}; got {y[bad[0]]} in rows {_rows_text(bad, row0)} "
                          f"({len(bad)} of {len(y)} rows); there are {C} classes")
-    if '' in classes: raise ValueError(f"{pre}a class name must not be empty: '' marks an unlabelled row in an embeddings CSV")
+    if '' in classes: raise ValueError(f"{pre}a class name must not be empty: '' marks an unlabelled row in an "
+                                       "embeddings CSV")
     if len(set(names)) < len(names):
-        s = pd.Series(names); rep = s[s.duplicated(keep=False)]; first, more = rep.iloc[0], rep.nunique() - 1
+        s = pd.Series(names)
+        rep = s[s.duplicated(keep=False)]
+        first, more = rep.iloc[0], rep.nunique() - 1
         rows = _rows_text(np.flatnonzero(s == first), row0)
         raise ValueError(f"{loc('names')}: duplicate image_name {first!r} in rows {rows}"
                          f"{f' ({more} more names repeat)' if more else ''}; image names must be unique")
@@ -149,8 +154,8 @@ def l2_normalise(x:np.ndarray): # (N, d) array
 def load_digits_embeddings():
     "The digits dataset as an `EmbeddingSet` of flattened 64-pixel images, L2-normalised."
     imgs, y, classes = digits_images()
-    x = l2_normalise(imgs.reshape(len(imgs), -1))
-    return EmbeddingSet(x, y, classes, [f'digit_{i:04d}' for i in range(len(y))], source='sklearn-digits')
+    return EmbeddingSet(l2_normalise(imgs.reshape(len(imgs), -1)), y, classes,
+                        [f'digit_{i:04d}' for i in range(len(y))], source='sklearn-digits')
 
 # %% ../nbs/00_data.ipynb #14be887c
 _REF_COLS = ('image_name', 'class_name', 'embedding')  # the reference CSV's columns
@@ -180,7 +185,8 @@ def _check_rows(path, df, classes):
     vecs = [_parse_vector(s, f"{path}, row {i+2}, column 'embedding'") for i, s in enumerate(df['embedding'])]
     d = len(vecs[0])
     for i, v in enumerate(vecs):
-        if len(v) != d: raise ValueError(f"{path}, row {i+2}, column 'embedding': vector has {len(v)} values, expected {d} like row 2")
+        if len(v) != d: raise ValueError(f"{path}, row {i+2}, column 'embedding': vector has {len(v)} values, expected "
+                                         f"{d} like row 2")
     cls = list(dict.fromkeys(c for c in df['class_name'] if c != '')) if classes is None else list(classes)
     unknown = sorted(set(df['class_name']) - set(cls) - {''})  # '': an unlabelled row
     if unknown: raise ValueError(f"{path}: column 'class_name' has classes {unknown} not in the given classes {cls}")
@@ -206,37 +212,46 @@ def read_embeddings_csv(path, # CSV with columns image_name, class_name, embeddi
     "Read the reference repo's embeddings CSV into an `EmbeddingSet`."
     path = Path(path)
     if not path.exists(): raise FileNotFoundError(f"{path}: no such embeddings file")
-    if path.is_dir(): raise IsADirectoryError(f"{path}: is a folder; expected an embeddings CSV file (columns {', '.join(_REF_COLS)})")
+    if path.is_dir(): raise IsADirectoryError(f"{path}: is a folder; expected an embeddings CSV file (columns "
+                                              f"{', '.join(_REF_COLS)})")
     try: df = pd.read_csv(path, dtype=str, keep_default_na=False)
     except UnicodeDecodeError:
         off, b = _first_non_utf8(path)
         why = f" (byte 0x{b:02x} at offset {off} is not UTF-8)" if off is not None else ''
         raise ValueError(f"{path}: not a text CSV{why}; expected an embeddings CSV ({', '.join(_REF_COLS)}) "
                          "or an embedding folder") from None
-    except pd.errors.EmptyDataError: raise ValueError(f"{path}: the file is empty; expected columns {', '.join(_REF_COLS)}") from None
+    except pd.errors.EmptyDataError: raise ValueError(f"{path}: the file is empty; expected columns "
+                                                      f"{', '.join(_REF_COLS)}") from None
     except pd.errors.ParserError as e:  # e.g. "EOF inside string starting at row 2", counted from 0 after the header
         m = re.search(r'EOF inside string starting at row (\d+)', str(e))
-        if m: raise ValueError(f"{path}, row {int(m.group(1)) + 1}: the file ends inside a quoted field that starts on this row; "
-                               "it looks truncated (cut off while being written or copied): write or copy it again") from None
-        raise ValueError(f"{path}: not a readable CSV file ({str(e).replace('Error tokenizing data. C error: ', '').strip()})") from None
+        if m: raise ValueError(f"{path}, row {int(m.group(1)) + 1}: the file ends inside a quoted field that starts on "
+                               "this row; it looks truncated (cut off while being written or copied): "
+                               "write or copy it again") from None
+        raise ValueError(f"{path}: not a readable CSV file "
+                         f"({str(e).replace('Error tokenizing data. C error: ', '').strip()})") from None
     except OSError as e: raise type(e)(f"{path}: cannot read the embeddings file: {_reason(e)}") from None
     missing = [c for c in _REF_COLS if c not in df.columns]
-    if missing: raise ValueError(f"{path}: missing column(s) {missing}; found {list(df.columns)}, expected {list(_REF_COLS)}")
+    if missing: raise ValueError(f"{path}: missing column(s) {missing}; found {list(df.columns)}, expected "
+                                 f"{list(_REF_COLS)}")
     if len(df) == 0: raise ValueError(f"{path}: no data rows")
     vecs, cls = _check_rows(path, df, classes)
     lookup = {'': -1, **{c: i for i, c in enumerate(cls)}}
-    return EmbeddingSet(np.stack(vecs), [lookup[c] for c in df['class_name']], cls, list(df['image_name']), source=str(path),
-                        checks=dict(where=str(path), row0=2, min_rows=1))
+    return EmbeddingSet(np.stack(vecs), [lookup[c] for c in df['class_name']], cls, list(df['image_name']),
+                        source=str(path), checks=dict(where=str(path), row0=2, min_rows=1))
 
 # %% ../nbs/00_data.ipynb #3bde9c1e
 def check_output_file(path, # the file to be written
                       what:str='output file'): # what it is, for messages
-    "`path` as a `Path`, once its folder exists (created if needed) and takes a new file; else an `OSError` naming the path and the reason."
+    "`path` as a `Path` once its folder exists (made if needed) and takes a new file; else an `OSError` saying why."
     path = Path(path).expanduser()
-    if path.is_dir(): raise IsADirectoryError(f"cannot write {what} {path}: it is a folder; give a file name (e.g. {path/'out'}{path.suffix})")
+    if path.is_dir(): raise IsADirectoryError(f"cannot write {what} {path}: it is a folder; give a file name (e.g. "
+                                              f"{path/'out'}{path.suffix})")
     block = next((p for p in path.parents if p.exists()), None)
-    if block is not None and not block.is_dir(): raise NotADirectoryError(f"cannot write {what} {path}: {block} is a file, not a folder")
-    try: path.parent.mkdir(parents=True, exist_ok=True); tempfile.TemporaryFile(dir=path.parent).close()  # can a file be made there?
+    if block is not None and not block.is_dir():
+        raise NotADirectoryError(f"cannot write {what} {path}: {block} is a file, not a folder")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=path.parent).close()  # can a file be made there?
     except OSError as e: raise type(e)(f"cannot write {what} {path}: {_reason(e)}") from None
     return path
 
@@ -244,27 +259,37 @@ def check_output_file(path, # the file to be written
 def _normal_mode():
     "The mode `open()` gives a new file: 0666 less the process's umask."
     try: umask = int(re.search(r'^Umask:\s*([0-7]+)', Path('/proc/self/status').read_text(), re.M).group(1), 8)
-    except (OSError, AttributeError): umask = os.umask(0); os.umask(umask)
+    except (OSError, AttributeError):
+        umask = os.umask(0)
+        os.umask(umask)
     return 0o666 & ~umask
 
 # %% ../nbs/00_data.ipynb #1c5890ba
 def _write_tmp(path:Path, write):
-    "A file beside `path` written by `write(binary file)`, flushed to disk, with a normal file's mode; its temporary name, for the caller to rename."
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.', suffix='.tmp')  # unique: concurrent writers do not collide
+    "Temporary file beside `path` written by `write(binary file)`, flushed, with a normal mode; its name, to rename."
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}.',
+                               suffix='.tmp')  # unique: concurrent writers do not collide
     try:
-        with os.fdopen(fd, 'wb') as f: write(f); f.flush(); os.fsync(f.fileno())
+        with os.fdopen(fd, 'wb') as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
         os.chmod(tmp, _normal_mode())  # mkstemp makes 0600
-    except BaseException: Path(tmp).unlink(missing_ok=True); raise
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return Path(tmp)
 
 # %% ../nbs/00_data.ipynb #61ad31d5
 def atomic_write(path, # the file to write
                  data, # str (written as UTF-8), bytes, or a function that writes to a binary file
                  what:str='output file'): # what it is, for messages
-    "Write `path` through a temporary file beside it and a rename, so a crash never leaves half a file; returns its path."
+    "Write `path` via a temporary file beside it and a rename, so a crash never leaves half a file; returns its path."
     path, tmp = check_output_file(path, what), None
     write = data if callable(data) else lambda f: f.write(data.encode('utf-8') if isinstance(data, str) else data)
-    try: tmp = _write_tmp(path, write); os.replace(tmp, path)
+    try:
+        tmp = _write_tmp(path, write)
+        os.replace(tmp, path)
     except OSError as e:
         if tmp is not None: tmp.unlink(missing_ok=True)
         raise type(e)(f"cannot write {what} {path}: {_reason(e)}") from None
@@ -275,7 +300,7 @@ def write_embeddings_csv(es:EmbeddingSet, path, # destination CSV
                          style:str='exact'): # 'exact' round-trips float32; 'reference' prints like numpy's default
     "Write `es` in the reference repo's CSV layout (image_name, class_name, embedding); '' for no class."
     if style not in ('reference', 'exact'): raise ValueError(f"style must be 'reference' or 'exact', got {style!r}")
-    kw = dict(floatmode='unique', precision=None) if style == 'exact' else {}  # numpy's default printing is the reference's
+    kw = dict(floatmode='unique', precision=None) if style == 'exact' else {}  # numpy's default is the reference's
     with np.printoptions(threshold=np.inf):
         df = pd.DataFrame({'image_name': es.names, 'class_name': [es.classes[i] if i >= 0 else '' for i in es.y],
                            'embedding': [np.array2string(v, **kw) for v in es.x]})
@@ -296,31 +321,37 @@ def _file_sha1(path):
 def _check_dir_names(names):
     "Refuse an image name that would break `names.txt` (one name per line)."
     bad = next((n for n in names if '\n' in n or '\r' in n), None)
-    if bad is not None: raise ValueError(f"image name {bad!r} contains a line break; {_EMB_DIR_FILES['names']} holds one name per line")
+    if bad is not None: raise ValueError(f"image name {bad!r} contains a line break; {_EMB_DIR_FILES['names']} holds "
+                                         "one name per line")
 
 # %% ../nbs/00_data.ipynb #184d6c9e
 def write_embeddings_dir(path, # folder to write (created if needed)
-                         x, # (N, d) embeddings, or a complete float32 `.npy` file of them inside `path`, moved into place
+                         x, # (N, d) embeddings, or a complete float32 `.npy` of them in `path`, moved into place
                          y, classes:list, names:list, # labels (N,), class names, image names (N,)
                          meta:dict=None): # further manifest entries (provenance)
-    "Write an embedding folder (`embeddings.npy`, `labels.npy`, `names.txt`, `manifest.json`); a reader never sees half of it."
-    path = Path(path).expanduser(); f = {k: path/v for k, v in _EMB_DIR_FILES.items()}
+    "Write an embedding folder (`embeddings.npy`, `labels.npy`, `names.txt`, `manifest.json`); never seen half-written."
+    path = Path(path).expanduser()
+    f = {k: path/v for k, v in _EMB_DIR_FILES.items()}
     check_output_file(f['manifest'], 'embeddings folder manifest')
     x_file = Path(x) if isinstance(x, (str, Path)) else None
-    if x_file is not None and x_file.parent.resolve() != path.resolve(): raise ValueError(f"{x_file}: must lie in {path} to be moved into place")
+    if x_file is not None and x_file.parent.resolve() != path.resolve(): raise ValueError(f"{x_file}: must lie in "
+                                                                                          f"{path} to be moved into "
+                                                                                          "place")
     es = EmbeddingSet(np.load(x_file, mmap_mode='r') if x_file else x, y, classes, names,
                       checks=dict(where={'': str(path), 'x': str(f['embeddings'])}, min_rows=1))
     _check_dir_names(es.names)
     tmps = {}
     try:
-        if x_file is None: tmps['embeddings'] = _write_tmp(f['embeddings'], lambda o: np.save(o, es.x, allow_pickle=False))
+        if x_file is None: tmps['embeddings'] = _write_tmp(f['embeddings'], lambda o: np.save(o, es.x,
+                                                                                              allow_pickle=False))
         else:
             with open(x_file, 'rb') as o: os.fsync(o.fileno())
             os.chmod(x_file, _normal_mode())  # made by mkstemp (0600), like `_write_tmp`'s files
         tmps['labels'] = _write_tmp(f['labels'], lambda o: np.save(o, es.y, allow_pickle=False))
         tmps['names'] = _write_tmp(f['names'], lambda o: o.write(''.join(n + '\n' for n in es.names).encode('utf-8')))
         sha = {k: _file_sha1(tmps.get(k, x_file)) for k in ('embeddings', 'labels', 'names')}
-        f['manifest'].unlink(missing_ok=True)  # from here until the new manifest is written, the folder reads as incomplete
+        # from here until the new manifest is written, the folder reads as incomplete
+        f['manifest'].unlink(missing_ok=True)
         for k, t in tmps.items(): os.replace(t, f[k])
         if x_file is not None: os.replace(x_file, f['embeddings'])
         man = dict(kind='gnnic-embeddings', format=1, n=len(es), dim=es.d, dtype='float32', classes=es.classes,
@@ -334,14 +365,15 @@ def write_embeddings_dir(path, # folder to write (created if needed)
 # %% ../nbs/00_data.ipynb #fab9a7b5
 def _manifest_error(mpath, # the manifest.json
                     problem:str): # what is wrong with it
-    "The `ValueError` for a manifest `write_embeddings_dir` did not write: its path, what is wrong, what is expected, what to do."
-    return ValueError(f"{mpath}: {problem}; expected the manifest.json that `gnnic embed` writes (a JSON object with kind, "
-                      "format, n, dim, classes and sha1): run `gnnic embed` again to write the folder")
+    "The `ValueError` for a manifest `write_embeddings_dir` did not write: its path, what is wrong, expected, to do."
+    return ValueError(f"{mpath}: {problem}; expected the manifest.json that `gnnic embed` writes (a JSON object with "
+                      "kind, format, n, dim, classes and sha1): run `gnnic embed` again to write the folder")
 
 # %% ../nbs/00_data.ipynb #5109d792
 def _json_kind(v): # a value read from JSON
     "What JSON calls the kind of `v`, for messages."
-    return {dict: 'an object', list: 'an array', str: 'a string', bool: 'a boolean', type(None): 'null'}.get(type(v), 'a number')
+    return {dict: 'an object', list: 'an array', str: 'a string', bool: 'a boolean', type(None): 'null'}.get(type(v),
+                                                                                                             'a number')
 
 # %% ../nbs/00_data.ipynb #8e654cfb
 def _read_manifest(mpath:Path, # an embedding folder's manifest.json
@@ -355,14 +387,17 @@ def _read_manifest(mpath:Path, # an embedding folder's manifest.json
         raise _manifest_error(mpath, f"not an embedding-folder manifest of format 1 ({got})")
     need = ['n', 'dim', 'classes'] + (['sha1'] if verify else [])
     missing = [k for k in need if k not in man]
-    if missing: raise _manifest_error(mpath, f"no {', '.join(map(repr, missing))} entr{'ies' if len(missing) > 1 else 'y'}")
+    if missing: raise _manifest_error(mpath,
+                                      f"no {', '.join(map(repr, missing))} entr{'ies' if len(missing) > 1 else 'y'}")
     for k in ('n', 'dim'):
         if type(man[k]) is not int or man[k] < 1:
             raise _manifest_error(mpath, f"{k!r} must be a positive integer, got {man[k]!r}")
     if not isinstance(man['classes'], list) or not all(isinstance(c, str) for c in man['classes']):
-        raise _manifest_error(mpath, f"'classes' must be a list of class names (strings), got {_json_kind(man['classes'])}")
+        raise _manifest_error(mpath,
+                              f"'classes' must be a list of class names (strings), got {_json_kind(man['classes'])}")
     if verify:
-        sha = man['sha1']; keys = [k for k in _EMB_DIR_FILES if k != 'manifest']
+        sha = man['sha1']
+        keys = [k for k in _EMB_DIR_FILES if k != 'manifest']
         if not isinstance(sha, dict):
             raise _manifest_error(mpath, f"'sha1' must be an object of checksums, got {_json_kind(sha)}")
         missing = [k for k in keys if not isinstance(sha.get(k), str)]
@@ -375,7 +410,8 @@ def _load_npy(path:Path, # a .npy file of an embedding folder
     "The array in `path`, or a `ValueError` naming the file, why it cannot be read and what to do."
     try: return np.load(path, mmap_mode='r' if mmap else None, allow_pickle=False)
     except (ValueError, EOFError) as e:
-        raise ValueError(f"{path}: not a readable .npy array ({e}); run `gnnic embed` again to write the folder") from None
+        raise ValueError(f"{path}: not a readable .npy array ({e}); "
+                         "run `gnnic embed` again to write the folder") from None
 
 # %% ../nbs/00_data.ipynb #5e6e0586
 def _read_names(path:Path): # an embedding folder's names.txt
@@ -390,19 +426,25 @@ def _read_names(path:Path): # an embedding folder's names.txt
 def read_embeddings_dir(path, # folder written by `write_embeddings_dir` (e.g. by `gnnic embed`)
                         verify:bool=True): # check each file against its SHA-1 in the manifest (reads each once)
     "Read an embedding folder into an `EmbeddingSet`, its `x` memory-mapped (read-only)."
-    path = Path(path).expanduser(); f = {k: path/v for k, v in _EMB_DIR_FILES.items()}
+    path = Path(path).expanduser()
+    f = {k: path/v for k, v in _EMB_DIR_FILES.items()}
     if not path.is_dir(): raise FileNotFoundError(f"{path}: no such embeddings folder")
     if not f['manifest'].exists():
-        raise IsADirectoryError(f"{path}: is a folder; expected an embeddings CSV file or a folder written by `gnnic embed`, but it has no "
-                                f"{_EMB_DIR_FILES['manifest']}" + (" (its writing was interrupted: run `gnnic embed` again)" if f['embeddings'].exists() or (path/'parts').is_dir() else ''))
+        raise IsADirectoryError(f"{path}: is a folder; expected an embeddings CSV file or a folder written by `gnnic "
+                                f"embed`, but it has no {_EMB_DIR_FILES['manifest']}"
+                                + (" (its writing was interrupted: run `gnnic embed` again)"
+                                   if f['embeddings'].exists() or (path/'parts').is_dir() else ''))
     man = _read_manifest(f['manifest'], verify)
     for k in ('embeddings', 'labels', 'names'):
         if not f[k].exists(): raise FileNotFoundError(f"{f[k]}: missing, though {f['manifest']} lists it")
         if verify and _file_sha1(f[k]) != man['sha1'][k]:
-            raise ValueError(f"{f[k]}: does not match its checksum in {f['manifest']} (changed or damaged since it was written); write the folder again")
+            raise ValueError(f"{f[k]}: does not match its checksum in {f['manifest']} (changed or damaged since it was "
+                             "written); write the folder again")
     x = _load_npy(f['embeddings'], mmap=True)
     n, d = man['n'], man['dim']
-    if x.dtype != np.float32 or x.shape != (n, d): raise ValueError(f"{f['embeddings']}: a {x.dtype} matrix of shape {x.shape}; {f['manifest']} says float32 ({n}, {d})")
+    if x.dtype != np.float32 or x.shape != (n,
+                                            d): raise ValueError(f"{f['embeddings']}: a {x.dtype} matrix of shape "
+                                                                 f"{x.shape}; {f['manifest']} says float32 ({n}, {d})")
     y, names = _load_npy(f['labels']), _read_names(f['names'])
     if y.shape != (n,) or len(names) != n:
         raise ValueError(f"{path}: {y.size} labels (shape {y.shape}) and {len(names)} names for {n} embeddings; "
@@ -432,7 +474,8 @@ def _check_labelled(y, # (N,) labels, -1 for an unlabelled row
 
 # %% ../nbs/00_data.ipynb #42826ea3
 def _split_sizes(n, f): # sizes scikit-learn's train_test_split gives `n` items with train fraction `f`
-    a = math.floor(f * n); return a, n - a
+    a = math.floor(f * n)
+    return a, n - a
 
 # %% ../nbs/00_data.ipynb #6aa312f7
 def _check_splittable(y, fracs, classes, where):
@@ -440,25 +483,33 @@ def _check_splittable(y, fracs, classes, where):
     pre, pct = f"{where}: " if where else '', '/'.join(f'{f:.0%}' for f in fracs)
     counts = np.bincount(y, minlength=len(classes) if classes is not None else 0)
     empty = [_cname(c, classes) for c, n in enumerate(counts) if n == 0]
-    if empty and classes is not None: raise ValueError(f"{pre}class(es) {', '.join(empty)} have no images; give each class at least 3 images or leave it out")
+    if empty and classes is not None: raise ValueError(f"{pre}class(es) {', '.join(empty)} have no images; give each "
+                                                       "class at least 3 images or leave it out")
     if (counts > 0).sum() < 2: raise ValueError(f"{pre}need at least two classes to split and classify; got one")
     small = [f"{_cname(c, classes)} ({n})" for c, n in enumerate(counts) if 0 < n < 3]
-    if small: raise ValueError(f"{pre}class(es) too small for a stratified train/val/test split (need ≥ 3 images each): {', '.join(small)}; add images to them or leave them out")
+    if small: raise ValueError(f"{pre}class(es) too small for a stratified train/val/test split (need ≥ 3 images "
+                               f"each): {', '.join(small)}; add images to them or leave them out")
     C, n = int((counts > 0).sum()), len(y)
-    sizes = lambda n: (*_split_sizes(_split_sizes(n, fracs[0])[1], fracs[1] / (fracs[1] + fracs[2])), _split_sizes(n, fracs[0])[0])
+    sizes = lambda n: (*_split_sizes(_split_sizes(n, fracs[0])[1], fracs[1] / (fracs[1] + fracs[2])),
+                       _split_sizes(n, fracs[0])[0])
     va, te, tr = sizes(n)
     if min(va, te, tr) < C:
         need = next(m for m in range(n, 100 * n + 1000) if min(sizes(m)) >= C)
-        raise ValueError(f"{pre}{n} images in {C} classes are too few for a stratified {pct} train/val/test split: the validation and test "
-                         f"parts get {va} and {te} images, but each needs one image of every class; use at least {need} images (or fewer classes)")
+        raise ValueError(f"{pre}{n} images in {C} classes are too few for a stratified {pct} train/val/test split: the "
+                         "validation and test "
+                         f"parts get {va} and {te} images, but each needs one image of every class; use at least "
+                         f"{need} images (or fewer classes)")
 
 # %% ../nbs/00_data.ipynb #54b677d5
 def _check_held_out(y, y_rest, fracs, classes, where):
     "Every class needs 2 images among those held out for validation and test; name the classes that have fewer."
     held, counts = np.bincount(y_rest, minlength=len(np.bincount(y))), np.bincount(y)
-    thin = [f"{_cname(c, classes)} ({counts[c]} images, {held[c]} held out)" for c in range(len(counts)) if counts[c] and held[c] < 2]
-    if thin: raise ValueError(f"{'{}: '.format(where) if where else ''}class(es) too small for a stratified {'/'.join(f'{f:.0%}' for f in fracs)} split: "
-                              f"{', '.join(thin)}; validation and test need one image each, about {math.ceil(2 / (fracs[1] + fracs[2]))} images "
+    thin = [f"{_cname(c, classes)} ({counts[c]} images, {held[c]} held out)"
+            for c in range(len(counts)) if counts[c] and held[c] < 2]
+    if thin: raise ValueError(f"{'{}: '.format(where) if where else ''}class(es) too small for a stratified "
+                              f"{'/'.join(f'{f:.0%}' for f in fracs)} split: "
+                              f"{', '.join(thin)}; validation and test need one image each, about "
+                              f"{math.ceil(2 / (fracs[1] + fracs[2]))} images "
                               "per class; add images to these classes or leave them out")
 
 # %% ../nbs/00_data.ipynb #737b5fed

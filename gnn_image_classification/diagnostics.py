@@ -14,21 +14,25 @@ from torch_geometric.utils import remove_self_loops, degree, homophily, to_scipy
 from .metrics import get_metric
 
 # %% auto #0
-__all__ = ['graph_stats', 'warn_uninformative']
+__all__ = ['graph_stats']
 
 # %% ../nbs/03_diagnostics.ipynb #71e74d3d
 def _homophily(ei, y):
     "Edge homophily of the edges `ei` under labels `y`: overall (PyG's) and per class of the target node."
-    y = torch.as_tensor(np.asarray(y)); same, into = (y[ei[0]] == y[ei[1]]).float(), y[ei[1]]
+    y = torch.as_tensor(np.asarray(y))
+    same, into = (y[ei[0]] == y[ei[1]]).float(), y[ei[1]]
     per = {int(c): float(same[into == c].mean()) if (into == c).any() else float('nan') for c in torch.unique(y)}
-    return dict(homophily=float(homophily(ei, y, method='edge')) if ei.shape[1] else float('nan'), homophily_per_class=per)
+    return dict(homophily=float(homophily(ei, y, method='edge')) if ei.shape[1] else float('nan'),
+                homophily_per_class=per)
 
 # %% ../nbs/03_diagnostics.ipynb #847c56c2
 def graph_stats(data:Data, y=None): # labels, for homophily
     "Size, degree, isolated nodes, connected components and (with `y`) edge homophily of a graph."
-    n = data.num_nodes; ei, _ = remove_self_loops(data.edge_index)
+    n = data.num_nodes
+    ei, _ = remove_self_loops(data.edge_index)
     deg = degree(ei[1], n).numpy() if ei.numel() else np.zeros(n)
-    lo, hi = torch.sort(ei, 0).values; pairs = int(torch.unique(lo * n + hi).numel())  # undirected pairs; 1-D unique is ~10× faster
+    lo, hi = torch.sort(ei, 0).values
+    pairs = int(torch.unique(lo * n + hi).numel())  # undirected pairs; 1-D unique is ~10× faster
     res = dict(n_nodes=int(n), n_edges=int(pairs), deg_min=int(deg.min()), deg_median=float(np.median(deg)),
                deg_max=int(deg.max()), isolated=int((deg == 0).sum()),
                components=int(connected_components(to_scipy_sparse_matrix(ei, num_nodes=n), directed=False)[0]))
@@ -41,19 +45,26 @@ def _col_spread(x, unit:bool, block:int=8192):
     for s in range(0, len(x), block):
         b = np.asarray(x[s:s + block], dtype=np.float64)
         if unit: b = b / np.maximum(np.linalg.norm(b, axis=1, keepdims=True), 1e-300)
-        lo = b.min(0) if lo is None else np.minimum(lo, b.min(0)); hi = b.max(0) if hi is None else np.maximum(hi, b.max(0))
+        lo = b.min(0) if lo is None else np.minimum(lo, b.min(0))
+        hi = b.max(0) if hi is None else np.maximum(hi, b.max(0))
     return float((hi - lo).max()) if lo is not None else 0.
 
 # %% ../nbs/03_diagnostics.ipynb #94a4931c
 def warn_uninformative(x, # (N, d) embeddings
                        metric='cosine'): # a name from `METRICS`
-    "Warn, and return why, when every pair of rows of `x` scores alike under `metric`, so any graph of them is meaningless."
-    m = get_metric(metric); x = x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
+    "Warn, and return why, when all pairs of rows of `x` score alike under `metric`: any graph of them is meaningless."
+    m = get_metric(metric)
+    x = x.detach().cpu().numpy() if torch.is_tensor(x) else np.asarray(x)
     if x.ndim != 2 or len(x) < 2: return None
     angular, why = m.name in ('cosine', 'chord'), None
     if _col_spread(x, False) == 0: why = f"all {len(x)} embeddings are identical, so every pair scores the same"
-    elif angular and x.shape[1] == 1: why = f"the embeddings are 1-dimensional, so under {m.name} every pair is +1 or -1 apart (same or opposite sign)"
-    elif angular and _col_spread(x, True) < 1e-6: why = f"all {len(x)} embeddings point the same way, so under {m.name} every pair scores the same"
-    if why: warnings.warn(f"the {m.name} graph is meaningless: {why}; which neighbours a node gets is arbitrary and a GNN learns nothing from the "
-                          "edges. Check how the embeddings were made" + (", or use a distance metric such as euclidean" if angular and 'identical' not in why else ''))
+    elif angular and x.shape[1] == 1:
+        why = (f"the embeddings are 1-dimensional, so under {m.name} every pair is +1 or -1 apart "
+               "(same or opposite sign)")
+    elif angular and _col_spread(x, True) < 1e-6:
+        why = f"all {len(x)} embeddings point the same way, so under {m.name} every pair scores the same"
+    if why: warnings.warn(f"the {m.name} graph is meaningless: {why}; which neighbours a node gets is arbitrary and a "
+                          "GNN learns nothing from the edges. Check how the embeddings were made"
+                          + (", or use a distance metric such as euclidean"
+                             if angular and 'identical' not in why else ''))
     return why

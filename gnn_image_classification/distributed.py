@@ -19,12 +19,11 @@ from .cache import (EmbedConfig, embed_source, _cache_key, _load_cache, _refuse_
                                             _versions, _CACHE_STATS, _embed_cached)
 
 # %% auto #0
-__all__ = ['dist_env', 'embed_folder']
+__all__ = ['embed_folder']
 
 # %% ../nbs/12_distributed.ipynb #80f88042
 def dist_env(rank:int=None, world:int=None): # given: used (and checked) instead of torchrun's
-    """This process's place in a `torchrun` launch: `(rank, world_size, local_rank)` from its environment; `(0, 1, 0)`
-    without one."""
+    "This process's `(rank, world_size, local_rank)` in a `torchrun` launch, from its environment; `(0, 1, 0)` alone."
     e = os.environ
     launched = 'RANK' in e and 'WORLD_SIZE' in e
     rank = int(e['RANK'] if launched else 0) if rank is None else int(rank)
@@ -34,8 +33,7 @@ def dist_env(rank:int=None, world:int=None): # given: used (and checked) instead
 
 # %% ../nbs/12_distributed.ipynb #e3e7abd9
 class RankGroup:
-    """The ranks of a `torchrun` launch (gloo on CPU, NCCL on GPU; one thread each unless `OMP_NUM_THREADS` is set), or
-    one process alone."""
+    "The ranks of a `torchrun` launch (gloo on CPU, NCCL on GPU; one thread unless `OMP_NUM_THREADS`), or one."
     def __init__(self, device=None, hours:float=12): # hours: how long a rank may wait for the slowest
         import torch.distributed as dist, datetime
         (self.rank, self.world, self.local), self.dist, self.owned = dist_env(), dist, False
@@ -75,8 +73,7 @@ class RankGroup:
 
 # %% ../nbs/12_distributed.ipynb #20e107dc
 class _OneNet(EmbedConfig):
-    """An `EmbedConfig` that builds its network once, for all the parts of `embed_folder` (same fields, so the same
-    cache key)."""
+    "An `EmbedConfig` that builds its network once for all parts of `embed_folder` (same fields, same cache key)."
     def build(self):
         if '_net' not in self.__dict__: object.__setattr__(self, '_net', super().build())
         return self.__dict__['_net']
@@ -86,8 +83,7 @@ def _part_rows(n, chunk, c): return range(c * chunk, min(n, (c + 1) * chunk))
 
 # %% ../nbs/12_distributed.ipynb #5545717b
 def _donor(out:Path, cfg:EmbedConfig):
-    """`sha1 -> vector or None` from the embedding folder `out` of an earlier run with configuration `cfg`; None without
-    one."""
+    "`sha1 -> vector or None` from the embedding folder `out` of an earlier run with `cfg`; None without one."
     try: man = json.loads((out/_EMB_DIR_FILES['manifest']).read_text())
     except (OSError, ValueError): return None
     # rows of format [name, size, mtime, sha1]
@@ -107,8 +103,7 @@ def _donor(out:Path, cfg:EmbedConfig):
 # %% ../nbs/12_distributed.ipynb #c596f58a
 def _embed_parts(src, cfg, parts:Path, chunk:int, g:RankGroup, key:str, progress:bool, donor=None,
                  **kwargs): # to `_embed_cached`
-    """Embed this rank's parts (`rank`, `rank + P`, … of `chunk` images each) into cache entries `parts/<part>/`;
-    returns (reused, embedded) images."""
+    "Embed this rank's parts (`rank`, `rank + P`, …) into cache entries `parts/<part>/`; (reused, embedded)."
     n_parts, before = -(-len(src) // chunk), _CACHE_STATS.copy()
     mine = range(g.rank, n_parts, g.world)
     with tqdm(total=sum(len(_part_rows(len(src), chunk, c)) for c in mine), unit='img', disable=not progress,
@@ -123,8 +118,7 @@ def _embed_parts(src, cfg, parts:Path, chunk:int, g:RankGroup, key:str, progress
 
 # %% ../nbs/12_distributed.ipynb #7da8f43f
 def _finish(g, src, cfg, key, counts, out, chunk, fingerprint, keep_parts, t0):
-    """Rank 0, once every rank is done: check the parts, report skipped files, refuse unlearnable classes, write them in
-    file order to `out`."""
+    "Rank 0, all ranks done: check parts, report skipped files, refuse unlearnable classes, write `out` in order."
     meta = dict(key=key, created=time.strftime('%Y-%m-%dT%H:%M:%S'), versions=_versions(), source=src.spec,
                 embed=cfg.describe(), fingerprint=fingerprint, chunk=chunk, world_size=g.world,
                 backend=g.dist.get_backend() if g.world > 1 else None, device=str(g.device),
@@ -171,7 +165,7 @@ def _finish(g, src, cfg, key, counts, out, chunk, fingerprint, keep_parts, t0):
 
 # %% ../nbs/12_distributed.ipynb #00407836
 def embed_folder(root, # image folder, in any layout `image_folder` reads
-                 # embedding folder to write (see `write_embeddings_dir`), shared by all ranks; `out/parts` holds the parts
+                 # embedding folder to write (`write_embeddings_dir`), shared by all ranks; parts go in `out/parts`
                  out,
                  # see `EmbedConfig` (or pass one)
                  backbone='efficientnet_lite0', weights='DEFAULT', image_size:int=None,
@@ -185,8 +179,7 @@ def embed_folder(root, # image folder, in any layout `image_folder` reads
                  # DataLoader workers; default under torchrun: none on CPU, the rank's share of the cores on GPU
                  num_workers:int=None,
                  progress:bool=True): # a progress bar on rank 0
-    """Embed an image folder into an embedding folder; under `torchrun`, each rank embeds its share of the parts and
-    rank 0 merges them in file order."""
+    "Embed an image folder into an embedding folder; under `torchrun` ranks embed parts, rank 0 merges them."
     if int(chunk) < 1: raise ValueError(f"chunk must be at least 1 image, got {chunk}")
     t0, g = time.perf_counter(), RankGroup(device)
     try:

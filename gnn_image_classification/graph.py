@@ -13,14 +13,11 @@ from torch_geometric.utils import to_undirected, coalesce, degree, add_self_loop
 from .metrics import get_metric, as_tensor, Metric
 from .knn import _check_k, iter_score_blocks, knn_search, approx_knn, sample_recall
 from .propagation import csr_to_edge_index
+from .diagnostics import warn_uninformative
 
 # %% auto #0
 __all__ = ['GRAPH_KINDS', 'knn_graph', 'threshold_graph', 'band_graph', 'knn_csr', 'save_graph', 'load_graph',
-           'class_mean_scores', 'reference_thresholds', 'build_graph', 'graph_stats', 'warn_uninformative']
-
-# %% ../nbs/04_graph.ipynb #b992e1a5
-from .diagnostics import graph_stats, warn_uninformative
-_all_ = ['graph_stats', 'warn_uninformative']
+           'reference_thresholds', 'build_graph']
 
 # %% ../nbs/04_graph.ipynb #bb1da2f4
 def edge_weights(m:Metric, s, weight, gamma:float=3., sigma:float=None, loops=None):
@@ -43,8 +40,7 @@ def edge_weights(m:Metric, s, weight, gamma:float=3., sigma:float=None, loops=No
 
 # %% ../nbs/04_graph.ipynb #35dc5989
 def _finish(x, rows, cols, scores, m, weight, symmetric, loop, n, info, gamma=3., sigma=None):
-    """The graph of candidate edges node `rows` ← neighbour `cols`: undirected if `symmetric` (a pair keeps its closer
-    score), self-loops if `loop`, weighted."""
+    "Graph of candidate edges `rows` ← `cols`: undirected if `symmetric` (closer score kept), loops if `loop`."
     ei = torch.stack([cols, rows])  # message flows from neighbour (col) to node (row)
     if symmetric: ei, scores = to_undirected(ei, scores, num_nodes=n, reduce='max' if m.higher_is_closer else 'min')
     else: ei, scores = coalesce(ei, scores, num_nodes=n)
@@ -138,8 +134,7 @@ def knn_csr(nb, # (N, k) neighbour indices of every node
             scores, # (N, k) their scores under `metric`
             metric='cosine', mutual:bool=False, symmetric:bool=True, # as in `knn_graph`
             weight='auto', gamma:float=3., sigma:float=None): # edge weights, as in `knn_graph`
-    """kNN graph as a scipy CSR matrix of edge weights (row: node, column: neighbour), its scores in the same order and
-    the weight parameters; no Python loops."""
+    "kNN graph as a scipy CSR matrix of edge weights (row: node), its scores in that order, the weight parameters."
     m = get_metric(metric)
     nb, s = np.asarray(nb), np.asarray(scores, np.float32).ravel()
     n, k = nb.shape
@@ -160,8 +155,7 @@ def knn_csr(nb, # (N, k) neighbour indices of every node
 
 # %% ../nbs/04_graph.ipynb #657ddf24
 def _write_dir(path, arrays:dict, manifest:dict, name:str):
-    """Write `arrays` as .npy files and `manifest` as `name` into a new directory, then swap it in for `path`: nothing
-    half-written."""
+    "Write `arrays` (.npy) and `manifest` (as `name`) into a new directory, then swap it in for `path`."
     path = os.path.abspath(path)
     tmp = f"{path}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
@@ -188,8 +182,7 @@ def save_graph(g, # a graph `Data` (from `knn_graph` and friends), or a scipy sp
                path, # directory to write (replaced whole if it exists)
                score=None, # with a sparse matrix: the edge scores, in its CSR order
                meta:dict=None): # with a sparse matrix: what to record (metric, k, backend, recall, ...)
-    """Write a graph as CSR arrays (`indptr`, `indices`, `weight`, `score` .npy files) and a `graph.json` manifest,
-    atomically."""
+    "Write a graph as CSR arrays (`indptr`, `indices`, `weight`, `score` .npy) and `graph.json`, atomically."
     if isinstance(g, Data):
         n = g.num_nodes
         ei = g.edge_index.numpy()

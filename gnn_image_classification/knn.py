@@ -18,8 +18,7 @@ from .data import atomic_write
 from .metrics import get_metric, as_tensor, Metric, _unit_rows
 
 # %% auto #0
-__all__ = ['iter_score_blocks', 'knn_search', 'approx_knn', 'knn_recall', 'exact_rows', 'sample_recall', 'knn_shard', 'knn_merge',
-           'knn_sharded']
+__all__ = ['knn_search', 'approx_knn', 'knn_recall', 'knn_sharded']
 
 # %% ../nbs/02_knn.ipynb #ca970eef
 def block_rows(n:int, # number of columns (all nodes)
@@ -36,8 +35,7 @@ def _pool():
 
 # %% ../nbs/02_knn.ipynb #62f0b22f
 def _lp_eager(a, b, p, out, mb:int=16, elems:int=2**19):
-    """L1 (`p=1`) or L∞ distances between rows of `a` (r, d) and of `b` (w, d) into `out` (r, w): torch ops on tiles of
-    `mb` rows × `elems` elements, no compiling."""
+    "L1 (`p=1`) or L∞ distances of rows of `a` (r, d) to rows of `b` (w, d) into `out` (r, w) by torch ops on tiles."
     (r, d), w = a.shape, b.shape[0]
     nb = max(16, elems // (mb * d))
     buf = torch.empty(mb * nb * d, device=a.device)
@@ -56,7 +54,8 @@ DISTANCE_KERNEL = os.environ.get('GNNIC_LP_KERNEL', 'auto')  # 'auto' (the C ker
 # %% ../nbs/02_knn.ipynb #aa8f6b56
 _LP_C = r"""
 /* L1 and L-inf distances between the rows of a (r x d, row stride lda) and the columns of bt (d x w, row stride ldb):
-   out[i*ldo + j] = sum_f |a[i][f] - bt[f][j]|  (lp1)  or  max_f |a[i][f] - bt[f][j]|  (lpinf),  i < r, j < w rounded up to 8.
+   out[i*ldo + j] = sum_f |a[i][f] - bt[f][j]|  (lp1)  or  max_f |a[i][f] - bt[f][j]|  (lpinf),
+   i < r, j < w rounded up to 8.
    Vectors of 8 columns; a tile of 4 rows x 24 columns keeps its 12 accumulators in registers. Every pair is summed over
    f = 0, 1, ..., d-1 in that order, so its distance has the same bits wherever it is computed. */
 typedef long long i64;
@@ -66,18 +65,25 @@ typedef float VU __attribute__((vector_size(32), aligned(4)));  /* for unaligned
 #define U _Pragma("GCC unroll 4")
 #define ABSDIFF(x, y) ((VI)((x) - (y)) & 0x7fffffff)
 #define ADD(s, t) s += (V)(t)
-#define MAX(s, t) do { VI u = (t), v = (VI)s, m = u > v; s = (V)((u & m) | (v & ~m)); } while (0)  /* |x| >= 0 orders like its bits */
+/* MAX compares as ints: |x| >= 0 orders like its bits */
+#define MAX(s, t) do { VI u = (t), v = (VI)s, m = u > v; s = (V)((u & m) | (v & ~m)); } while (0)
 #define TILE(R, C, OP) do { V s[R][C]; \
     U for (int q = 0; q < R; q++) U for (int c = 0; c < C; c++) s[q][c] = (V){}; \
     for (i64 f = 0; f < d; f++) { \
         const float *bp = bt + f * ldb + j; V b[C]; \
         U for (int c = 0; c < C; c++) b[c] = *(const VU *)(bp + 8 * c); \
-        U for (int q = 0; q < R; q++) { V x = (V){} + a[(i + q) * lda + f]; U for (int c = 0; c < C; c++) OP(s[q][c], ABSDIFF(x, b[c])); } \
+        U for (int q = 0; q < R; q++) { \
+            V x = (V){} + a[(i + q) * lda + f]; \
+            U for (int c = 0; c < C; c++) OP(s[q][c], ABSDIFF(x, b[c])); \
+        } \
     } \
     U for (int q = 0; q < R; q++) U for (int c = 0; c < C; c++) *(VU *)(out + (i + q) * ldo + j + 8 * c) = s[q][c]; \
 } while (0)
 #define BODY(OP) i64 i = 0, j; \
-    for (; i + 4 <= r; i += 4) { for (j = 0; j + 24 <= w; j += 24) TILE(4, 3, OP); for (; j < w; j += 8) TILE(4, 1, OP); } \
+    for (; i + 4 <= r; i += 4) { \
+        for (j = 0; j + 24 <= w; j += 24) TILE(4, 3, OP); \
+        for (; j < w; j += 8) TILE(4, 1, OP); \
+    } \
     for (; i < r; i++) for (j = 0; j < w; j += 8) TILE(1, 1, OP);
 void lp1(const float *a, i64 lda, const float *bt, i64 ldb, float *out, i64 ldo, i64 r, i64 w, i64 d) { BODY(ADD) }
 void lpinf(const float *a, i64 lda, const float *bt, i64 ldb, float *out, i64 ldo, i64 r, i64 w, i64 d) { BODY(MAX) }
@@ -85,8 +91,7 @@ void lpinf(const float *a, i64 lda, const float *bt, i64 ldb, float *out, i64 ld
 
 # %% ../nbs/02_knn.ipynb #5247a4bd
 def _build_lp():
-    """Load the C kernel from the kernel folder, compiling it there first if needed; None without AVX2, and with a
-    warning if building fails."""
+    "Load the C kernel from the kernel folder, compiling it first if needed; None without AVX2 or (warned) if it fails."
     cap = torch.backends.cpu.get_cpu_capability()
     if cap not in ('AVX2', 'AVX512'):  # written for 8-float vectors; `_lp_lib` calls this once per process
         warnings.warn(f"this CPU has no AVX2 (torch reports {cap}): L1/L∞ distances use the slower torch kernel; "
@@ -118,22 +123,20 @@ def _build_lp():
 # %% ../nbs/02_knn.ipynb #376d6c8a
 _LIB, _LIB_LOCK = {}, threading.Lock()
 def _lp_lib():
-    """The C L1/L∞ kernel `DISTANCE_KERNEL` asks for (built once per machine, loaded once per process), or None for the
-    torch kernels."""
+    "The C L1/L∞ kernel `DISTANCE_KERNEL` asks for (built once per machine, loaded once per process), or None (torch)."
     if DISTANCE_KERNEL not in ('auto', 'c', 'torch'):
         raise ValueError(f"unknown DISTANCE_KERNEL {DISTANCE_KERNEL!r}; valid: 'auto', 'c', 'torch'")
     if DISTANCE_KERNEL == 'torch': return None  # asked for: no warning
     with _LIB_LOCK:
         if 'lib' not in _LIB: _LIB['lib'] = _build_lp()
     if _LIB['lib'] is None and DISTANCE_KERNEL == 'c':
-        raise RuntimeError("DISTANCE_KERNEL='c' but the C L1/L∞ kernel is not available here (no AVX2, or building it "
-                           "failed)")
+        raise RuntimeError("DISTANCE_KERNEL='c' but the C L1/L∞ kernel is not available here "
+                           "(no AVX2, or building it failed)")
     return _LIB['lib']
 
 # %% ../nbs/02_knn.ipynb #254398ee
 def _lp_c(lib, p, a, bT, out):
-    """C kernel: L1 (`p=1`) or L∞ distances between the rows of `a` (r, d) and the columns of `bT` (d, w) into `out` (r,
-    w), rows contiguous."""
+    "C kernel: L1 (`p=1`) or L∞ distances of the rows of `a` (r, d) to the columns of `bT` (d, w) into `out` (r, w)."
     (r, d), w = a.shape, bT.shape[1]
     w0, f = w - w % 8, lib.lp1 if p == 1 else lib.lpinf
     if out.shape != (r, w) or a.stride(1) != 1 or bT.stride(1) != 1 or out.stride(1) != 1:
@@ -161,8 +164,7 @@ def _check_x(x, device=None):
 
 # %% ../nbs/02_knn.ipynb #22de8b82
 def _rows(x, idx, unit:bool=False):
-    """Rows `idx` (a slice or indices) of `x` (array, memory map or tensor) as a float32 tensor, checked finite; unit
-    length with `unit`."""
+    "Rows `idx` (slice or indices) of `x` (array, memmap or tensor) as a finite float32 tensor; unit length if `unit`."
     # a copy: never a view of a memory map
     b = x[idx].detach().cpu().float() if torch.is_tensor(x) else torch.from_numpy(np.array(x[idx], dtype=np.float32))
     where = lambda r: np.arange(len(x))[idx][r].tolist()  # the rows' numbers in `x`, for the errors
@@ -192,8 +194,7 @@ class _Scorer:
 # %% ../nbs/02_knn.ipynb #4bedb827
 @patch
 def _lp(self:_Scorer, s, e, out, w:int=1024):
-    """L1/L∞ distances of rows `s:e` to all rows, into `out` (e-s, N); threaded, `w` columns at a time (all N columns of
-    xᵀ would not stay in cache)."""
+    "L1/L∞ distances of rows `s:e` to all rows, into `out` (e-s, N); threaded, `w` columns at a time (stays in cache)."
     if self.lib is None: return _lp_eager(self.x[s:e], self.x, self.p, out)
     step = -(-(e - s) // torch.get_num_threads())
     def run(i):
@@ -218,7 +219,8 @@ def scores(self:_Scorer, s, e):
 def keys(self:_Scorer, s, e, out):
     "Write kNN keys (higher is closer, monotone in the score) of rows `s:e` into `out` (e-s, N)."
     if self.kind in ('cosine', 'chord'): torch.mm(self.xn[s:e], self.xn.T, out=out)
-    elif self.kind == 'euclidean': torch.addmm(-self.sq, self.x[s:e], self.x.T, alpha=2, out=out)  # ‖a‖² − ‖a − b‖²
+    elif self.kind == 'euclidean':  # ‖a‖² − ‖a − b‖²
+        torch.addmm(-self.sq, self.x[s:e], self.x.T, alpha=2, out=out)
     elif self.lp:
         self._lp(s, e, out)
         out.neg_()
@@ -227,9 +229,9 @@ def keys(self:_Scorer, s, e, out):
         out.copy_(S if self.m.higher_is_closer else -S)
 
 # %% ../nbs/02_knn.ipynb #db4f5fee
-def _key_scores(x, m:Metric, kv, nb, pair:bool=False, block:int=65536): # `pair`: euclidean keys are the pair schedule's −‖a − b‖²
-    """The metric's scores of each row's neighbours `nb` (N, k), whose kNN keys are `kv`; `x` is a tensor or a memory
-    map."""
+def _key_scores(x, m:Metric, kv, nb, pair:bool=False,
+                block:int=65536): # `pair`: euclidean keys are the pair schedule's −‖a − b‖²
+    "The metric's scores of each row's neighbours `nb` (N, k), whose kNN keys are `kv`; `x`: a tensor or memmap."
     if m.name not in ('chord', 'euclidean'): return kv if m.higher_is_closer else -kv
     out, unit = torch.empty_like(kv), m.name == 'chord'
     for s in range(0, len(kv), block):
@@ -240,7 +242,8 @@ def _key_scores(x, m:Metric, kv, nb, pair:bool=False, block:int=65536): # `pair`
         else:
             ref = (A * A).sum(1)[:, None]
             d2 = (ref - (k2 + ref if pair else k2)).clamp_min(0)  # the row key is ‖a‖² − ‖a − b‖²
-        i, j = (d2 < 1e-2 * ref).nonzero(as_tuple=True)  # ‖a − b‖² from the key cancels badly for near-duplicates
+        # ‖a − b‖² from the key cancels badly for near-duplicates
+        i, j = (d2 < 1e-2 * ref).nonzero(as_tuple=True)
         if len(i): d2[i, j] = (A[i] - _rows(x, nb[s:e][i, j].numpy(), unit)).square().sum(1)
         out[s:e] = d2.sqrt()
     return out
@@ -297,8 +300,7 @@ def block_pairs(n_blocks:int, # number of row blocks
 
 # %% ../nbs/02_knn.ipynb #797b9820
 def _merge_rows(V, I, r, v, c):
-    """Merge candidates (row `r`, nondecreasing; key `v`; column `c`) into the running top-k `V`, `I` in place: key
-    descending, then column ascending."""
+    "Merge candidates (row `r` nondecreasing, key `v`, column `c`) into the top-k `V`, `I` in place: key ↓, column ↑."
     k = V.shape[1]
     rows, pos, cnt = torch.unique_consecutive(r, return_inverse=True, return_counts=True)
     m = len(rows)
@@ -341,8 +343,7 @@ class _TopK:
 # %% ../nbs/02_knn.ipynb #1aabcbf7
 @patch
 def feed(self:_TopK, S, r0:int, c0:int, nr:int, t:bool=False):
-    """Offer the keys of the first `nr` rows of `S` (of its columns if `t`) to rows `r0:r0+nr`, as columns from `c0`;
-    `S` is padded to whole chunks with -inf."""
+    "Offer keys of the first `nr` rows of `S` (columns if `t`; -inf padded) to rows `r0:r0+nr` as columns from `c0`."
     k, V, I = self.k, self.V[r0:r0 + nr], self.I[r0:r0 + nr]
     if t:
         Z = S.view(-1, _PCHUNK, S.shape[1])
@@ -369,14 +370,13 @@ def feed(self:_TopK, S, r0:int, c0:int, nr:int, t:bool=False):
 
 # %% ../nbs/02_knn.ipynb #41ef1dee
 def _pair_keys(sc:_Scorer, i0, i1, j0, j1, out):
-    """kNN keys (higher is closer) between rows `i0:i1` and `j0:j1` into `out` (contiguous); the same block serves both
-    sides."""
+    "kNN keys (higher is closer) of rows `i0:i1` against `j0:j1` into `out`; the same block serves both sides."
     if sc.kind in ('cosine', 'chord', 'euclidean'):
         X = sc.x if sc.kind == 'euclidean' else sc.xn
         # OpenBLAS: the fastest fp32 GEMM here
         if X.device.type == 'cpu': np.matmul(X[i0:i1].numpy(), X[j0:j1].numpy().T, out=out.numpy())
         else: torch.mm(X[i0:i1], X[j0:j1].T, out=out)
-        if sc.kind == 'euclidean': out.mul_(2).sub_(sc.sq[i0:i1, None]).sub_(sc.sq[None, j0:j1])  # −‖a − b‖², symmetric
+        if sc.kind == 'euclidean': out.mul_(2).sub_(sc.sq[i0:i1, None]).sub_(sc.sq[None, j0:j1])  # −‖a − b‖²
     elif not sc.lp:
         S = sc.m(sc.x[i0:i1], sc.x[j0:j1])
         out.copy_(S if sc.m.higher_is_closer else -S)  # L1/L∞ on a GPU: torch.cdist
@@ -388,9 +388,9 @@ def _pair_keys(sc:_Scorer, i0, i1, j0, j1, out):
         out.neg_()
 
 # %% ../nbs/02_knn.ipynb #94e5580f
-def _walk_pairs(n:int, k:int, bs:int, pairs, workers:int, keys, dev='cpu'): # `keys(i0, i1, j0, j1, out)` writes a key block
-    """Running top-k (keys (N, k), columns (N, k)) of every row over the block `pairs` of the upper-triangular schedule,
-    in a thread pool."""
+def _walk_pairs(n:int, k:int, bs:int, pairs, workers:int, keys,
+                dev='cpu'): # `keys(i0, i1, j0, j1, out)` writes a key block
+    "Running top-k (keys, columns: (N, k)) of every row over the upper-triangular block `pairs`, in a thread pool."
     # thread-local: workers run in the caller's mode (predict's)
     top, mode = _TopK(n, k, bs, dev), torch.is_inference_mode_enabled()
     def work(ij):
@@ -434,8 +434,7 @@ def _one_thread_each(workers:int):
 
 # %% ../nbs/02_knn.ipynb #f8790d13
 def _pair_block(n:int, lp:bool):
-    """Default block edge of the pair schedule: at least 4 blocks (10 pairs for the workers), of 256 to 2,048 rows
-    (L1/L∞: up to 1,024)."""
+    "Default block edge of the pair schedule: ≥ 4 blocks (10 pairs), of 256 to 2,048 rows (L1/L∞: up to 1,024)."
     return min(1024 if lp else 2048, max(256, -(-n // 4 // _PCHUNK) * _PCHUNK))
 
 # %% ../nbs/02_knn.ipynb #acd75f60
@@ -467,8 +466,7 @@ def knn_search(x, # (N, d) embeddings
                device=None,
                # 'pairs' (each pair of blocks once; the default for built-in metrics on the CPU) or 'rows'
                schedule:str='auto'):
-    """Exact k nearest other nodes of every node: (N, k) indices and (N, k) scores, nearest first; ties go to the lower
-    node index."""
+    "Exact k nearest other nodes of every node: (N, k) indices and scores, nearest first; ties to the lower index."
     m, x = get_metric(metric), _check_x(x, device)
     n = len(x)
     _check_k(k, n)
@@ -504,8 +502,7 @@ def _faiss_metric(m:Metric):
 
 # %% ../nbs/02_knn.ipynb #59e7eb0c
 def _ivf_grouped(quantizer, get, n, d, k1, nprobe, l2:bool, chunk:int):
-    """IVF search of every row among all rows, list by list: the candidates FAISS's IVF scans (each row's `nprobe`
-    nearest lists), scored as matrix products; (D, I) as FAISS gives them."""
+    "IVF search of all rows list by list: the candidates FAISS's IVF scans, scored as matrix products; (D, I)."
     X, P = torch.empty(n, d), np.empty((n, nprobe), np.int64)
     for s in range(0, n, chunk):
         b = get(s)
@@ -565,10 +562,9 @@ def approx_knn(x, # (N, d) embeddings: an array, a tensor or a memory-mapped .np
                train_size:int=None, niter:int=10,
                M:int=32, ef_search:int=None, # HNSW: links per node; search breadth (default max(64, 2(k+1)))
                chunk:int=65536, seed:int=0, # rows per add/search call; seed of the training sample
-               # IVF with inner product or L2: search list by list as matrix products (`_ivf_grouped`); False: FAISS's own search
+               # IVF, inner product or L2: search list by list as matrix products (`_ivf_grouped`); False: FAISS's
                grouped:bool=True):
-    """Approximate k nearest other nodes with a FAISS index: (N, k) indices and scores, nearest first, and the
-    parameters used."""
+    "Approximate k nearest other nodes by a FAISS index: (N, k) indices and scores, nearest first; the parameters."
     m, (n, d) = get_metric(metric), x.shape
     faiss, fm = _faiss_metric(m)
     _check_k(k, n)
@@ -606,8 +602,7 @@ def knn_recall(approx, # (N, k) neighbour indices to check
 def exact_rows(x, # (N, d) embeddings: an array, a tensor or a memory-mapped .npy
                rows, # indices of the rows whose neighbours are wanted
                metric='cosine', k:int=10, block:int=32768): # all N rows are read `block` at a time
-    """Exact k nearest other rows of the rows `rows` of `x` only, nearest first (ties to the lower index): (len(rows),
-    k) indices."""
+    "Exact k nearest other rows of rows `rows` of `x` only, nearest first (ties to the lower index): indices."
     m, rows, n = get_metric(metric), np.asarray(rows), len(x)
     _check_k(k, n)
     q = _rows(x, rows)
@@ -628,8 +623,7 @@ def sample_recall(x, # (N, d) embeddings
                   nb, # (N, k) neighbour indices to check, e.g. from `approx_knn`
                   # rows sampled (all when N ≤ `rows`) and the sample's seed
                   metric='cosine', rows:int=1000, seed:int=0):
-    """Recall of `nb` against the exact neighbours of a random sample of rows, computed for those rows only: a dict with
-    `recall` and `recall_rows`."""
+    "Recall of `nb` against the exact neighbours of a random sample of rows: a dict of `recall`, `recall_rows`."
     n, k = nb.shape
     r = np.sort(np.random.default_rng(seed).choice(n, min(rows, n), replace=False))
     return dict(recall=knn_recall(torch.as_tensor(nb)[torch.from_numpy(r)], exact_rows(x, r, metric, k)),
@@ -661,8 +655,7 @@ def _read_part(p):
 
 # %% ../nbs/02_knn.ipynb #7eb6dcf1
 def _shard_pairs(X, m:Metric, k, bs, pairs, workers):
-    """Running top-k keys and columns of every row over the block pairs `pairs` of the memory-mapped `X`: the same keys
-    as `knn_search`."""
+    "Running top-k keys and columns of every row over block `pairs` of the memmapped `X` (keys as `knn_search`)."
     unit, lp = m.name in ('cosine', 'chord'), m.name in ('cityblock', 'maxnorm')
     p = 1 if m.name == 'cityblock' else math.inf
     lib = _lp_lib() if lp else None
@@ -675,7 +668,8 @@ def _shard_pairs(X, m:Metric, k, bs, pairs, workers):
             bT[:, :len(B)] = B.T
             _lp_c(lib, p, A, bT[:, :len(B)], out)  # 8 spare columns
         else: np.matmul(A.numpy(), B.numpy().T, out=out.numpy())
-        if m.name == 'euclidean': out.mul_(2).sub_((A * A).sum(1)[:, None]).sub_((B * B).sum(1)[None])  # −‖a − b‖²
+        if m.name == 'euclidean':  # −‖a − b‖²
+            out.mul_(2).sub_((A * A).sum(1)[:, None]).sub_((B * B).sum(1)[None])
         if lp: out.neg_()
     with _one_thread_each(workers): return _walk_pairs(len(X), k, bs, pairs, workers, keys)
 
@@ -686,8 +680,7 @@ def knn_shard(emb, # an (N, d) float32 .npy file, memory-mapped
               # this worker and how many there are (default: torchrun's RANK, WORLD_SIZE; else 0 and 1)
               rank:int=None, world:int=None,
               block_size:int=None): # rows per block (default: as `knn_search`); every rank must use the same
-    """Exact running top-k of every row over this rank's share of `block_pairs`, written atomically to `out_dir`; a
-    finished part is kept."""
+    "Exact running top-k over this rank's share of `block_pairs`, written atomically to `out_dir`; kept if done."
     from gnn_image_classification.distributed import dist_env  # here: importing knn stays light (no torchvision)
     m, X = get_metric(metric), _open_emb(emb)
     n = len(X)
@@ -710,8 +703,7 @@ def knn_shard(emb, # an (N, d) float32 .npy file, memory-mapped
 # %% ../nbs/02_knn.ipynb #cd4ec8ad
 def knn_merge(emb, out_dir, # the embeddings and the directory of `knn_shard`'s parts
               world:int): # how many parts
-    """Merge the `world` partial top-k's in `out_dir` into the exact kNN: (N, k) indices and scores, nearest first, as
-    `knn_search` gives."""
+    "Merge the `world` partial top-k's in `out_dir` into the exact kNN: (N, k) indices and scores, as `knn_search`."
     parts = [_part_path(out_dir, r, world) for r in range(world)]
     miss = [p for p in parts if not os.path.exists(p)]
     if miss:
@@ -733,8 +725,7 @@ def knn_merge(emb, out_dir, # the embeddings and the directory of `knn_shard`'s 
 def knn_sharded(emb, # an (N, d) float32 .npy file, memory-mapped by every rank
                 out_dir, # parts and the merged result (`knn.npz`) go here
                 metric='cosine', k:int=10, block_size:int=None):
-    """Exact kNN over the ranks of a torchrun job (gloo): each rank's share of the block pairs, then one merge; every
-    rank gets (N, k) indices and scores."""
+    "Exact kNN over the ranks of a torchrun job (gloo): each rank's share of block pairs, one merge; (N, k) on all."
     import atexit
     from gnn_image_classification.distributed import dist_env, RankGroup  # here: importing knn stays light
     rank, world, _ = dist_env()

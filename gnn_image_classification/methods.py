@@ -17,13 +17,13 @@ from .models import GNN, GAT, SGC, SIGN, APPNPNet, MLP, Adjacency, aggr_path, ad
 from .propagation import Hops, csr_to_edge_index, gcn_adjacency, propagate, _as_tensor
 
 # %% auto #0
-__all__ = ['FAMILIES', 'REGISTRY', 'AUTO_CANDIDATES', 'METHODS', 'GRAPH_METHODS', 'BASELINES', 'DEFAULTS', 'GRIDS', 'PROTOCOLS',
-           'Method', 'register', 'get_method', 'family', 'Task', 'make_task', 'train', 'MethodResult', 'fit_tasks',
-           'auto_choice', 'fit_method', 'fit_at_scale']
+__all__ = ['REGISTRY', 'METHODS', 'GRAPH_METHODS', 'BASELINES', 'PROTOCOLS', 'Method', 'register', 'get_method', 'MethodResult',
+           'fit_method', 'fit_at_scale']
 
 # %% ../nbs/08_methods.ipynb #43d44f1a
 FAMILIES = ('graph', 'non-graph', 'auto')
 
+# %% ../nbs/08_methods.ipynb #2b374948
 @dataclass(frozen=True)
 class Method:
     "One method: its side of the comparison, the settings it reads, its grid, their source, and how it fits."
@@ -59,6 +59,7 @@ def get_method(name:str) -> Method:
     if name not in REGISTRY: raise ValueError(f"unknown method {name!r}; valid methods: {', '.join(REGISTRY)}")
     return REGISTRY[name]
 
+# %% ../nbs/08_methods.ipynb #f61a9c1a
 def family(name:str) -> str:
     "'graph', 'non-graph' or 'auto'."
     return get_method(name).family
@@ -101,7 +102,7 @@ def _digest(*arrays) -> str:
     return h.hexdigest()[:16]
 
 # %% ../nbs/08_methods.ipynb #9832948e
-def make_task(data, # PyG `Data` with x, y, edge_index (edge_weight optional), or an `EmbeddingSet` (non-graph methods only)
+def make_task(data, # PyG `Data` (x, y, edge_index, optional edge_weight), or an `EmbeddingSet` (non-graph methods)
               labelled_idx, # the nodes whose labels may be used for fitting
               val_idx=None, # the nodes whose labels measure progress; None or empty: none
               test_idx=None, # test nodes, only to check nothing above overlaps them
@@ -148,8 +149,7 @@ def _acc(scores, y, idx=None):
 _CHUNK = 16384  # rows a model of rows sees at once (as one training batch): bounds memory at any N
 
 def _forward(model, task, idx=None):
-    """Log-probabilities of `model` on `task` (all nodes, or the rows `idx` for a non-graph model, `_CHUNK` rows at a
-    time)."""
+    "Log-probabilities of `model` on `task` (all nodes; non-graph: rows `idx`, `_CHUNK` rows at a time)."
     if task.edge_index is not None:
         return model(task.x, task.edge_index, task.edge_weight, **({'adj': task.adj} if task.adj is not None else {}))
     n = len(task.y) if idx is None else len(idx)
@@ -176,7 +176,7 @@ def _probs(model, task):
 
 # %% ../nbs/08_methods.ipynb #bf806f56
 def _val_score(model, task) -> tuple:
-    "(accuracy, −loss) on `task.val`, the order checkpoints are ranked in (a non-graph model computes only those rows)."
+    "(accuracy, −loss) on `task.val`, the order checkpoints are ranked in (non-graph models compute only those rows)."
     model.eval()
     with torch.no_grad():
         out = _forward(model, task)[task.val] if task.edge_index is not None else _forward(model, task, task.val)
@@ -213,8 +213,7 @@ def train(models:list, tasks:list, # trained in lockstep, `models[i]` on `tasks[
 
 # %% ../nbs/08_methods.ipynb #d800c9c4
 class _Fit(NamedTuple):
-    """What fitting one configuration on some tasks gives: per task a model (or None) and probabilities, and the
-    selection's record."""
+    "Fitting one configuration on some tasks: per task a model (or None) and probabilities; the selection's record."
     models: list
     probs: list
     epoch: int # epochs of the weights held (0: not trained)
@@ -229,8 +228,7 @@ def _each(f):
 def _knn_vote(x, # (N, d) features
               labelled, y_lab, # indices of the labelled nodes and their labels
               n_classes:int, k:int=20, temperature:float=0.07):
-    """DINO-style kNN: class probabilities from temperature-weighted votes of each node's top-k cosine neighbours among
-    the labelled nodes."""
+    "DINO-style kNN: class probabilities from temperature-weighted votes of top-k cosine labelled neighbours."
     z = F.normalize(x, dim=1)
     s = z @ z[labelled].T  # (N, L) cosine similarities
     top, idx = s.topk(min(int(k), len(labelled)), dim=1)
@@ -254,7 +252,7 @@ def _gnn(kind:str):
 
 # %% ../nbs/08_methods.ipynb #78b5fc95
 def _hops(task, K, make=None):
-    "The task's hops [X, ÂX, …, Â^K X], propagated once per features and graph (`make()` instead, e.g. hops on disk)."
+    "The task's hops [X, ÂX, …, Â^K X], propagated once per features and graph (or `make()`, e.g. hops on disk)."
     k = ('hops', task.graph_key, str(task.x.device))
     if k not in task.memo or task.memo[k].K < K:
         adj = lambda: gcn_adjacency(task.edge_index, task.edge_weight, len(task.y))
@@ -263,8 +261,7 @@ def _hops(task, K, make=None):
 
 # %% ../nbs/08_methods.ipynb #58d53018
 def _inputs(method:Method, tasks, hp):
-    """Each task as `method`'s model reads it: features and graph (through the `aggr` path's matrices), features alone,
-    or hops."""
+    "Each task as `method`'s model reads it: features and graph (via the `aggr` path), features alone, or hops."
     if method.inputs == 'rows': return [replace(t, edge_index=None, edge_weight=None) for t in tasks]
     if method.inputs in ('hop', 'hops'):
         use = [hp['K']] if method.inputs == 'hop' else list(range(hp['K'] + 1))
@@ -289,8 +286,7 @@ def _fit_trained(method:Method, tasks, hp, seed, fixed_epochs) -> _Fit:
 
 # %% ../nbs/08_methods.ipynb #fd70c7db
 def _mlp_base(tasks, hp, seed, fixed_epochs) -> _Fit:
-    """The MLP fit behind C&S: the `mlp` method's fit with the same settings, from the memo, so a C&S grid trains each
-    MLP once."""
+    "The MLP fit behind C&S: the `mlp` fit with the same settings, memoised, so a C&S grid trains each MLP once."
     hp = {k: hp[k] for k in DEFAULTS['mlp']}
     key = ('mlp', tuple(t.key for t in tasks), seed, json.dumps(hp, sort_keys=True, default=list), fixed_epochs)
     return _memo(tasks[0], key, lambda: _fit_trained(get_method('mlp'), tasks, hp, seed, fixed_epochs))
@@ -406,7 +402,8 @@ register(Method('cs', 'graph', "Correct & Smooth: PyG's `CorrectAndSmooth` on th
                      smoothing_alpha=[0.5, 0.8]),
                 f"Huang et al. 2021; PyG's correct_and_smooth.py; {_CMN}", fit=_fit_cs))
 register(Method('sage_ref', 'graph',
-                "the reference repo's GraphSAGE: d → d/2 → d/4 → classes, no dropout, checkpoints every 10 epochs",
+                "the reference repo's GraphSAGE: d → d/2 → d/4 → classes, no dropout, "
+                "checkpoints every 10 epochs",
                 dict(lr=5e-4, weight_decay=5e-4, dropout=0., hidden=None,
                      **{**_TRAIN, 'epochs': 100, 'patience': None, 'eval_every': 10}, aggr='auto'),
                 {}, 'the reference repo', build=_gnn('sage')))
@@ -440,21 +437,23 @@ def _auto_alone(tasks, hp, seed, fixed_epochs):
 
 register(Method('auto', 'auto', "chooses among graph and non-graph methods by the protocol's selection score",
                 dict(candidates=AUTO_CANDIDATES, tune=True, fallback='labelprop'), {},
-                'candidates: cost and accuracy measured (bench/auto_choice.py); fallback: the findings (best at 1–5 %)',
+                'candidates: cost and accuracy measured (bench/auto_choice.py); '
+                'fallback: the findings (best at 1–5 %)',
                 fit=_auto_alone))
 
 # %% ../nbs/08_methods.ipynb #17081f51
 METHODS = tuple(REGISTRY)
 GRAPH_METHODS = tuple(n for n, m in REGISTRY.items() if m.family == 'graph')
 BASELINES = tuple(n for n, m in REGISTRY.items() if m.family == 'non-graph')
+
+# %% ../nbs/08_methods.ipynb #f6ff3292
 # the registry's own dicts
 DEFAULTS, GRIDS = ({n: getattr(m, f) for n, m in REGISTRY.items()} for f in ('defaults', 'grid'))
 
 # %% ../nbs/08_methods.ipynb #ec6e3962
 @dataclass
 class MethodResult:
-    """One fitted method: its class probabilities for every node, how it was chosen, and (once evaluated) its test
-    accuracy."""
+    "One fitted method: class probabilities for every node, how it was chosen, and (evaluated) its test accuracy."
     method: str
     probs: torch.Tensor # (N, n_classes)
     hparams: dict # every setting used (defaults, grid choice and overrides)
@@ -479,8 +478,7 @@ class MethodResult:
 def fit_tasks(name:str, tasks:list, seed:int=0,
               fixed_epochs:int=None, # trained methods: run exactly this many epochs instead of selecting on `val`
               **hparams) -> list: # settings overriding the method's defaults
-    """Fit one configuration of `name` on each task (one per cross-validation fold); one `MethodResult` per task, no
-    test accuracy."""
+    "Fit one configuration of `name` on each task (one per CV fold); one `MethodResult` each, no test accuracy."
     method = get_method(name)
     if unknown := set(hparams) - set(method.defaults):
         raise ValueError(f"unknown hyperparameter(s) {sorted(unknown)} for {name!r}; valid: "
@@ -589,8 +587,7 @@ def fit_method(name:str, # one of `METHODS`
                # what fits derive from this data (see `Task`), shared with other calls on it; default: this call's own
                memo:dict=None,
                **hparams): # fixed settings overriding the method's defaults
-    """Fit one method under a protocol, choose its configuration without test labels, then read them once; a
-    `MethodResult`."""
+    "Fit one method under a protocol, choose its configuration without test labels, then read them once."
     lab = _idx(split['train'] if labelled_idx is None else labelled_idx)
     protocol = protocol or ('full' if len(lab) == len(_idx(split['train'])) else 'budget')
     if protocol not in PROTOCOLS:
@@ -623,8 +620,7 @@ def _auto_settings(data, configs, hparams) -> dict:
 
 # %% ../nbs/08_methods.ipynb #bc488ff0
 def _auto_by_cv(names, grids, data, lab, seed, test_idx, n_classes, device, memo, fallback) -> tuple:
-    """`budget`: all candidates' configurations cross-validated on the same folds, the chosen refitted: (name, scores,
-    r)."""
+    "`budget`: all candidates' configurations cross-validated on the same folds, the chosen refitted."
     tasks, full = _folds(data, lab, seed, test_idx, n_classes, device, memo)
     if not tasks:  # nothing to validate: the fallback's defaults
         return fallback, [np.nan] * len(names), fit_tasks(fallback, [full], seed, DEFAULTS[fallback].get('epochs'))[0]
@@ -663,8 +659,7 @@ def fit_at_scale(x, # (N, d) embeddings: array, tensor or memmap (`np.load(..., 
                  seed:int=0, path=None, max_memory:int=2**32,
                  hparams:dict=None, # method → settings overriding the method's defaults
                  device='cpu') -> dict:
-    """Propagate once, fit each method once with early stopping on `val`, score on `test`; per-method results, wall and
-    CPU seconds per stage."""
+    "Propagate once, fit each method once (early stopping on `val`), score on `test`; results and seconds per stage."
     hparams, sec, cpu, res = hparams or {}, {}, {}, {}
     def tic(stage=None): # close `stage` (wall and CPU seconds since the last call)
         if stage: sec[stage], cpu[stage] = time.perf_counter() - t[0], time.process_time() - t[1]

@@ -13,14 +13,15 @@ import numpy as np, torch
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['METRICS', 'Metric', 'get_metric', 'as_tensor', 'pairwise']
+__all__ = ['METRICS', 'Metric', 'get_metric', 'pairwise']
 
 # %% ../nbs/01_metrics.ipynb #06d1b1a3
 def _unit_rows(x, where=list): # maps positions in `x` to the row numbers an error names
     "The rows of `x` scaled to unit length; all-zero rows are refused, named."
     n = x.norm(dim=1, keepdim=True)
     zero = (n.squeeze(1) == 0).nonzero().flatten()
-    if len(zero): raise ValueError(f"{len(zero)} all-zero vectors (rows {where(zero[:10].tolist())}): cosine and chord are undefined for them; drop those rows or use a distance metric such as euclidean")
+    if len(zero): raise ValueError(f"{len(zero)} all-zero vectors (rows {where(zero[:10].tolist())}): cosine and chord "
+                                   "are undefined for them; drop those rows or use a distance metric such as euclidean")
     return x / n
 
 # %% ../nbs/01_metrics.ipynb #043ebb6a
@@ -29,8 +30,7 @@ def _chord(a, b): return (2 - 2 * _cosine(a, b)).clamp_min(0).sqrt()
 
 # %% ../nbs/01_metrics.ipynb #ac3bc5d9
 def _euclidean(a, b):
-    d2 = (a * a).sum(1, keepdim=True) - 2 * a @ b.T + (b * b).sum(1)
-    return d2.clamp_min(0).sqrt()
+    return ((a * a).sum(1, keepdim=True) - 2 * a @ b.T + (b * b).sum(1)).clamp_min(0).sqrt()
 
 # %% ../nbs/01_metrics.ipynb #82ff93ca
 @dataclass(frozen=True)
@@ -65,8 +65,8 @@ METRICS = {m.name: m for m in [
     Metric('maxnorm', 'distance', partial(torch.cdist, p=float('inf')), 'L∞ (Chebyshev, max norm) distance'),
     Metric('chord', 'distance', _chord, 'chord distance: euclidean distance after projecting onto the unit sphere'),
 ]}
-_ALIASES = {'l2': 'euclidean', 'l1': 'cityblock', 'manhattan': 'cityblock', 'city_block': 'cityblock', 'linf': 'maxnorm',
-            'chebyshev': 'maxnorm', 'max_norm': 'maxnorm', 'cos': 'cosine'}
+_ALIASES = {'l2': 'euclidean', 'l1': 'cityblock', 'manhattan': 'cityblock', 'city_block': 'cityblock',
+            'linf': 'maxnorm', 'chebyshev': 'maxnorm', 'max_norm': 'maxnorm', 'cos': 'cosine'}
 
 # %% ../nbs/01_metrics.ipynb #6a4ecd28
 def get_metric(metric) -> Metric:
@@ -79,16 +79,18 @@ def get_metric(metric) -> Metric:
 # %% ../nbs/01_metrics.ipynb #564435b4
 def as_tensor(x, device=None):
     "A float32 torch tensor on `device` from a numpy array or tensor."
-    t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
-    return t.to(device=device, dtype=torch.float32)
+    return torch.as_tensor(x if isinstance(x, torch.Tensor) else np.asarray(x)).to(device=device, dtype=torch.float32)
 
 # %% ../nbs/01_metrics.ipynb #a137cf06
 def pairwise(x, y=None, # (n, d) and (m, d) embeddings; `y` defaults to `x`
              metric='cosine', max_bytes:int=2**30): # refuse dense results bigger than this
     "Dense (n, m) score matrix for small inputs, as numpy."
     m = get_metric(metric)
-    a = as_tensor(x); b = a if y is None else as_tensor(y)
+    a = as_tensor(x)
+    b = a if y is None else as_tensor(y)
     need = a.shape[0] * b.shape[0] * 4
     if need > max_bytes:
-        raise MemoryError(f"a dense {a.shape[0]}×{b.shape[0]} score matrix needs {need/2**30:.1f} GiB (limit {max_bytes/2**30:.1f} GiB); use the blockwise graph builders (knn_graph, threshold_graph) instead")
+        raise MemoryError(f"a dense {a.shape[0]}×{b.shape[0]} score matrix needs {need/2**30:.1f} GiB (limit "
+                          f"{max_bytes/2**30:.1f} GiB); use the blockwise graph builders (knn_graph, threshold_graph) "
+                          "instead")
     with torch.no_grad(): return m(a, b).numpy()

@@ -15,8 +15,7 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.utils import add_remaining_self_loops, scatter, to_torch_csr_tensor
 
 # %% auto #0
-__all__ = ['GNN_KINDS', 'DENSE_MIN_DENSITY', 'COMPLEMENT_MIN_DENSITY', 'DENSE_MAX_BYTES', 'GNN', 'aggr_path', 'Adjacency', 'GAT',
-           'SGC', 'SIGN', 'APPNPNet', 'MLP']
+__all__ = ['GNN', 'Adjacency', 'GAT', 'SGC', 'SIGN', 'APPNPNet', 'MLP']
 
 # %% ../nbs/05_models.ipynb #0010df7e
 def _dropout(x, p:float, training:bool=True):
@@ -99,8 +98,7 @@ def adjacency_csr(edge_index, # (2, E) source → target edges, as PyG has them
 
 # %% ../nbs/05_models.ipynb #927f7bbf
 def _prod(a, h):
-    """`a @ h`; for a dense `a` and fewer than 16 columns as `(hᵀ aᵀ)ᵀ`, which BLAS runs 2-15× faster here (27 ms
-    against 2 ms)."""
+    "`a @ h`; for a dense `a` and < 16 columns as `(hᵀ aᵀ)ᵀ`, which BLAS runs 2-15× faster here (27 ms vs 2 ms)."
     return (h.t() @ a.t()).t() if h.shape[1] < 16 and not a.is_sparse_csr else a @ h
 
 # %% ../nbs/05_models.ipynb #09cacbc3
@@ -115,8 +113,7 @@ class _MM(torch.autograd.Function):
 
 # %% ../nbs/05_models.ipynb #403b3284
 def _rank1(edge_index, n:int, norm:str, edge_weight=None):
-    """(r, c) with `A[i, j] = r[i] c[j]` on every edge j → i, i ≠ j, of the `norm` matrix (0 elsewhere); None if GCN's
-    weights differ."""
+    "(r, c) with `A[i, j] = r[i] c[j]` on every edge j → i, i ≠ j, of the `norm` matrix; None if GCN's weights differ."
     (src, dst), other = edge_index, edge_index[0] != edge_index[1]
     w = torch.ones(len(src), device=src.device) if edge_weight is None else edge_weight
     if norm == 'gcn' and (w != w[:1]).any(): return None  # unequal weights: GCN's `A` is not rank one on the edges
@@ -130,8 +127,7 @@ def _rank1(edge_index, n:int, norm:str, edge_weight=None):
 
 # %% ../nbs/05_models.ipynb #59745724
 def _complement(a, rc=None):
-    """`(r, c, S, Sᵀ)` with `a = r cᵀ − S` for `rc = (r, c)`, S the missing edges; `(a, None)` without `rc` or if S is
-    not sparse."""
+    "`(r, c, S, Sᵀ)`, `a = r cᵀ − S` for `rc = (r, c)`, S the missing edges; `(a, None)` without `rc` or if S is dense."
     if rc is None: return (a, None)
     s = torch.outer(*rc) - a
     s[s.abs() <= 1e-6 * a.abs()] = 0  # on the edges r[i] c[j] and the normalised weight differ only by rounding
@@ -140,15 +136,13 @@ def _complement(a, rc=None):
 
 # %% ../nbs/05_models.ipynb #1d9e3752
 class Adjacency:
-    """A fixed graph's aggregation matrices, sparse CSR, dense, or a rank-one matrix minus a sparse one; each
-    normalisation built once, on first use."""
-    def __init__(self, edge_index, n:int, edge_weight=None, # the graph, as PyG has it (edge j → i is the column [j, i])
+    "A fixed graph's aggregation matrices (CSR, dense, or rank-one minus sparse), each built once, on first use."
+    def __init__(self, edge_index, n:int, edge_weight=None, # the graph, as PyG has it (edge j → i: column [j, i])
                  path:str='sparse'): # 'sparse', 'dense' or 'complement'
         self.edge_index, self.n, self.edge_weight, self.path = edge_index, n, edge_weight, path
         self._mats, self._fixed = {}, {}
     def matrix(self, norm:str): # 'mean' (GraphSAGE), 'sum' (GIN) or 'gcn' (GCN's D^-1/2 (W + I) D^-1/2)
-        """The `norm` matrix, built once: `(A, None)` dense, `(A, Aᵀ)` CSR, or `(r, c, S, Sᵀ)` with `A = r cᵀ − S`
-        (complement)."""
+        "The `norm` matrix, built once: `(A, None)` dense, `(A, Aᵀ)` CSR, or `(r, c, S, Sᵀ)`, `A = r cᵀ − S`."
         if norm in self._mats: return self._mats[norm]
         with torch.no_grad():
             ei, w = self.edge_index, torch.ones(self.edge_index.shape[1], device=self.edge_index.device)
@@ -178,8 +172,7 @@ def mm(self:Adjacency, h, norm:str, # 'mean', 'sum' or 'gcn'
 def _conv_by_matrix(conv, # a `SAGEConv` (mean), `GCNConv` or `GINConv` with PyG's default settings
                     h, adj:Adjacency,
                     fixed:bool=False): # `h` is the fixed input features (their aggregate is computed once per `adj`)
-    """The layer `conv` on `h` with its aggregation done by `adj`'s matrix product; by linearity, the linear map goes
-    first when that leaves fewer columns."""
+    "`conv` on `h`, aggregating by `adj`'s product; by linearity the linear map first if it leaves fewer columns."
     norm = {SAGEConv: 'mean', GCNConv: 'gcn', GINConv: 'sum'}.get(type(conv))
     if norm is None: raise TypeError(f"no matrix aggregation for {type(conv).__name__}: pass edge_index only")
     lin = conv.nn[0] if norm == 'sum' else conv.lin_l if norm == 'mean' else conv.lin
@@ -216,9 +209,9 @@ class SGC(nn.Module):
 
 # %% ../nbs/05_models.ipynb #98505dcf
 class SIGN(nn.Module):
-    """SIGN's head: a linear layer + ReLU + dropout per hop of [X, ÂX, …, Â^K X], concatenated, then a linear layer to
-    the classes."""
-    def __init__(self, in_dim:int, n_classes:int, K:int=2, hidden:int=1024, dropout:float=0.5): # in_dim: width of one hop
+    "SIGN's head: linear + ReLU + dropout per hop of [X, ÂX, …, Â^K X], concatenated, then linear to the classes."
+    def __init__(self, in_dim:int, n_classes:int, K:int=2, hidden:int=1024,
+                 dropout:float=0.5): # in_dim: width of one hop
         super().__init__()
         self.in_dim, self.dropout = in_dim, dropout
         self.lins = nn.ModuleList([nn.Linear(in_dim, hidden) for _ in range(K + 1)])

@@ -98,8 +98,7 @@ def _as_spec(graph):
 
 # %% ../nbs/18_predict.ipynb #24bff7f9
 def _stored_graph(x, rule, g=None): # `g`: the graph of `x` under `rule`, if already built
-    """The graph of the stored nodes `x` under `rule`, and what attaching a new node needs: each node's k-th neighbour
-    score and σ."""
+    "The stored nodes' graph under `rule`, and what attaching needs: each node's k-th neighbour score and σ."
     if g is None: g = build_graph(x, rule['metric'], rule['kind'], rule['param'])
     kth = knn_search(x, rule['metric'], int(rule['param']))[1][:, -1] if 'knn' in rule['kind'] else None
     return dict(edge_index=g.edge_index, edge_weight=g.edge_weight, kth=kth, sigma=g.graph.get('sigma', 1.))
@@ -119,8 +118,7 @@ def _attach_mask(S, spec, m, kth):
 def _attach_edges(clf, # a `GraphClassifier` (its stored nodes `x`, rule `graph` and `stored` graph are read)
                   q, # (M, d) new embeddings
                   block:int=1024): # new embeddings scored at a time
-    """New-to-stored edges by `clf`'s rule, as (new index, stored index, weight), and each new node's nearest stored
-    node."""
+    "New-to-stored edges by `clf`'s rule (new index, stored index, weight), each new node's nearest stored node."
     spec, kth = clf.graph, clf.stored['kth']
     m = get_metric(spec['metric'])
     q, x = as_tensor(q), as_tensor(clf.x)
@@ -208,8 +206,7 @@ def from_training(cls:GraphClassifier, model:nn.Module, # trained, e.g. `fit_met
 
 # %% ../nbs/18_predict.ipynb #d3edff16
 def _torch_save(obj, f):
-    """`torch.save(obj)` into the binary file `f`; a failed write's `OSError` raised as itself, not as torch's
-    RuntimeError."""
+    "`torch.save(obj)` into the binary file `f`; a failed write's `OSError` raised as itself, not RuntimeError."
     failed = []
     def call(fn, *a):
         try: return fn(*a)
@@ -232,8 +229,7 @@ _WRITE_ADVICE = {errno.ENOSPC: "free space on that disk, or write it elsewhere",
                  errno.EROFS: "that disk is read-only: write it elsewhere"}
 
 def _with_advice(e:OSError) -> OSError:
-    """`atomic_write`'s error (file and reason) with what to do: for a full disk, a quota, a size limit, a read-only
-    disk."""
+    "`atomic_write`'s error (file and reason) with what to do: full disk, quota, size limit, read-only disk."
     tip = next((t for c, t in _WRITE_ADVICE.items() if str(e).endswith(os.strerror(c))), None)
     return type(e)(f"{e}; {tip} (nothing was written)") if tip else e
 
@@ -315,41 +311,29 @@ def load(cls:GraphClassifier, path): # a file written by `GraphClassifier.save`
                          "was it edited or damaged? Fit the classifier again with `gnnic fit`") from None
 
 # %% ../nbs/18_predict.ipynb #add26398
-def _attached_logp(clf, q, model, device, chunk):
-    """Log-probabilities of new nodes `q`, each attached to the stored graph alone (messages flow stored → new), with
-    degrees and nearest stored nodes."""
+def _attached_logp(clf, q, model, device, chunk, graph:bool=True): # False: the model reads embeddings alone
+    "Log-probabilities of new nodes `q`, each attached alone (stored → new), with degrees and nearest stored nodes."
     N, (ei, ew), out, deg, near = clf.n_nodes, (clf.stored['edge_index'], clf.stored['edge_weight']), [], [], []
     for s in range(0, len(q), chunk):
         qc = q[s:s + chunk]
         rows, cols, w, nr = _attach_edges(clf, qc)
-        xa, eia = torch.cat([clf.x, qc]), torch.cat([ei, torch.stack([cols, rows + N])], 1)  # stored → new only
-        out.append(model(xa.to(device), eia.to(device), torch.cat([ew, w]).to(device))[N:].cpu())
+        if graph:  # messages flow stored → new only
+            xa, eia = torch.cat([clf.x, qc]), torch.cat([ei, torch.stack([cols, rows + N])], 1)
+            out.append(model(xa.to(device), eia.to(device), torch.cat([ew, w]).to(device))[N:].cpu())
+        else: out.append(model(qc.to(device)).cpu())
         deg.append(torch.bincount(rows, minlength=len(qc)))
         near.append(nr)
     return torch.cat(out), torch.cat(deg), torch.cat(near)
 
 # %% ../nbs/18_predict.ipynb #de294638
 def _rebuilt_logp(clf, q, model, device):
-    """Log-probabilities of new nodes `q` in the graph rebuilt by the rule over stored and new nodes, with degrees and
-    nearest stored nodes."""
+    "Log-probabilities of new nodes `q` in the graph the rule rebuilds over all nodes, degrees, nearest stored nodes."
     N, g = clf.n_nodes, clf.graph
     data = build_graph(torch.cat([clf.x, q]), g['metric'], g['kind'], g['param'])
     out = model(data.x.to(device), data.edge_index.to(device), data.edge_weight.to(device))[N:].cpu()
     e = data.edge_index
     deg = torch.bincount(e[1][(e[1] >= N) & (e[0] < N)] - N, minlength=len(q))
     return out, deg, _attach_edges(clf, q)[3]
-
-# %% ../nbs/18_predict.ipynb #afa47ddc
-def _rows_logp(clf, q, model, device, chunk):
-    "Log-probabilities of new nodes `q` from their embeddings alone (`mlp`, `vote`), degrees and nearest stored nodes."
-    out, deg, near = [], [], []
-    for s in range(0, len(q), chunk):
-        qc = q[s:s + chunk]
-        rows, _, _, nr = _attach_edges(clf, qc)
-        out.append(model(qc.to(device)).cpu())
-        deg.append(torch.bincount(rows, minlength=len(qc)))
-        near.append(nr)
-    return torch.cat(out), torch.cat(deg), torch.cat(near)
 
 # %% ../nbs/18_predict.ipynb #f0673f5b
 @patch
@@ -367,7 +351,8 @@ def predict_embeddings(self:GraphClassifier, q, # (M, d) embeddings of new image
     try:
         with torch.inference_mode():
             m = self.model.to(device)
-            if kind in ('mlp', 'vote'): return _rows_logp(self, q, m, device, chunk)  # no graph: `mode` changes nothing
+            if kind in ('mlp', 'vote'):  # no graph: `mode` changes nothing
+                return _attached_logp(self, q, m, device, chunk, graph=False)
             attach = mode == 'attach'
             lp, deg, near = _attached_logp(self, q, m, device, chunk) if attach else _rebuilt_logp(self, q, m, device)
             if kind == 'propagated': lp[deg == 0] = self.model.probs[near[deg == 0]].log().to(lp)  # alone: nearest's
@@ -378,8 +363,7 @@ def predict_embeddings(self:GraphClassifier, q, # (M, d) embeddings of new image
 def _folder_images(p:Path, # a folder, searched at any depth
                    prefix:str, # put before each path relative to `p` to name it ('' or the folder as given, with '/')
                    given:str): # the folder as given, naming `p` itself when it cannot be listed
-    """The image files below `p` as `image_folder` lists them, their names, and `(name, reason)` of each folder not
-    listed."""
+    "The image files below `p` as `image_folder` lists them, their names, `(name, reason)` of folders not listed."
     bad = []
     files = _image_files(p, IMAGE_EXTS, unreadable=bad)
     names = [prefix + f.relative_to(p).as_posix() for f in files]
@@ -430,8 +414,7 @@ def _report_folders(unreadable:list, # `(name, reason)` of each folder that coul
 
 # %% ../nbs/18_predict.ipynb #c7fe6098
 def _prediction_frame(clf, names, errs, kept, p, deg, near, all_probs):
-    """One row per input: class and probability, neighbours, nearest stored image and its class, and the error for
-    inputs not read."""
+    "One row per input: class, probability, neighbours, nearest stored image and class, error if not read."
     df = pd.DataFrame({'image': names, 'class': None, 'probability': np.nan, 'neighbours': pd.NA, 'nearest': None,
                        'nearest_class': None, 'error': [errs.get(n) for n in names]})
     df['neighbours'] = df['neighbours'].astype('Int64')
@@ -455,7 +438,8 @@ def _none_classified(names:list, errs:dict, src) -> ValueError:
 
 # %% ../nbs/18_predict.ipynb #7c745809
 @patch
-def predict(self:GraphClassifier, images, # a folder, an image file, a list of files and folders, an `ImageSource`, an array
+def predict(self:GraphClassifier,
+            images, # a folder, an image file, a list of files and folders, an `ImageSource`, an array
             mode:str='attach', # 'attach' (each image on its own) or 'rebuild' (see `predict_embeddings`)
             errors:str='skip', # unreadable images: 'skip' (a row with the error) or 'raise'
             all_probs:bool=False, # add one probability column per class
@@ -550,8 +534,7 @@ def _strongest(clf, files, k):
 
 # %% ../nbs/18_predict.ipynb #b16f1b2f
 def _draw_row(row, clf, file, true, predicted, nb, wt, root):
-    """One gallery row: the image with its true and predicted class, then its neighbours' thumbnails titled with class
-    and edge weight."""
+    "One gallery row: the image, true and predicted class, then its neighbours' thumbnails (class, edge weight)."
     row[0].imshow(open_image(file))
     row[0].set_title(f"{Path(str(file)).name}\ntrue {true}\npredicted {predicted}", fontsize=7, color='C3')
     for ax, j, wj in zip(row[1:], nb.tolist(), wt.tolist()):
@@ -568,8 +551,7 @@ def plot_misclassified(clf:GraphClassifier, # the classifier that made `pred`
                        k:int=5, # neighbours shown per image
                        max_rows:int=8, # show at most this many misclassified images (the first ones)
                        path=None): # also save the figure here
-    """A gallery of misclassified images, each beside its `k` strongest graph neighbours' thumbnails and labels; the
-    figure."""
+    "A gallery of misclassified images, each beside its `k` strongest neighbours' thumbnails; the figure."
     import matplotlib.pyplot as plt
     if not (len(pred) == len(files) == len(true)):
         raise ValueError(f"pred, files and true differ in length: {len(pred)}, {len(files)}, {len(true)}")

@@ -18,9 +18,9 @@ from .data import EmbeddingSet, atomic_write
 from .experiments import data_digest
 from .methods import GRIDS
 from .graph import build_graph
-from .comparisons import (rate_table, protocols_table, holm, paired_stats, compare, verdicts,
-                                                  comparison_table, compare_draws, _order, _pct, _pts)
-from .report_plots import (plot_label_rate, local_homophily, plot_homophily, plot_confusion,
+from .comparisons import (rate_table, holm, compare, verdicts, comparison_table,
+                                                  compare_draws, _order, _pct, _pts)
+from .report_plots import (plot_label_rate, plot_homophily, plot_confusion,
                                                    plot_embedding_map, _pooled_rows, _recorded, _UNRECORDED)
 
 # %% ../nbs/17_report.ipynb #81c88e02

@@ -52,7 +52,7 @@ def _graph(x, graph=None, k:int=10, metric='cosine'):
 
 # %% ../nbs/20_selection.ipynb #e15da720
 def _drop_gains(gain, K, i, old, new, u):
-    "Lower `gain` in place as nodes `i`'s coverage rises from `old` to `new`: each neighbour t of i loses that part of its gain."
+    "Lower `gain` in place as nodes `i`'s coverage rises from `old` to `new`: each neighbour of i loses that part."
     ip, lens = K.indptr, K.indptr[i + 1] - K.indptr[i]
     at = np.repeat(ip[i] - np.cumsum(lens) + lens, lens) + np.arange(lens.sum())  # the entries of rows i of K
     kt, o, w = K.data[at].astype(np.float64), np.repeat(old, lens), np.repeat(new, lens)
@@ -64,7 +64,7 @@ def _greedy(K, # symmetric CSR kernel, diagonal included
             covered=None, # (N,) each node's coverage so far (its largest kernel value to a labelled node); default 0
             weight=None, # (N,) each node's weight uᵢ; default 1
             progress:bool=False):
-    "Greedy facility location: each pick maximises Σᵢ uᵢ · max(0, K(i, pick) − coveredᵢ); the picks and their gains."
+    "Greedy facility location: each pick maximises Σᵢ uᵢ · max(0, K(i, pick) − coveredᵢ); picks and their gains."
     n, ip, ix = K.shape[0], K.indptr, K.indices
     cur = np.zeros(n) if covered is None else np.array(covered, np.float64)
     u = np.ones(n) if weight is None else np.asarray(weight, np.float64)
@@ -90,7 +90,7 @@ def _ball(A):
 
 # %% ../nbs/20_selection.ipynb #a167b4b8
 def _kernel(A, width:float=1.):
-    "A kernel on graph `A`'s edges and the diagonal: exp(−(1 − w) / τ), τ = `width` × the median 1 − w of the edges."
+    "A kernel on graph `A`'s edges and diagonal: exp(−(1 − w) / τ), τ = `width` × the edges' median 1 − w."
     d = 1 - np.clip(A.data, 0, 1)
     tau = width * max(float(np.median(d)) if len(d) else 1., 1e-6)
     K = sp.csr_matrix((np.exp(-d / tau).astype(np.float32), A.indices, A.indptr), shape=A.shape)
@@ -98,7 +98,7 @@ def _kernel(A, width:float=1.):
 
 # %% ../nbs/20_selection.ipynb #7d2335a0
 def _covered(K, lab):
-    "How well the labelled nodes `lab` already cover each node under kernel `K`: its largest kernel value to one of them."
+    "How well the labelled nodes `lab` cover each node under kernel `K`: its largest kernel value to one of them."
     cur, Kl = np.zeros(K.shape[0]), K[lab]
     np.maximum.at(cur, Kl.indices, Kl.data)
     return cur
@@ -113,14 +113,14 @@ def _probcover(A, budget, allowed, lab, probs, progress):
 
 # %% ../nbs/20_selection.ipynb #5fb2dbb5
 def _herding(A, budget, allowed, lab, probs, progress, width:float=1.):
-    "MaxHerding as facility location with a kernel on the graph's edges: each pick most raises Σᵢ max_chosen K(i, ·)."
+    "MaxHerding as facility location, kernel on the graph's edges: each pick most raises Σᵢ max_chosen K(i, ·)."
     K = _kernel(A, width)
     idx, gain = _greedy(K, budget, allowed, _covered(K, lab), progress=progress)
     return idx, gain, [f"raises the kernel coverage by {g:.1f} images' worth" for g in gain]
 
 # %% ../nbs/20_selection.ipynb #d00dcf5b
 def _uncertainty(A, budget, allowed, lab, probs, progress):
-    "Uncertainty × coverage: each pick covers the most not-yet-covered uncertainty (1 − margin) in its neighbourhood."
+    "Uncertainty × coverage: each pick covers the most uncovered uncertainty (1 − margin) in its neighbourhood."
     p = np.sort(np.asarray(probs, np.float64), 1)
     u = 1 - (p[:, -1] - p[:, -2])  # 1 − the margin between the two likeliest classes
     K = _ball(A)
@@ -149,7 +149,7 @@ def _clusters(x, n_clusters:int, metric='cosine', seed:int=0, dim:int=64, fit_ro
 
 # %% ../nbs/20_selection.ipynb #7bbc7e1f
 def _typicality(x, members, metric='cosine', k:int=5, block:int=4096):
-    "TypiClust's typicality of the rows `members` in their group: 1 / the mean distance to their `k` nearest other members."
+    "TypiClust's typicality of rows `members` in their group: 1 / mean distance to their `k` nearest other members."
     if len(members) < 2: return np.ones(len(members))
     m = get_metric('chord' if get_metric(metric).name == 'cosine' else metric)  # chord: Euclidean between unit rows
     X, k = torch.from_numpy(_rows_of(x, members, metric)), min(k, len(members) - 1)
@@ -170,7 +170,7 @@ def _visits(order, left):
 
 # %% ../nbs/20_selection.ipynb #989e93af
 def _typiclust(x, budget, allowed, lab, metric, seed, progress):
-    "TypiClust: k-means into budget + labelled clusters; the most typical image of each unlabelled cluster, largest first."
+    "TypiClust: k-means into budget + labelled clusters; the most typical image per unlabelled cluster, largest first."
     c = budget + len(lab)
     cl = _clusters(x, c, metric, seed)
     size, left = np.bincount(cl, minlength=c), np.bincount(cl[allowed], minlength=c)
@@ -192,7 +192,8 @@ def _typiclust(x, budget, allowed, lab, metric, seed, progress):
     return np.array(idx), np.array(score), why
 
 # %% ../nbs/20_selection.ipynb #54b621ec
-_GRAPH_K = dict(probcover=10, herding=50, uncertainty=10)  # the neighbours of the graph a strategy builds when given none
+# the neighbours of the graph a strategy builds when given none
+_GRAPH_K = dict(probcover=10, herding=50, uncertainty=10)
 _ON_GRAPH = dict(probcover=_probcover, herding=_herding, uncertainty=_uncertainty)
 
 # %% ../nbs/20_selection.ipynb #5b189e41
@@ -223,7 +224,8 @@ def _allowed(n:int, budget, labelled, pool):
 # %% ../nbs/20_selection.ipynb #d856dca0
 def _check_probs(probs, n:int):
     "Refuse `probs` unless (n, C ≥ 2) class probabilities."
-    if probs is None: raise ValueError("strategy 'uncertainty' needs probs: the current model's (N, C) class probabilities")
+    if probs is None: raise ValueError("strategy 'uncertainty' needs probs: the current model's (N, C) class "
+                                       "probabilities")
     if np.ndim(probs) != 2 or np.shape(probs)[0] != n or np.shape(probs)[1] < 2:
         raise ValueError(f"probs must be ({n}, C) class probabilities with C ≥ 2, got shape {np.shape(probs)}")
 
@@ -238,7 +240,7 @@ def select_images(x, # (N, d) embeddings (array, memory map or tensor); never an
                   k:int=None, # neighbours of the graph built from x (default: per strategy, `_GRAPH_K`)
                   metric:str='cosine', # metric of that graph, of k-means and of typicality
                   seed:int=0, progress:bool=False) -> pd.DataFrame:
-    "The `budget` images of `pool` to label next, in selection order: a DataFrame of rank, index (row of x), why, score."
+    "The `budget` images of `pool` to label next, in order: a DataFrame of rank, index (row of x), why, score."
     if strategy not in STRATEGIES: raise ValueError(f"unknown strategy {strategy!r}; valid: {', '.join(STRATEGIES)}")
     n = len(x)
     lab, allowed = _allowed(n, budget, labelled, pool)
@@ -255,7 +257,7 @@ def select_images(x, # (N, d) embeddings (array, memory map or tensor); never an
 
 # %% ../nbs/20_selection.ipynb #9bb0b88b
 def _thumbnail(img, size:int=128):
-    "`img` (an image file's path, a PIL image or an (H, W[, C]) array) as an RGB PIL image scaled to fit `size` × `size`."
+    "`img` (image file path, PIL image or (H, W[, C]) array) as an RGB PIL image scaled to fit `size` × `size`."
     if isinstance(img, (str, os.PathLike)):
         try:
             im = Image.open(img)
@@ -316,7 +318,8 @@ def _check_unlabelled(csv:Path, overwrite:bool):
     try: labels = pd.read_csv(csv, dtype=str, keep_default_na=False).get('label', pd.Series(dtype=str))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError): return  # not a selection: replaced
     if filled := int(labels.str.strip().ne('').sum()):
-        raise FileExistsError(f"{csv} already has {filled} label(s) filled in; label into another folder, or pass overwrite=True")
+        raise FileExistsError(f"{csv} already has {filled} label(s) filled in; label into another folder, or pass "
+                              "overwrite=True")
 
 # %% ../nbs/20_selection.ipynb #3a725da6
 def write_selection(sel:pd.DataFrame, # `select_images`'s output
@@ -331,7 +334,8 @@ def write_selection(sel:pd.DataFrame, # `select_images`'s output
     out, idx = Path(out_dir), sel['index'].to_numpy()
     _check_unlabelled(out/'selection.csv', overwrite)
     thumbs = [_thumbnail(paths[i], size) for i in idx]  # every image is read before anything is written
-    df = pd.DataFrame({'image': [names[i] for i in idx], 'label': '', 'rank': sel['rank'].to_numpy(), 'why': sel['why']})
+    df = pd.DataFrame({'image': [names[i] for i in idx], 'label': '', 'rank': sel['rank'].to_numpy(),
+                       'why': sel['why']})
     file = lambda i: paths[i] if isinstance(paths[i], (str, os.PathLike)) else None
     cards = '\n'.join(_card(names[i], t, r, w, file(i), out) for i, t, r, w in zip(idx, thumbs, df['rank'], df['why']))
     intro = (f"{len(idx)} images, most useful first. Label them by filling the <code>label</code> column of "

@@ -13,38 +13,15 @@ import numpy as np
 from torch.utils.data import Dataset
 from PIL import Image
 from fastcore.basics import patch
-from .data import digits_images, _reason
+from .data import _reason
 from .embeddings import to_rgb_image
 
 # %% auto #0
-__all__ = ['MAX_PIXELS', 'IMAGE_EXTS', 'open_image', 'ImageSource', 'read_class_names', 'read_labels_csv', 'image_folder',
-           'dataset_source']
-
-# %% ../nbs/10_sources.ipynb #5c537126
-def _make_digit_folder(root, # folder to create (or fill)
-                       n_per_class:int=20, # images per digit; the first ones of that digit in scikit-learn's order
-                       digits=(0, 1, 2, 3), # the classes
-                       nested=(3,), # digits whose images go one level down, in `<id>/images/`
-                       unreadable:bool=True, # also write `n00000001/broken.png`, which is not an image
-                       offset:int=0): # skip this many images of each digit first (for disjoint folders)
-    "Write scikit-learn digits as 16×16 PNGs into one subfolder per class, Tiny-ImageNet style; returns the root."
-    root = Path(root); imgs, y, _ = digits_images()
-    for d in digits:
-        wnid = f'n{d:08d}'
-        folder = root/wnid/'images' if d in nested else root/wnid
-        folder.mkdir(parents=True, exist_ok=True)
-        if d in nested: (root/wnid/f'{wnid}_boxes.txt').write_text('')
-        idx = np.flatnonzero(y == d)[offset:offset + n_per_class]
-        if len(idx) < n_per_class: raise ValueError(f"digit {d} has only {len(idx) + offset} images; cannot skip {offset} and write {n_per_class}")
-        for i in idx:
-            Image.fromarray((imgs[i] * 255).round().astype(np.uint8), 'L').resize((16, 16), Image.NEAREST).save(folder/f'{wnid}_{i}.png')
-    if unreadable and 1 in digits: (root/'n00000001'/'broken.png').write_bytes(b'this is not a PNG file')
-    words = 'zero one two three four five six seven eight nine'.split()
-    (root/'words.txt').write_text(''.join(f'n{d:08d}\t{words[d]}, {d}\n' for d in digits))
-    return root
+__all__ = ['open_image', 'ImageSource', 'read_labels_csv', 'image_folder', 'dataset_source']
 
 # %% ../nbs/10_sources.ipynb #1286e33d
-MAX_PIXELS = 89_478_485  # images with more pixels are refused before decoding; None: no limit (Pillow's default warning threshold)
+# images with more pixels are refused before decoding; None: no limit (Pillow's default warning threshold)
+MAX_PIXELS = 89_478_485
 
 _DEFAULT_MAX_PIXELS = MAX_PIXELS
 
@@ -54,32 +31,37 @@ def _link_error(path:Path):
     if not path.is_symlink() or path.exists(): return None
     try: os.stat(path)
     except OSError as e:
-        if e.errno == errno.ELOOP: return OSError(f"symbolic link loop: {path} -> {os.readlink(path)} leads back to itself")
+        if e.errno == errno.ELOOP:
+            return OSError(f"symbolic link loop: {path} -> {os.readlink(path)} leads back to itself")
         return FileNotFoundError(f"broken symbolic link: {path} -> {os.readlink(path)}, which does not exist")
 
 # %% ../nbs/10_sources.ipynb #6da685a8
 def _open_checked(path, max_pixels=None):
     "The image file opened lazily (header only) once its links and pixel count pass; the caller decodes or closes it."
-    path = Path(path); limit = MAX_PIXELS if max_pixels is None else int(max_pixels)
+    path = Path(path)
+    limit = MAX_PIXELS if max_pixels is None else int(max_pixels)
     if (e := _link_error(path)) is not None: raise e
-    Image.MAX_IMAGE_PIXELS = limit  # Pillow checks the size against it while reading the header: it warns above it, refuses at twice it
+    # Pillow checks the size against it while reading the header: it warns above it, refuses at twice it
+    Image.MAX_IMAGE_PIXELS = limit
     px = lambda n: f'{n / 1e6:.1f} Mpx' if n >= 100_000 else f'{n} pixels'
     with warnings.catch_warnings():
         warnings.simplefilter('error', Image.DecompressionBombWarning)
         try: return Image.open(path)
         except (Image.DecompressionBombWarning, Image.DecompressionBombError) as e:
             n = int(m.group(1)) if (m := re.search(r'\((\d+) pixels\)', str(e))) else limit + 1
-            raise ValueError(f"{px(n)} exceed the pixel limit of {px(limit)} (sources.MAX_PIXELS, or max_pixels); not decoded") from None
+            raise ValueError(f"{px(n)} exceed the pixel limit of {px(limit)} (sources.MAX_PIXELS, or max_pixels); "
+                             "not decoded") from None
 
 # %% ../nbs/10_sources.ipynb #33c9654d
 def open_image(path, # an image file
                max_pixels:int=None): # refuse images with more pixels than this; default `MAX_PIXELS`
-    "An image file as an 8-bit RGB PIL image (via `to_rgb_image`), refusing looping or broken links and images over the pixel limit before decoding."
+    "An image file as 8-bit RGB PIL image (`to_rgb_image`); refuses broken links and too many pixels before decoding."
     with _open_checked(path, max_pixels) as im:
         with warnings.catch_warnings():
             warnings.simplefilter('error', Image.DecompressionBombWarning)
             rgb = to_rgb_image(im)
-            return rgb.copy() if rgb is im else rgb  # an 8-bit RGB file comes back as itself: decode it before the file closes
+            # an 8-bit RGB file comes back as itself: decode it before the file closes
+            return rgb.copy() if rgb is im else rgb
 
 # %% ../nbs/10_sources.ipynb #8a3225da
 IMAGE_EXTS = ('.jpg', '.jpeg', '.png', '.bmp', '.gif', '.tif', '.tiff', '.webp', '.ppm', '.pgm')
@@ -114,7 +96,8 @@ def subset(self:ImageSource, idx):
     idx = np.asarray(idx, dtype=np.int64)
     pick = lambda o: None if o is None else [o[i] for i in idx]
     return ImageSource(self.y[idx], self.classes, pick(self.names), self.spec, pick(self.paths), self.dataset,
-                       None if self.indices is None else self.indices[idx], pick(self.files) if self.paths is None else None, self.max_pixels)
+                       None if self.indices is None else self.indices[idx],
+                       pick(self.files) if self.paths is None else None, self.max_pixels)
 
 # %% ../nbs/10_sources.ipynb #86c0b856
 @patch
@@ -125,7 +108,9 @@ def fingerprint(self:ImageSource, how:str='stat'): # 'stat': size and mtime; 'sh
     out = []
     for n, f in zip(self.names, self.files):
         try: st = os.stat(f)
-        except OSError: out.append([n, None, None]); continue
+        except OSError:
+            out.append([n, None, None])
+            continue
         out.append([n, st.st_size, st.st_mtime_ns if how == 'stat' else hashlib.sha1(Path(f).read_bytes()).hexdigest()])
     return out
 
@@ -136,20 +121,23 @@ def read_class_names(path): # text file of `id<TAB>name[, synonyms]` lines, or a
     if not path.exists(): raise FileNotFoundError(f"{path}: no such class-name file")
     if path.suffix.lower() == '.json':
         m = json.loads(path.read_text())
-        if not isinstance(m, dict): raise ValueError(f"{path}: expected a JSON object {{id: name}}, got {type(m).__name__}")
+        if not isinstance(m, dict):
+            raise ValueError(f"{path}: expected a JSON object {{id: name}}, got {type(m).__name__}")
         return {str(k): str(v) for k, v in m.items()}
     m = {}
     for ln, line in enumerate(path.read_text().splitlines(), 1):
         if not line.strip(): continue
         if '\t' not in line: raise ValueError(f"{path}, line {ln}: expected 'id<TAB>name', got {line[:60]!r}")
-        k, v = line.split('\t', 1); m[k.strip()] = v.split(',')[0].strip()
+        k, v = line.split('\t', 1)
+        m[k.strip()] = v.split(',')[0].strip()
     return m
 
 # %% ../nbs/10_sources.ipynb #5a443d3e
 def _display_names(folders, class_names): # class_names: {folder: name}, or a file for `read_class_names`
     "The class names of `folders`, mapped by `class_names`; a name two folders share keeps the folder in brackets."
     cmap = read_class_names(class_names) if isinstance(class_names, (str, Path)) else dict(class_names or {})
-    names = [cmap.get(f, f) for f in folders]; n = Counter(names)
+    names = [cmap.get(f, f) for f in folders]
+    n = Counter(names)
     return [f'{a} ({f})' if n[a] > 1 else a for a, f in zip(names, folders)]
 
 # %% ../nbs/10_sources.ipynb #e3a58240
@@ -198,24 +186,26 @@ def _check_root(root:Path):
 
 # %% ../nbs/10_sources.ipynb #cdac2e7f
 def _folder_classes(root:Path, unlabelled, exts):
-    "The class folders of `root` (sorted) and its unlabelled images: in `root/<unlabelled>/`, or all when there is no class."
+    "The class folders of `root` (sorted) and its unlabelled images: in `root/<unlabelled>/`, or all if no class."
     subs = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith('.'))
     folders = [f for f in subs if f != unlabelled]
     if not folders: rest = _image_files(root, exts)
     else: rest = _image_files(root/unlabelled, exts) if unlabelled in subs else []
     if not folders and not rest:
-        raise ValueError(f"{root}: no class subfolders and no images; expected <root>/<class>/<image files> (or <root>/<class>/"
+        raise ValueError(f"{root}: no class subfolders and no images; expected <root>/<class>/<image files> (or "
+                         "<root>/<class>/"
                          "images/<image files>), or images still to be labelled, loose in <root>"
                          + (f" or in <root>/{unlabelled}/" if unlabelled else ''))
     return folders, rest
 
 # %% ../nbs/10_sources.ipynb #aa63d177
 def _pick_classes(root, folders, disp, classes):
-    "The class folders and display names of `classes` (folders or display names), in that order; all when `classes` is None."
+    "The class folders and display names of `classes` (folders or display names), in order; all if `classes` is None."
     if classes is None: return folders, disp
     pos = {**{d: i for i, d in enumerate(disp)}, **{f: i for i, f in enumerate(folders)}}
     missing = [c for c in classes if c not in pos]
-    if missing: raise ValueError(f"{root}: class(es) {missing} not found; available: {', '.join(folders[:20])}" + (' …' if len(folders) > 20 else ''))
+    if missing: raise ValueError(f"{root}: class(es) {missing} not found; available: {', '.join(folders[:20])}"
+                                 + (' …' if len(folders) > 20 else ''))
     keep = [pos[c] for c in classes]
     if len(set(keep)) < len(keep): raise ValueError(f"classes {list(classes)} name the same folder twice")
     return [folders[i] for i in keep], [disp[i] for i in keep]
@@ -225,17 +215,20 @@ _LABEL_COLS = ('image', 'label')  # the labels CSV's columns (others are ignored
 
 # %% ../nbs/10_sources.ipynb #8804fafd
 def _read_csv_rows(path, what:str):
-    "A CSV file's header and its non-blank rows as `(row number, fields)`, each as long as the header; else an error naming the row."
+    "A CSV file's header and non-blank rows as `(row number, fields)`, each as long as the header; else an error."
     path = Path(path).expanduser()
-    if not path.is_file(): raise FileNotFoundError(f"{path}: no such {what}" + (' (it is a folder)' if path.is_dir() else ''))
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such {what}" + (' (it is a folder)' if path.is_dir() else ''))
     try:
         with open(path, newline='', encoding='utf-8-sig') as f:
             rows = [(r, [o.strip() for o in fs]) for r, fs in enumerate(csv.reader(f), 1) if any(o.strip() for o in fs)]
-    except UnicodeDecodeError as e: raise ValueError(f"{path}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
+    except UnicodeDecodeError as e:
+        raise ValueError(f"{path}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
     if not rows: raise ValueError(f"{path}: the file is empty; expected a {what} with a header row")
     (_, head), body = rows[0], rows[1:]
     bad = next(((r, len(fs)) for r, fs in body if len(fs) != len(head)), None)
-    if bad: raise ValueError(f"{path}, row {bad[0]}: {bad[1]} fields, but the header row has {len(head)} ({', '.join(head)})")
+    if bad: raise ValueError(f"{path}, row {bad[0]}: {bad[1]} fields, but the header row has {len(head)} "
+                             f"({', '.join(head)})")
     return head, body
 
 # %% ../nbs/10_sources.ipynb #12af13e7
@@ -254,13 +247,14 @@ def read_labels_csv(path): # CSV with columns `image` (path relative to the fold
         rows.setdefault(name, []).append(r)
         out[name] = fs[cl]
     dup = next(((o, r) for o, r in rows.items() if len(r) > 1), None)
-    if dup: raise ValueError(f"{path}, rows {dup[1][:10]}, column 'image': image {dup[0]!r} listed {len(dup[1])} times; "
+    if dup: raise ValueError(f"{path}, rows {dup[1][:10]}, column 'image': image {dup[0]!r} listed {len(dup[1])} "
+                             "times; "
                              "list each image once")
     return out
 
 # %% ../nbs/10_sources.ipynb #f5f7263c
 def _csv_label_rows(root:Path, labels, files:dict, exts):
-    "(image name relative to `root`, label) of each image the labels CSV(s) `labels` list, checked against the folder's `files`."
+    "(image name relative to `root`, label) of each image in the labels CSV(s) `labels`, checked against the `files`."
     base, seen = root.resolve(), {}
     for f in ([labels] if isinstance(labels, (str, Path)) else list(labels)):
         for r, (name, label) in enumerate(read_labels_csv(f).items(), 2):
@@ -269,36 +263,41 @@ def _csv_label_rows(root:Path, labels, files:dict, exts):
                 try: name = Path(name).resolve().relative_to(base).as_posix()
                 except ValueError: raise ValueError(f"{where}: {name!r} lies outside the image folder {root}") from None
             if name not in files:
-                if (root/name).is_file(): raise ValueError(f"{where}: {name!r} is not an image file (looked for {', '.join(exts)})")
-                raise ValueError(f"{where}: no image {name!r} in {root}; give paths relative to it, e.g. {next(iter(files), 'a/b.png')!r}")
-            if name in seen and seen[name][0] == f: raise ValueError(f"{where}: {name!r} is listed twice (once by its absolute path)")
+                if (root/name).is_file(): raise ValueError(f"{where}: {name!r} is not an image file (looked for "
+                                                           f"{', '.join(exts)})")
+                raise ValueError(f"{where}: no image {name!r} in {root}; give paths relative to it, e.g. "
+                                 f"{next(iter(files), 'a/b.png')!r}")
+            if name in seen and seen[name][0] == f: raise ValueError(f"{where}: {name!r} is listed twice (once by its "
+                                                                     "absolute path)")
             if name in seen and label and seen[name][1] and label != seen[name][1]:
-                raise ValueError(f"{where}: {name!r} is labelled {label!r} here but {seen[name][1]!r} in {seen[name][0]}; give it one label")
+                raise ValueError(f"{where}: {name!r} is labelled {label!r} here but {seen[name][1]!r} in "
+                                 f"{seen[name][0]}; give it one label")
             if label or name not in seen: seen[name] = (f, label)
     return [(n, l) for n, (_, l) in seen.items()]
 
 # %% ../nbs/10_sources.ipynb #10517040
 def _csv_classes(root:Path, labels, exts):
-    "The images below `root` grouped by their label in the labels CSV(s) `labels` (`{label: [files]}`), and the unlabelled ones."
+    "The images below `root` grouped by label in the labels CSV(s) `labels` (`{label: [files]}`), and the unlabelled."
     files = {p.relative_to(root).as_posix(): p for p in _image_files(root, exts)}
     groups, labelled = {}, set()
     for name, label in _csv_label_rows(root, labels, files, exts):
         if not label: continue
         groups.setdefault(label, []).append(name)
         labelled.add(name)
-    return {k: [files[n] for n in sorted(v)] for k, v in groups.items()}, [p for n, p in files.items() if n not in labelled]
+    return {k: [files[n] for n in sorted(v)] for k, v in groups.items()}, [p for n,
+                                                                           p in files.items() if n not in labelled]
 
 # %% ../nbs/10_sources.ipynb #f015b3a4
 def image_folder(root, # folder of images: one subfolder per class, a flat folder, or any folder with a labels CSV
-                 classes:list=None, # classes (folders, labels or mapped names) to keep, in this order; default: all, sorted
+                 classes:list=None, # classes (folders, labels or mapped names) to keep, in order; default: all, sorted
                  class_names=None, # {folder or label: name} or a words.txt-style / JSON file
                  n_per_class:int=None, # sample this many images per class (default: all); unlabelled ones: all
                  seed:int=0, # sampling seed
                  exts=IMAGE_EXTS, # file endings counted as images (case-insensitive)
                  max_pixels:int=None, # refuse larger images (see `open_image`); default `MAX_PIXELS`
                  unlabelled:str='unlabelled', # subfolder of images not labelled yet (label -1); None: a class like any
-                 labels=None): # a labels CSV (`image,label`, see `read_labels_csv`), or several; then folders are not classes
-    "A folder's images as an `ImageSource`: classes from subfolders or a labels CSV, label -1 for images not labelled yet."
+                 labels=None): # a labels CSV (`image,label`, see `read_labels_csv`) or several; folders aren't classes
+    "A folder's images as an `ImageSource`: classes from subfolders or a labels CSV, label -1 for unlabelled images."
     root = Path(root).expanduser()
     _check_root(root)
     if labels is None:
@@ -311,16 +310,21 @@ def image_folder(root, # folder of images: one subfolder per class, a flat folde
     paths, y, short = [], [], []
     for c, f in enumerate(ids):
         files = files_of(f)
-        if not files: raise ValueError(f"{root/f}: class folder has no images (looked for {', '.join(exts)}, at any depth)")
+        if not files:
+            raise ValueError(f"{root/f}: class folder has no images (looked for {', '.join(exts)}, at any depth)")
         if n_per_class is not None and len(files) < n_per_class: short.append((f, len(files)))
         files = [files[i] for i in _sample(len(files), n_per_class, seed, f)]
-        paths += files; y += [c] * len(files)
-    if short: warnings.warn(f"{len(short)} class(es) have fewer than n_per_class={n_per_class} images and are used whole: {short[:10]}")
+        paths += files
+        y += [c] * len(files)
+    if short: warnings.warn(f"{len(short)} class(es) have fewer than n_per_class={n_per_class} images and are used "
+                            f"whole: {short[:10]}")
     spec = dict(kind='folder', root=str(root.resolve()), folders=ids, classes=disp, n_per_class=n_per_class,
                 seed=seed if n_per_class is not None else None, exts=sorted(exts), unlabelled=unlabelled,
-                labels=None if labels is None else [str(Path(f).expanduser().resolve()) for f in ([labels] if isinstance(labels, (str, Path)) else labels)])
+                labels=None if labels is None else [str(Path(f).expanduser().resolve())
+                                                    for f in ([labels] if isinstance(labels, (str, Path)) else labels)])
     paths, y = paths + rest, y + [-1] * len(rest)
-    return ImageSource(y, disp, [p.relative_to(root).as_posix() for p in paths], spec, paths=paths, max_pixels=max_pixels)
+    return ImageSource(y, disp, [p.relative_to(root).as_posix() for p in paths], spec, paths=paths,
+                       max_pixels=max_pixels)
 
 # %% ../nbs/10_sources.ipynb #bb9723d0
 def _dataset_labels(ds, name):
@@ -332,7 +336,7 @@ def _dataset_labels(ds, name):
 
 # %% ../nbs/10_sources.ipynb #cfcb0cd2
 def _dataset_names(ds, name, idx):
-    "Names of items `idx` of `ds`: their files relative to its root when it knows them (then also the files), else `<name>_<i>`."
+    "Names of items `idx` of `ds`: their files relative to its root if known (then also the files), else `<name>_<i>`."
     samples = getattr(ds, 'samples', None)
     if not (isinstance(samples, list) and len(samples) == len(ds)): return [f'{name}_{i:06d}' for i in idx], None
     files, base = [Path(samples[i][0]) for i in idx], Path(getattr(ds, 'root', '') or '')
@@ -354,8 +358,11 @@ def dataset_source(ds, # a Dataset of (image, label), e.g. torchvision.datasets.
     idx, yy = [], []
     for c_new, c in enumerate(keep):
         members = np.flatnonzero(y == c)
-        idx += members[_sample(len(members), n_per_class, seed, all_classes[c])].tolist(); yy += [c_new] * min(len(members), n_per_class or len(members))
-    spec = dict(kind='dataset', dataset=name, repr=repr(ds), len=len(ds), targets_sha1=hashlib.sha1(y.tobytes()).hexdigest(),
-                classes=[all_classes[c] for c in keep], n_per_class=n_per_class, seed=seed if n_per_class is not None else None)
+        idx += members[_sample(len(members), n_per_class, seed, all_classes[c])].tolist()
+        yy += [c_new] * min(len(members), n_per_class or len(members))
+    spec = dict(kind='dataset', dataset=name, repr=repr(ds), len=len(ds),
+                targets_sha1=hashlib.sha1(y.tobytes()).hexdigest(),
+                classes=[all_classes[c] for c in keep], n_per_class=n_per_class,
+                seed=seed if n_per_class is not None else None)
     names, files = _dataset_names(ds, name, idx)
     return ImageSource(yy, spec['classes'], names, spec, dataset=ds, indices=idx, files=files)
