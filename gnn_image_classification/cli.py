@@ -124,8 +124,9 @@ def _fit_args(f):
     f.add_argument('--metric', default='cosine', help='graph metric (default: cosine)')
     f.add_argument('--graph', default='knn', choices=['knn', 'mutual_knn', 'threshold'],
                    help='graph kind (default: knn)')
-    f.add_argument('--k', type=_positive_real, default=10,
-                   help='k for kNN graphs, or the threshold for threshold graphs (default: 10)')
+    f.add_argument('--k', type=_positive_real, help='neighbours per image in a kNN graph (default: 10)')
+    f.add_argument('--threshold', type=_number(float, math.isfinite, 'a number'),
+                   help='the threshold of a threshold graph (--graph threshold)')
     f.add_argument('--lr', type=_positive_real, help="learning rate of a trained method (default: the method's)")
     f.add_argument('--epochs', type=_positive, help="most epochs of a trained method (default: the method's)")
     f.add_argument('--device', help='torch device (default: cuda if available)')
@@ -228,6 +229,22 @@ def _outputs(a) -> Path:
 def _inside(path, folder) -> bool:
     return Path(folder).resolve() in [Path(path).resolve(), *Path(path).resolve().parents]
 
+# %% ../nbs/20_cli.ipynb #67ac8415
+def _graph_param(a):
+    "`gnnic fit`'s graph parameter: k of a kNN graph, or the threshold of a threshold graph (`--k` there: deprecated)."
+    if a.graph != 'threshold':
+        if a.threshold is not None:
+            raise ValueError("argument --threshold: only a threshold graph (--graph threshold) has one")
+        if a.k is not None and not float(a.k).is_integer():
+            raise ValueError(f"argument --k: a {a.graph} graph takes a whole number of neighbours, got {a.k:g}; "
+                             "for a distance threshold use --graph threshold --threshold T")
+        return int(a.k or 10)
+    if a.threshold is None and a.k is None: raise ValueError("argument --threshold: a threshold graph needs one")
+    if a.threshold is None:
+        warnings.warn("--k as the threshold of a threshold graph is deprecated and goes in the next release; "
+                      f"use --threshold {a.k:g}", FutureWarning)
+    return a.k if a.threshold is None else a.threshold
+
 # %% ../nbs/20_cli.ipynb #2da0534b
 def _check_args(a):
     "Refuse before any work what an option's type cannot see: names, contradicting options, an output inside the input."
@@ -236,9 +253,7 @@ def _check_args(a):
     if getattr(a, 'embeddings', None) and a.dataset:
         raise ValueError(f"give --embeddings or --dataset, not both (--embeddings {a.embeddings}, "
                          f"--dataset {a.dataset})")
-    if a.command == 'fit' and a.graph != 'threshold' and not float(a.k).is_integer():
-        raise ValueError(f"argument --k: a {a.graph} graph takes a whole number of neighbours, got {a.k:g}; "
-                         "for a distance threshold use --graph threshold")
+    if a.command == 'fit': a.graph_param = _graph_param(a)
     if getattr(a, 'backbone', None) == 'vit_b_16' and a.image_size not in (None, 224):
         raise ValueError(f"argument --image-size: vit_b_16 takes 224-pixel images only, got {a.image_size}")
     # an unknown method name, before any work (`auto` lets cross-validation choose)
@@ -383,7 +398,7 @@ def _cmd_fit(a):
                        unlabelled=a.unlabelled, labels=a.labels)
     cfg = EmbedConfig(a.backbone, a.weights, a.image_size, precision=a.precision, channels_last=a.channels_last)
     es = embed_source(src, cfg, device=a.device)
-    k = int(a.k) if a.graph != 'threshold' else a.k
+    k = a.graph_param
     hp = {n: v for n, v in (('lr', a.lr), ('epochs', a.epochs)) if v is not None}
     clf, r = fit_classifier(es, cfg, model=a.model, graph=(a.metric, a.graph, k), seed=a.seed, device=a.device, **hp)
     clf.save(a.out)

@@ -22,8 +22,7 @@ from .data import l2_normalise
 from torch_geometric import device as pyg_device
 
 # %% auto #0
-__all__ = ['BACKBONES', 'EfficientNetLite0_Weights', 'WeightsUnavailableError', 'get_backbone', 'SkippedImagesWarning',
-           'embed_images']
+__all__ = ['BACKBONES', 'WeightsUnavailableError', 'get_backbone', 'SkippedImagesWarning', 'embed_images']
 
 # %% ../nbs/09_embeddings.ipynb #9aff1112
 BACKBONES = dict(vgg16=512, resnet18=512, resnet50=2048, vit_b_16=768, efficientnet_lite0=1280)  # name -> feature size

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from .data import EmbeddingSet, split_indices, atomic_write
 from .metrics import get_metric, METRICS
 from .diagnostics import graph_stats
-from .graph import class_mean_scores, build_graph, GRAPH_KINDS
+from .graph import build_graph, threshold_rules, rule_threshold, GRAPH_KINDS
 from torch_geometric import device as pyg_device
 from fastcore.basics import patch
 from .methods import METHODS, DEFAULTS, GRIDS, PROTOCOLS, REGISTRY, family, fit_method
@@ -36,20 +36,6 @@ SCHEMA_VERSION = 2  # of the results CSV; part of every run key
 # %% ../nbs/14_experiments.ipynb #e202bf28
 # labelled-set draws; see `draw_labels`
 DRAWS = ('stratified', 'random', *(s for s in STRATEGIES if s not in ('random', 'uncertainty')))
-
-# %% ../nbs/14_experiments.ipynb #5f1f1f68
-def threshold_rules(n_classes:int) -> list:
-    "The reference's threshold rules for `n_classes` classes, in increasing order for a similarity."
-    return ['min×0.95', *[f'class-{c} mean' for c in range(n_classes)], 'max×1.05']
-
-# %% ../nbs/14_experiments.ipynb #5dd9a12a
-def rule_threshold(rule:str, x, y, metric='cosine') -> float:
-    "The threshold a reference rule gives on embeddings `x`, labels `y` (pass only nodes whose labels may be read)."
-    cm = class_mean_scores(x, y, metric)
-    if rule == 'min×0.95': return float(cm[np.unique(y)].min() * 0.95)
-    if rule == 'max×1.05': return float(cm[np.unique(y)].max() * 1.05)
-    if m := re.fullmatch(r'class-(\d+) mean', rule): return float(cm[int(m[1])])
-    raise ValueError(f"unknown threshold rule {rule!r}; valid: 'min×0.95', 'class-<i> mean', 'max×1.05'")
 
 # %% ../nbs/14_experiments.ipynb #1700a094
 def data_digest(es:EmbeddingSet) -> str:

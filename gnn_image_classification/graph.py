@@ -6,7 +6,7 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/graph.
 
 # %% ../nbs/04_graph.ipynb #a57bbaee
 from __future__ import annotations
-import json, math, os, shutil, warnings
+import json, math, os, re, shutil, warnings
 import numpy as np, scipy.sparse as sp, torch
 from torch_geometric.data import Data
 from torch_geometric.utils import to_undirected, coalesce, degree, add_self_loops
@@ -246,11 +246,25 @@ def class_mean_scores(x, y, metric='cosine', block_size:int=None):
         out[c] = (tot - diag) / (n * (n - 1))
     return out
 
+# %% ../nbs/04_graph.ipynb #5f1f1f68
+def threshold_rules(n_classes:int) -> list:
+    "The reference's threshold rules for `n_classes` classes, in increasing order for a similarity."
+    return ['min×0.95', *[f'class-{c} mean' for c in range(n_classes)], 'max×1.05']
+
+# %% ../nbs/04_graph.ipynb #5dd9a12a
+def rule_threshold(rule:str, x, y, metric='cosine') -> float:
+    "The threshold a reference rule gives on embeddings `x`, labels `y` (pass only nodes whose labels may be read)."
+    cm = class_mean_scores(x, y, metric)
+    if rule == 'min×0.95': return float(cm[np.unique(y)].min() * 0.95)
+    if rule == 'max×1.05': return float(cm[np.unique(y)].max() * 1.05)
+    if m := re.fullmatch(r'class-(\d+) mean', rule): return float(cm[int(m[1])])
+    raise ValueError(f"unknown threshold rule {rule!r}; valid: 'min×0.95', 'class-<i> mean', 'max×1.05'")
+
 # %% ../nbs/04_graph.ipynb #222ebf05
 def reference_thresholds(x, y, metric='cosine'):
     "The reference protocol's thresholds: min×0.95, each class's mean within-class score, max×1.05 (sorted)."
-    cm = class_mean_scores(x, y, metric)
-    return sorted([float(cm.min() * 0.95), *map(float, cm), float(cm.max() * 1.05)])
+    rules = ['min×0.95', *[f'class-{c} mean' for c in np.unique(y)], 'max×1.05']
+    return sorted(rule_threshold(r, x, y, metric) for r in rules)
 
 # %% ../nbs/04_graph.ipynb #c19a5dfe
 GRAPH_KINDS = ('knn', 'mutual_knn', 'threshold', 'band')  # the kinds of graph rule

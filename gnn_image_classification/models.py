@@ -15,7 +15,7 @@ from torch_geometric.nn.conv.gcn_conv import gcn_norm
 from torch_geometric.utils import add_remaining_self_loops, scatter, to_torch_csr_tensor
 
 # %% auto #0
-__all__ = ['GNN', 'Adjacency', 'GAT', 'SGC', 'SIGN', 'APPNPNet', 'MLP']
+__all__ = ['GNN', 'GAT', 'SGC', 'SIGN', 'APPNPNet', 'MLP']
 
 # %% ../nbs/05_models.ipynb #0010df7e
 def _dropout(x, p:float, training:bool=True):

@@ -22,6 +22,8 @@ else bad "export: nbdev-export changed gnn_image_classification/ (run nbdev-expo
 # 2. README generated from index.ipynb, whose findings are generated from the committed results files
 if "$BIN/python" scripts/findings.py --check; then ok "findings: nbs/index.ipynb matches nbs/results/*.csv"; else bad "findings"; fi
 if "$BIN/python" scripts/readme.py --check; then ok "readme: README.md matches nbs/index.ipynb"; else bad "readme"; fi
+if "$BIN/python" scripts/execute_docs.py --check; then ok "outputs: tutorials and explanations are committed with their outputs"
+else bad "outputs (run python scripts/execute_docs.py)"; fi
 if "$BIN/python" scripts/colab_cell.py --check; then ok "colab: every notebook has the one set-up cell of scripts/colab_cell.py"; else bad "colab (run python scripts/colab_cell.py)"; fi
 
 # 3. every notebook (tutorials/ and explanations/ too) run as a test file, once: scripts/docs_check.py executes each exactly as
