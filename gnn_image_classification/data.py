@@ -6,7 +6,7 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/data.h
 
 # %% ../nbs/00_data.ipynb #3886071d
 from __future__ import annotations
-import codecs, hashlib, json, math, os, re, tempfile
+import codecs, errno, hashlib, json, math, os, re, tempfile
 from dataclasses import dataclass, InitVar
 from pathlib import Path
 import numpy as np, pandas as pd
@@ -280,6 +280,14 @@ def _write_tmp(path:Path, write):
         raise
     return Path(tmp)
 
+# %% ../nbs/00_data.ipynb #e67da0f7
+# what to do when a write fails for want of room or of permission to grow, by errno
+_WRITE_ADVICE = {errno.ENOSPC: "free space on that disk, or write it elsewhere",
+                 errno.EDQUOT: "your disk quota is used up: free some of it, or write it elsewhere",
+                 errno.EFBIG: "the file is larger than this process may write (`ulimit -f`): raise the limit, or "
+                              "write elsewhere",
+                 errno.EROFS: "that disk is read-only: write it elsewhere"}
+
 # %% ../nbs/00_data.ipynb #61ad31d5
 def atomic_write(path, # the file to write
                  data, # str (written as UTF-8), bytes, or a function that writes to a binary file
@@ -292,7 +300,8 @@ def atomic_write(path, # the file to write
         os.replace(tmp, path)
     except OSError as e:
         if tmp is not None: tmp.unlink(missing_ok=True)
-        raise type(e)(f"cannot write {what} {path}: {_reason(e)}") from None
+        tip = f"; {_WRITE_ADVICE[e.errno]} (nothing was written)" if e.errno in _WRITE_ADVICE else ''
+        raise type(e)(f"cannot write {what} {path}: {_reason(e)}{tip}") from None
     return path
 
 # %% ../nbs/00_data.ipynb #185284f5

@@ -6,7 +6,7 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/predic
 
 # %% ../nbs/18_predict.ipynb #09b2ce8b
 from __future__ import annotations
-import errno, inspect, json, os, re, warnings
+import inspect, json, os, re, warnings
 from dataclasses import fields
 from pathlib import Path
 import numpy as np, pandas as pd, torch, torch.nn as nn
@@ -221,18 +221,6 @@ def _torch_save(obj, f):
         if failed: raise failed[0] from None
         raise
 
-# %% ../nbs/18_predict.ipynb #3c96cfc9
-_WRITE_ADVICE = {errno.ENOSPC: "free space on that disk, or write it elsewhere",
-                 errno.EDQUOT: "your disk quota is used up: free some of it, or write it elsewhere",
-                 errno.EFBIG: "the file is larger than this process may write (`ulimit -f`): raise the limit, or "
-                              "write elsewhere",
-                 errno.EROFS: "that disk is read-only: write it elsewhere"}
-
-def _with_advice(e:OSError) -> OSError:
-    "`atomic_write`'s error (file and reason) with what to do: full disk, quota, size limit, read-only disk."
-    tip = next((t for c, t in _WRITE_ADVICE.items() if str(e).endswith(os.strerror(c))), None)
-    return type(e)(f"{e}; {tip} (nothing was written)") if tip else e
-
 # %% ../nbs/18_predict.ipynb #fd3268d2
 _FORMAT, _VERSION = 'gnnic-graph-classifier', 2  # what a classifier file says it is; the newest format read here
 # version 1: a GNN only (model: config, state); 2: the method's name, a model of any kind (model: kind, config, state)
@@ -247,8 +235,7 @@ def save(self:GraphClassifier, path):
              embedder=dict(backbone=e.backbone, weights=e.weights, image_size=e.image_size, normalise=e.normalise,
                            seed=e.seed, **e.speed),
              stored=self.stored, probe=self.probe, meta=json.dumps(self.meta, default=str))
-    try: return atomic_write(path, lambda f: _torch_save(d, f), 'classifier file')
-    except OSError as e: raise _with_advice(e) from None
+    return atomic_write(path, lambda f: _torch_save(d, f), 'classifier file')
 
 # %% ../nbs/18_predict.ipynb #1a0451d9
 def _load_error(path, e):
@@ -477,8 +464,7 @@ def predict_folder_to_csv(model, # a `GraphClassifier` or the path of a saved on
     "Classify new images with a saved classifier and write one CSV row per image; returns the DataFrame."
     clf = model if isinstance(model, GraphClassifier) else GraphClassifier.load(model)
     df = clf.predict(inputs, mode, errors, all_probs, batch_size, device, num_workers, progress)
-    try: atomic_write(out, df.to_csv(index=False), 'predictions CSV')
-    except OSError as e: raise _with_advice(e) from None
+    atomic_write(out, df.to_csv(index=False), 'predictions CSV')
     return df
 
 # %% ../nbs/18_predict.ipynb #aab24b19
