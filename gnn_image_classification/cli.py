@@ -343,13 +343,20 @@ def _print_report(df, cmp, path):
     "Print the results: the table, rate tables per protocol, Holm verdicts; then the files written beside `path`."
     import re
     from gnn_image_classification.analysis import results_table
-    from gnn_image_classification.report import rate_table, verdicts
+    from gnn_image_classification.report import rate_table, verdicts, _both_families
+    from gnn_image_classification.comparisons import primary, primary_table, answer
     print(results_table(df))
     if df.rate.nunique() > 1:
         for proto in [p for p in ('budget', 'oracle') if (df.protocol == p).any()]:
             print(f"\nTest accuracy, mean ± 95% CI over seeds, protocol {proto} (100%: full):\n")
             print(rate_table(df, proto).to_string())
-    print('\nGraph methods vs every non-graph baseline (paired by seed; Holm-adjusted p < 0.05 within each protocol):')
+    t = primary_table(primary(df)) if _both_families(df) else []
+    if len(t):
+        print('\nThe primary comparison: the graph method chosen against the non-graph method chosen, per rate (paired '
+              'by seed; Holm across the rates of each protocol; report.md has the table):')
+        print('\n'.join(answer(t[t.draw == t.draw.iloc[0]]).values()))
+    print('\nSecondary: every graph method vs every non-graph baseline (paired by seed; Holm-adjusted p < 0.05 within '
+          'each protocol):')
     print('\n'.join(v.replace('**', '') for v in verdicts(cmp)))
     out, figs = path.parent, re.findall(r'\]\(([^)\s]+\.png)\)', path.read_text())  # the figures the report shows
     print(f"\nwrote {out / 'results.csv'}, {path}, {out / 'summary.csv'}, {out / 'comparisons.csv'}"

@@ -180,7 +180,7 @@ def primary(df:pd.DataFrame, # results rows (`experiments.read_results`)
             graph_candidates:tuple=GRAPH_PRIMARY, # graph methods the protocol chooses among, in tie order
             baseline_candidates:tuple=BASELINE_PRIMARY, # non-graph methods, likewise
            ) -> pd.DataFrame:
-    "Per (dataset, protocol, rate, draw, seed): the chosen graph method and baseline, their test accuracies, difference."
+    "Per (dataset, protocol, rate, draw, seed): the graph method and baseline chosen, their test accuracies, gap."
     missing = [c for c in ('dataset', 'protocol', 'rate', 'seed', 'method', 'val_acc', 'test_acc') if c not in df]
     if missing: raise ValueError(f"the results lack column(s) {', '.join(missing)}, which the primary comparison "
                                  "reads; pass rows as experiments.read_results returns them")
@@ -306,9 +306,9 @@ def primary_draws(prim:pd.DataFrame, # `primary`'s rows
         for draw in [d for d in w['graph_acc'].columns if d != peer and peer in w['graph_acc']]:
             vs = {f: _vs_peer(w[f'{f}_acc'][draw], w[f'{f}_acc'][peer]) for f in ('graph', 'baseline')}
             r = t.loc[(ds, proto, rate, draw)]
-            rows.append(dict(dataset=ds, protocol=proto, rate=rate, draw=draw, n=r.n, graph=r.graph, graph_acc=r.graph_acc,
-                             **dict(zip(('graph_vs', 'graph_lo', 'graph_hi'), vs['graph'])), baseline=r.baseline,
-                             baseline_acc=r.baseline_acc, **dict(zip(('baseline_vs', 'baseline_lo', 'baseline_hi'),
-                                                                       vs['baseline'])),
+            rows.append(dict(dataset=ds, protocol=proto, rate=rate, draw=draw, n=r.n, graph=r.graph,
+                             graph_acc=r.graph_acc, **dict(zip(('graph_vs', 'graph_lo', 'graph_hi'), vs['graph'])),
+                             baseline=r.baseline, baseline_acc=r.baseline_acc,
+                             **dict(zip(('baseline_vs', 'baseline_lo', 'baseline_hi'), vs['baseline'])),
                              diff=r['diff'], p_holm=r.p_holm, verdict=r.verdict))
     return pd.DataFrame(rows)

@@ -7,7 +7,8 @@ for the datasets digits and digits_cnn, all written by `python scripts/regenerat
 This script rewrites the block between <!-- findings --> and <!-- /findings --> in index.ipynb and redraws
 nbs/images/forest.png, nbs/images/<dataset>_rates.png and nbs/images/<dataset>_default.png.
 
-Usage: python scripts/findings.py [--check]   (--check: exit 1 if the index's block is out of date; figures are not redrawn)
+Usage: python scripts/findings.py [--check]
+  (--check: exit 1 if the index's block is out of date; figures are not redrawn)
 """
 import json, re, sys, warnings
 from pathlib import Path
@@ -46,7 +47,9 @@ def primary_lines(t):
     return rows
 
 
-def _span(lo, hi, f='{:.0f}'): return f.format(lo) if f.format(lo) == f.format(hi) else f"{f.format(lo)} to {f.format(hi)}"
+def _span(lo, hi, f='{:.0f}'):
+    "'3 to 5', or '3' when both ends read the same."
+    return f.format(lo) if f.format(lo) == f.format(hi) else f"{f.format(lo)} to {f.format(hi)}"
 
 
 def power_line(t):
@@ -68,9 +71,11 @@ def draw_lines(prim):
     d = primary_draws(prim)
     if d.empty: return []
     rows = ['| dataset | labels | draw | graph choice | minus stratified, pts [95% CI] | non-graph choice | '
-            'minus stratified, pts [95% CI] | graph − non-graph, pts | p (Holm) | seeds |', '|---|---|---|---|---|---|---|---|---|---|']
+            'minus stratified, pts [95% CI] | graph − non-graph, pts | p (Holm) | seeds |',
+            '|---|---|---|---|---|---|---|---|---|---|']
     for r in d.itertuples():
-        rows.append(f"| {r.dataset.split('|')[0]} | {_pct(r.rate)} | {r.draw} | {r.graph_acc:.3f} | {_pts(r.graph_vs)} "
+        rows.append(f"| {r.dataset.split('|')[0]} | {_pct(r.rate)} | {r.draw} | {r.graph_acc:.3f} | "
+                    f"{_pts(r.graph_vs)} "
                     f"{_ci(r.graph_lo, r.graph_hi)} | {r.baseline_acc:.3f} | {_pts(r.baseline_vs)} "
                     f"{_ci(r.baseline_lo, r.baseline_hi)} | {_pts(r.diff)} | {r.p_holm:.2g} | {r.n} |")
     return rows

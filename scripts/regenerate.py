@@ -32,8 +32,8 @@ def phases():
     dflt = PRESETS['default']
     out = []
     cnn, dig = RES / 'digits_cnn.csv', RES / 'digits.csv'
-    out.append(('digits_cnn:budget-low', 'digits_cnn', cnn, dict(sw, rates=LOW, seeds=SEEDS_LOW, protocols=('budget',))))
-    out.append(('digits:budget-low', 'digits', dig, dict(sw, rates=LOW, seeds=SEEDS_LOW, protocols=('budget',))))
+    for ds, f in (('digits_cnn', cnn), ('digits', dig)):
+        out.append((f'{ds}:budget-low', ds, f, dict(sw, rates=LOW, seeds=SEEDS_LOW, protocols=('budget',))))
     out.append(('digits_cnn:draws', 'digits_cnn', cnn,
                 dict(sw, rates=LOW[:3], seeds=SEEDS_LOW, protocols=('budget',), draws=('random', 'typiclust'))))
     for ds, f in (('digits_cnn', cnn), ('digits', dig)):
