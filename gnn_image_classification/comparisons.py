@@ -279,7 +279,7 @@ def _clause(g:pd.DataFrame) -> str:
                                                                    ('worse', 'worse')) if (g.verdict == v).any()]
     n = f"{seeds[0]}" if len(seeds) == 1 else f"{seeds[0]}–{seeds[-1]}"
     p = g.protocol.iloc[0]
-    return f"{_HOW.get(p, 'under')} (`{p}`, {n} seeds), {' and '.join(parts)}"
+    return f"{_HOW.get(p, 'under')} (`{p}`, {n} seed{'s' if seeds[-1] > 1 else ''}), {' and '.join(parts)}"
 
 # %% ../nbs/15_comparisons.ipynb #384c68c4
 def answer(table:pd.DataFrame) -> dict:

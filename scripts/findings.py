@@ -63,7 +63,8 @@ def power_line(t):
          f"(`seeds_needed`); {_span(low.n.min(), low.n.max())} were run. ")
     if short.empty: return s + 'Every row up to 10% has the seeds it needs.'
     return s + 'Short of that: ' + '; '.join(f"{r.dataset.split('|')[0]} {r.protocol} {_pct(r.rate)} ({r.n} run, "
-                                            f"{int(r.seeds_3pts)} needed)" for r in short.itertuples()) + '.'
+                                            f"{int(r.seeds_3pts)} needed, where the difference measured is "
+                                            f"{_pts(r.diff)} points)" for r in short.itertuples()) + '.'
 
 
 def draw_lines(prim):
@@ -96,7 +97,7 @@ def cost_line(loaded):
 
 
 def block(loaded):
-    prims = [primary(s) for s, _ in loaded.values() if s is not None]
+    prims = [primary(s.assign(dataset=ds)) for ds, (s, _) in loaded.items() if s is not None]  # the file's name
     prim = pd.concat(prims, ignore_index=True) if prims else pd.DataFrame()
     t = primary_table(prim) if len(prim) else pd.DataFrame()
     strat = t[t.draw == 'stratified'] if len(t) else t
