@@ -1,9 +1,9 @@
 """Accuracy of a new sweep against a committed one, paired by run (issue "One Method object", item 4): did making tuned
 runs cheap cost accuracy?
 
-Both files are results CSVs of `gnnic sweep` (one row per run). Runs are paired on (method, protocol, rate, seed): the
-same seed draws the same split and the same labelled nodes in both, so each pair differs only in the code that fitted
-it. Per method × protocol × rate: the old and new mean test accuracy, the mean paired difference (new − old) with its
+Both files are results CSVs of `gnnic sweep` (one row per run). Runs are paired on (method, protocol, rate,
+labelled-set draw, seed): the same seed draws the same split and the same labelled nodes in both, so each pair
+differs only in the code that fitted it. Per method × protocol × rate: the old and new mean test accuracy, the mean paired difference (new − old) with its
 95% t-interval over seeds, and a verdict against the issue's targets: the mean difference ≥ −1 point and the interval
 not entirely below 0 ('ok'), else 'DROP'; 'better' where the whole interval is above 0. CPU seconds per run (mean) of
 both files are printed beside it; they were measured by the sweeps themselves (two worker processes, one torch thread
@@ -11,7 +11,7 @@ each), at different times, so they are indicative only: `bench/train_tuned.py` m
 one run.
 
     gnnic sweep --preset full --dataset digits_cnn --label-rates 0.01 0.05 1 --protocols budget --workers 2 --out /tmp/acc_cnn
-    python bench/tuned_accuracy.py /tmp/acc_cnn/results.csv nbs/results/sweep_digits_cnn.csv
+    python bench/tuned_accuracy.py /tmp/acc_cnn/results.csv nbs/results/digits_cnn.csv
 
 Not a test: it reports, it does not assert.
 """
@@ -19,7 +19,7 @@ import argparse, sys
 import numpy as np, pandas as pd
 from scipy import stats
 
-KEY = ['method', 'protocol', 'rate', 'seed']
+KEY = ['method', 'protocol', 'rate', 'draw', 'seed']
 
 
 def paired(new:pd.DataFrame, old:pd.DataFrame) -> pd.DataFrame:
@@ -47,7 +47,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('new', help='results CSV of the new code'); ap.add_argument('old', help='committed results CSV to compare with')
     a = ap.parse_args(argv)
-    new, old = pd.read_csv(a.new), pd.read_csv(a.old)
+    new, old = (f.assign(draw=f['draw'].fillna('stratified') if 'draw' in f else 'stratified')  # rows from before draws
+                for f in (pd.read_csv(a.new), pd.read_csv(a.old)))
     t = paired(new, old)
     if t.empty: sys.exit(f"no run of {a.new} pairs with one of {a.old} on {', '.join(KEY)}")
     print(markdown(t))

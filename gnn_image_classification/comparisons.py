@@ -6,7 +6,7 @@ Docs: https://gnn-image-classification.github.io/gnn_image_classification/compar
 
 # %% auto #0
 __all__ = ['rate_table', 'holm', 'compare', 'verdicts', 'compare_draws', 'comparison_table', 'primary', 'seeds_needed',
-           'primary_table', 'answer', 'primary_draws']
+           'primary_table', 'answer', 'power_statement', 'primary_draws']
 
 # %% ../nbs/15_comparisons.ipynb #364f0c11
 import json
@@ -292,6 +292,49 @@ def answer(table:pd.DataFrame) -> dict:
         out[name] = (f"On `{name}`, the chosen graph method against the chosen non-graph method: "
                      + '; '.join(_clause(g[g.protocol == p].sort_values('rate')) for p in protos) + '.')
     return out
+
+# %% ../nbs/15_comparisons.ipynb #eab63c7a
+def _span(lo, hi, f='{:.0f}') -> str:
+    "'3 to 5', or '3' when both ends read the same."
+    return f.format(lo) if f.format(lo) == f.format(hi) else f"{f.format(lo)} to {f.format(hi)}"
+
+# %% ../nbs/15_comparisons.ipynb #d3ffc0ca
+def _row_name(r) -> str: return f"{r.dataset.split('|')[0]} {r.protocol} {_pct(r.rate)}"
+
+# %% ../nbs/15_comparisons.ipynb #d150ac98
+def _low_rates(lo:pd.DataFrame, min_seeds:int) -> list:
+    "Sentences on the rows up to the low-rate limit: their spread, the seeds 3 points need, and the rows short of it."
+    s = lo.dropna(subset=['seeds_3pts'])
+    out = [] if s.empty else [f"the per-seed differences spread by {_span(s.sd.min() * 100, s.sd.max() * 100, '{:.1f}')} "
+                              f"points (SD), so 3 points are detected with 80% power by "
+                              f"{_span(s.seeds_3pts.min(), s.seeds_3pts.max())} seeds; {_span(lo.n.min(), lo.n.max())} "
+                              "were run"]
+    out += [f"{_row_name(r)} has {r.n} seeds, fewer than the {min_seeds} the rule asks for"
+            for r in lo[lo.n < min_seeds].itertuples()]
+    out += [f"{_row_name(r)} would need {int(r.seeds_3pts)} for 3 points; its difference, {_pts(r.diff)} "
+            f"[{_pts(r.ci_lo)}, {_pts(r.ci_hi)}] points, is {'detected anyway' if r.ci_lo > 0 or r.ci_hi < 0 else 'not'}"
+            for r in s[s.seeds_3pts > s.n].itertuples()]
+    return out
+
+# %% ../nbs/15_comparisons.ipynb #145c0c83
+def power_statement(table:pd.DataFrame, # `primary_table`'s rows
+                    low:float=.1, min_seeds:int=20, max_half_width:float=.01, ruled:tuple=('budget', 'full')) -> str:
+    "Whether the seeds of the `ruled` protocols' rows are enough: >= `min_seeds` up to `low`, fewer above only within ±`max_half_width`."
+    t = table[_with_draw(table).draw == 'stratified']
+    r, other = t[t.protocol.isin(ruled)], t[~t.protocol.isin(ruled)]
+    lo, hi = r[r.rate <= low], r[r.rate > low]
+    out = [f"Up to {_pct(low)} labels, " + '; '.join(_low_rates(lo, min_seeds))] if len(lo) else []
+    if len(hi):
+        wide = hi[(hi.n < min_seeds) & ~(hi.half_width <= max_half_width)]
+        out.append(f"Above {_pct(low)}, {_span(hi.n.min(), hi.n.max())} seeds give CI half-widths of "
+                   f"{_span(hi.half_width.min() * 100, hi.half_width.max() * 100, '{:.1f}')} points" +
+                   ('' if wide.empty else "; wider than ±{:g} point on fewer than {} seeds, against the rule: {}".format(
+                       max_half_width * 100, min_seeds, ', '.join(f"{_row_name(w)} " + (f"(±{w.half_width * 100:.1f})" if w.n > 1 else '(1 seed: no CI)')
+                                                                   for w in wide.itertuples()))))
+    for p, g in other.groupby('protocol', sort=False):
+        out.append(f"`{p}` ran {_span(g.n.min(), g.n.max())} seeds (not held to the rule): CI half-widths of "
+                   f"{_span(g.half_width.min() * 100, g.half_width.max() * 100, '{:.1f}')} points")
+    return '. '.join(o[0].upper() + o[1:] for o in out) + '.' if out else ''
 
 # %% ../nbs/15_comparisons.ipynb #2d70c02f
 def _vs_peer(a:pd.Series, b:pd.Series) -> tuple:

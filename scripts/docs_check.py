@@ -14,7 +14,8 @@ applies) into `_proc/`. (`nbdev-proc-nbs` itself cannot be used here: it first t
 
 Then each page is checked: an API page (a notebook with `#| default_exp`) has a `show_doc` section for each public
 function and class it exports, and the analysis and tutorial pages have their figures (`<img>` tags, at least
-`MIN_FIGURES`, and no fewer than the notebook drew). Each notebook runs in its own process, `--workers` at a time.
+`MIN_FIGURES`, and no fewer than the notebook drew), and every relative link in a page's markdown names a file that
+exists. Each notebook runs in its own process, `--workers` at a time.
 Prints a `PASS/FAIL notebook ...` line per notebook (its cells ran) and a `PASS/FAIL page ...` line per page (its checks),
 and exits non-zero on any failure. This one execution is also the project's notebook test (scripts/test.sh): running
 `nbdev-test` as well would execute every notebook a second time.
@@ -203,6 +204,13 @@ def doc_sections(page:str):
     heads = re.findall(r'<h([234])\b[^>]*>(.*?)</h\1>', page, flags=re.S)
     return {html.unescape(re.sub(r'<[^>]+>', '', t)).replace('¶', '').strip() for _, t in heads}
 
+def broken_links(src:Path) -> list:
+    "Relative links and images in a notebook's markdown cells that point at no file (resolved from its folder)."
+    md = '\n'.join(''.join(c['source']) for c in json.loads(src.read_text())['cells'] if c['cell_type'] == 'markdown')
+    md = re.sub(r'```.*?```|`[^`\n]*`', '', md, flags=re.S)  # code is not a link
+    targets = re.findall(r'\]\((?!https?:|#|/|mailto:)([^)\s#]+)', md)
+    return sorted({t for t in targets if not (src.parent / t).exists()})
+
 def check_page(rel:Path, src:Path, html_path:Path, n_images_out:int):
     "Problems found on one rendered page (an empty list when it is good), and a short summary."
     page = html_path.read_text()
@@ -221,6 +229,7 @@ def check_page(rel:Path, src:Path, html_path:Path, n_images_out:int):
     summary.append(f"{imgs} figure(s)" + (f" (need ≥ {need})" if need else ''))
     if imgs < need: probs.append(f"{imgs} figure(s), where at least {need} are expected")
     if imgs < n_images_out: probs.append(f"{imgs} figure(s), though the notebook made {n_images_out}")
+    if bad := broken_links(src): probs.append(f"link(s) to no file: {', '.join(bad)}")
     return probs, ', '.join(summary)
 
 def main(argv=None):

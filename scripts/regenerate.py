@@ -11,8 +11,9 @@ does only the runs that are missing. The design (issue 25, "A decisive answer"),
     strategy) beside stratified, SEEDS_LOW seeds, budget protocol
   plus the `default` preset (every training label, defaults untuned, 5 seeds) on both datasets.
 
-Phases run most important first (see `phases`), so an interrupted regeneration has the primary comparison at the
-low rates first. Cost: the digits_cnn budget phase took 11,516 CPU-s of fitting (880 runs, GAT 39% of it); the whole
+Phases run in the order of `phases`: the primary comparison at the low rates first, then every other protocol and rate
+(the cheap ones: `oracle` runs take 1-2 CPU-s each), the defaults, and last the draw axis, the longest phase, which runs
+seed by seed so that an interrupted one holds every draw and rate on the same seeds. Cost: the digits_cnn budget phase took 11,516 CPU-s of fitting (880 runs, GAT 39% of it); the whole
 design is estimated at about 11 CPU-hours on 2 cores, about 6 hours of wall time with two workers.
 
 Usage: python scripts/regenerate.py [--workers 2] [--phases NAME ...] [--dry-run] [--no-findings]
@@ -33,14 +34,14 @@ def phases():
     dflt = PRESETS['default']
     out = []
     cnn, dig = RES / 'digits_cnn.csv', RES / 'digits.csv'
-    for ds, f in (('digits_cnn', cnn), ('digits', dig)):
-        out.append((f'{ds}:budget-low', ds, f, dict(sw, rates=LOW, seeds=SEEDS_LOW, protocols=('budget',))))
-    out.append(('digits_cnn:draws', 'digits_cnn', cnn,
+    both = (('digits_cnn', cnn), ('digits', dig))
+    out += [(f'{ds}:budget-low', ds, f, dict(sw, rates=LOW, seeds=SEEDS_LOW, protocols=('budget',))) for ds, f in both]
+    out += [(f'{ds}:oracle', ds, f, dict(sw, rates=LOW + HIGH[:2], seeds=SEEDS_ORACLE, protocols=('oracle',)))
+            for ds, f in both]
+    out += [(f'{ds}:budget-high', ds, f, dict(sw, rates=HIGH, seeds=SEEDS_HIGH, protocols=('budget',))) for ds, f in both]
+    out += [(f'{ds}:default', ds, RES / f'{ds}_default.csv', dict(dflt)) for ds, _ in both]
+    out.append(('digits_cnn:draws', 'digits_cnn', cnn,  # the longest phase, last: seed by seed, so a part is balanced
                 dict(sw, rates=LOW[:3], seeds=SEEDS_LOW, protocols=('budget',), draws=('random', 'typiclust'))))
-    for ds, f in (('digits_cnn', cnn), ('digits', dig)):
-        out.append((f'{ds}:oracle', ds, f, dict(sw, rates=LOW + HIGH[:2], seeds=SEEDS_ORACLE, protocols=('oracle',))))
-        out.append((f'{ds}:budget-high', ds, f, dict(sw, rates=HIGH, seeds=SEEDS_HIGH, protocols=('budget',))))
-        out.append((f'{ds}:default', ds, RES / f'{ds}_default.csv', dict(dflt)))
     return out
 
 
