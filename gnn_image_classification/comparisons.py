@@ -319,18 +319,18 @@ def _low_rates(lo:pd.DataFrame, min_seeds:int) -> list:
 # %% ../nbs/15_comparisons.ipynb #145c0c83
 def power_statement(table:pd.DataFrame, # `primary_table`'s rows
                     low:float=.1, min_seeds:int=20, max_half_width:float=.01, ruled:tuple=('budget', 'full')) -> str:
-    "Whether the seeds of the `ruled` protocols' rows are enough: >= `min_seeds` up to `low`, fewer above only within ±`max_half_width`."
+    "Whether the `ruled` protocols' rows have the seeds: >= `min_seeds` up to `low`, fewer above only within ±`max_half_width`."
     t = table[_with_draw(table).draw == 'stratified']
     r, other = t[t.protocol.isin(ruled)], t[~t.protocol.isin(ruled)]
     lo, hi = r[r.rate <= low], r[r.rate > low]
     out = [f"Up to {_pct(low)} labels, " + '; '.join(_low_rates(lo, min_seeds))] if len(lo) else []
     if len(hi):
         wide = hi[(hi.n < min_seeds) & ~(hi.half_width <= max_half_width)]
+        hw = lambda w: f"±{w.half_width * 100:.1f}" if w.n > 1 else '1 seed: no CI'
         out.append(f"Above {_pct(low)}, {_span(hi.n.min(), hi.n.max())} seeds give CI half-widths of "
-                   f"{_span(hi.half_width.min() * 100, hi.half_width.max() * 100, '{:.1f}')} points" +
-                   ('' if wide.empty else "; wider than ±{:g} point on fewer than {} seeds, against the rule: {}".format(
-                       max_half_width * 100, min_seeds, ', '.join(f"{_row_name(w)} " + (f"(±{w.half_width * 100:.1f})" if w.n > 1 else '(1 seed: no CI)')
-                                                                   for w in wide.itertuples()))))
+                   f"{_span(hi.half_width.min() * 100, hi.half_width.max() * 100, '{:.1f}')} points"
+                   + ('' if wide.empty else f"; wider than ±{max_half_width * 100:g} point on fewer than {min_seeds} "
+                      f"seeds, against the rule: {', '.join(f'{_row_name(w)} ({hw(w)})' for w in wide.itertuples())}"))
     for p, g in other.groupby('protocol', sort=False):
         out.append(f"`{p}` ran {_span(g.n.min(), g.n.max())} seeds (not held to the rule): CI half-widths of "
                    f"{_span(g.half_width.min() * 100, g.half_width.max() * 100, '{:.1f}')} points")
