@@ -182,8 +182,7 @@ def _choose(d:pd.DataFrame, candidates:tuple, scored:bool) -> tuple:
 def top_share(test_pred) -> float:
     "Share of the recorded test predictions (a JSON list) in the most-predicted class; NaN when none were recorded."
     if not isinstance(test_pred, str) or not (p := json.loads(test_pred)): return np.nan
-    c = np.bincount(p)
-    return c.max() / c.sum()
+    return np.bincount(p).max() / len(p)
 
 # %% ../nbs/15_comparisons.ipynb #2d01660d
 def primary(df:pd.DataFrame, # results rows (`experiments.read_results`)
@@ -360,11 +359,11 @@ def primary_draws(prim:pd.DataFrame, # `primary`'s rows
         tops = g.reindex(columns=['draw', 'graph_top', 'baseline_top']).groupby('draw').mean()
         for draw in [d for d in w['graph_acc'].columns if d != peer and peer in w['graph_acc']]:
             vs = {f: _vs_peer(w[f'{f}_acc'][draw], w[f'{f}_acc'][peer]) for f in ('graph', 'baseline')}
-            r, tp = t.loc[(ds, proto, rate, draw)], {f'{f}_top{s}': tops[f'{f}_top'][d] for f in ('graph', 'baseline')
-                                                     for s, d in (('', draw), ('_peer', peer))}
+            r, tp = t.loc[(ds, proto, rate, draw)], tops.loc[[draw, peer]].to_numpy().ravel()
             rows.append(dict(dataset=ds, protocol=proto, rate=rate, draw=draw, n=r.n, graph=r.graph,
                              graph_acc=r.graph_acc, **dict(zip(('graph_vs', 'graph_lo', 'graph_hi'), vs['graph'])),
                              baseline=r.baseline, baseline_acc=r.baseline_acc,
                              **dict(zip(('baseline_vs', 'baseline_lo', 'baseline_hi'), vs['baseline'])),
-                             diff=r['diff'], p_holm=r.p_holm, verdict=r.verdict, **tp))
+                             diff=r['diff'], p_holm=r.p_holm, verdict=r.verdict,
+                             **dict(zip(('graph_top', 'baseline_top', 'graph_top_peer', 'baseline_top_peer'), tp))))
     return pd.DataFrame(rows)

@@ -17,9 +17,9 @@ does only the runs that are missing. The design (issue 25, "A decisive answer"),
 Phases run in the order of `phases`: the primary comparison at the low rates first, then every other protocol and rate
 (the cheap ones: `oracle` runs take 1-2 CPU-s each), the defaults, and last the draw axis, the longest phase, which runs
 seed by seed so that an interrupted one holds every draw and rate on the same seeds. Cost: the digits_cnn budget
-phase took 11,516 CPU-s of fitting (880 runs, GAT 39% of it); the whole design is estimated at about 11 CPU-hours on
-2 cores, about 6 hours of wall time with two workers (measured: the 3,632 runs done by 17:55 on 2026-12-07 took
-7.9 CPU-hours; fitting is 99% of the processes' CPU time).
+phase took 11,516 CPU-s of fitting (880 runs, GAT 39% of it); the whole design (4,655 runs) took 10.75 CPU-hours of
+fitting, measured from the rows' cpu_seconds (fitting is 99% of the processes' CPU time): about 6 hours of wall time on
+2 cores with two workers.
 
 Usage: python scripts/regenerate.py [--workers 2] [--phases NAME ...] [--dry-run] [--no-findings]
 """
